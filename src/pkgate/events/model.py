@@ -1,0 +1,75 @@
+"""What an event is: one answered HTTP request, already stripped of personal data.
+
+The struct is the unit that travels edge -> spool/NATS -> store. It is encoded as a msgpack
+array (field order is the wire format: append new fields at the end, with defaults, never reorder).
+The raw client IP is *not* a field: the edge turns it into keyed hashes and geo facts in memory.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Final
+
+import msgspec
+
+#: The request kinds the edge distinguishes; reports count attempts by kind.
+KINDS: Final = ("index-root", "index-project", "file", "metadata", "other")
+
+#: Longest User-Agent kept; longer ones are cut (bounded memory, bounded rows).
+MAX_UA: Final = 1024
+#: Longest path kept in an event.
+MAX_PATH: Final = 512
+
+
+class Event(msgspec.Struct, array_like=True, omit_defaults=False, kw_only=True):
+    """One request. Times are integers in microseconds (UTC epoch) so they survive every format."""
+
+    id: str
+    ts_us: int
+    gateway: str
+    method: str
+    path: str
+    kind: str
+    status: int
+    duration_us: int
+    project: str | None = None
+    version: str | None = None
+    filename: str | None = None
+    conditional: bool = False
+    user_agent: str = ""
+    # Source identity and geo, computed at the edge from the IP, which is then dropped.
+    source_id: str | None = None  # keyed hash of the client address, key rotates daily
+    network_id: str | None = None  # keyed hash of its /24 (IPv4) or /48 (IPv6)
+    country: str | None = None  # ISO 3166 alpha-2
+    asn: int | None = None
+    org: str | None = None
+    cloud: str | None = None  # "aws", "gcp", "azure", ... from published ranges
+    # Routing facts.
+    upstream: str | None = None  # name of the upstream that served the page / file
+    cache: str | None = None  # "hit", "miss", "revalidated", "stale" for index pages
+    failover: bool = False
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(Event)
+
+
+def encode(event: Event) -> bytes:
+    """msgpack bytes of one event (array form: compact and fast)."""
+    return _encoder.encode(event)
+
+
+def decode(data: bytes) -> Event:
+    """Inverse of `encode`; raises `msgspec.DecodeError` on corrupt input."""
+    return _decoder.decode(data)
+
+
+def new_id() -> str:
+    """A unique event id: 48-bit millisecond time + 80 random bits, hex (sortable like a ULID)."""
+    return f"{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
+
+
+def now_us() -> int:
+    """Wall clock in microseconds since the epoch (UTC)."""
+    return time.time_ns() // 1000
