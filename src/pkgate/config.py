@@ -185,12 +185,14 @@ def load(path: str | Path | None = None, env: Mapping[str, str] | None = None) -
 
 def _explain(msg: str) -> str:
     """Turn msgspec's `... - at `$.server.port`` into `server.port: ...` so the key comes first."""
-    m = re.match(r"Object missing required field `([^`]+)`(?: - at `\$\.?([^`]*)`)?", msg)
-    if m:
-        return f"{_dotted(m.group(2)) + '.' if m.group(2) else ''}{m.group(1)}: required key missing"
-    m = re.match(r"Object contains unknown field `([^`]+)`(?: - at `\$\.?([^`]*)`)?", msg)
-    if m:
-        return f"{_dotted(m.group(2)) + '.' if m.group(2) else ''}{m.group(1)}: unknown key"
+    for start, what in (
+        ("Object missing required field", "required key missing"),
+        ("Object contains unknown field", "unknown key"),
+    ):
+        m = re.match(start + r" `([^`]+)`(?: - at `\$\.?([^`]*)`)?", msg)
+        if m:
+            prefix = _dotted(m.group(2)) + "." if m.group(2) else ""
+            return f"{prefix}{m.group(1)}: {what}"
     m = re.search(r" - at `\$\.?([^`]*)`$", msg)
     if m:
         return f"{_dotted(m.group(1))}: {msg[: m.start()]}"
