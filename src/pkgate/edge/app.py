@@ -1,0 +1,234 @@
+"""Assembly of one gateway worker and its two server interfaces.
+
+`RSGIApp` is what `pkgate serve` runs under granian (the leanest hot path measured, see
+bench/README.md); `ASGIApp` serves the same `Gateway` to any ASGI server and to in-process tests.
+Both are built from the config named by `PKGATE_CONFIG` (plus env overrides) in each worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from pkgate import config as config_mod
+from pkgate.config import Config
+from pkgate.edge.clientip import ClientIP
+from pkgate.edge.gateway import Gateway
+from pkgate.edge.links import LinkSigner
+from pkgate.edge.metrics import Metrics
+from pkgate.edge.recorder import Recorder
+from pkgate.edge.upstream import PageCache
+from pkgate.enrich.geo import Enricher
+from pkgate.errors import ConfigError
+from pkgate.events.spool import GroupCommitter, SegmentWriter
+
+
+def spool_dir(cfg: Config) -> Path:
+    return cfg.data_dir / "spool"
+
+
+def load_secret(cfg: Config) -> bytes:
+    """The link-signing key: configured, or generated once per data_dir (0600) and reused."""
+    if cfg.gateway.secret:
+        if len(cfg.gateway.secret) < 16:
+            raise ConfigError("gateway.secret: must be at least 16 characters")
+        return cfg.gateway.secret.encode()
+    path = cfg.data_dir / "secret"
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        pass
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(secrets.token_urlsafe(32).encode())
+        fh.flush()
+        os.fsync(fh.fileno())
+    return path.read_bytes().strip()
+
+
+class Worker:
+    """One process's gateway: started inside its event loop, closed on shutdown."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.gateway: Gateway | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._committer: GroupCommitter | None = None
+
+    async def start(self) -> Gateway:
+        cfg = self.cfg
+        writer_id = f"{_safe(cfg.gateway_id)}-{os.getpid()}-{time.time_ns() // 1_000_000}"
+        writer = SegmentWriter(spool_dir(cfg), writer_id, cfg.storage.segment_bytes)
+        self._committer = GroupCommitter(writer, cfg.storage.fsync, cfg.storage.fsync_interval)
+        self._committer.start()
+        self._client = httpx.AsyncClient(
+            timeout=cfg.gateway.upstream_timeout,
+            follow_redirects=True,
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            headers={"user-agent": "pkgate/0.1 (+https://github.com/pkgate)"},
+        )
+        caches = {
+            name: PageCache(
+                name, up.url, self._client, cfg.gateway.cache_ttl, cfg.gateway.stale_ttl, cfg.gateway.max_page_bytes
+            )
+            for name, up in cfg.upstreams.items()
+        }
+        enricher = Enricher(
+            cfg.data_dir,
+            asn_db=Path(cfg.privacy.asn_db) if cfg.privacy.asn_db else None,
+            cloud_ranges=[Path(p) for p in cfg.privacy.cloud_ranges],
+            window_days=cfg.privacy.window_days or None,
+        )
+        recorder = Recorder(
+            cfg.gateway_id, self._committer, enricher, ClientIP(cfg.privacy.trusted_proxies), cfg.server.access_log
+        )
+        self.gateway = Gateway(
+            caches,
+            cfg.gateway.default_upstream,
+            LinkSigner(load_secret(cfg)),
+            recorder,
+            Metrics(cfg.data_dir / "metrics"),
+            spool_dir(cfg),
+            cfg.gateway.redirect_status,
+            cfg.gateway.cache_ttl,
+        )
+        return self.gateway
+
+    async def close(self) -> None:
+        if self.gateway is not None:
+            self.gateway.metrics.remove()
+        if self._committer is not None:
+            await self._committer.aclose()
+        if self._client is not None:
+            await self._client.aclose()
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "_.-" else "_" for c in text)[:64] or "gw"
+
+
+def _peer(client: str) -> str:
+    """`1.2.3.4:5678` or `[::1]:5678` (granian's form) -> the address without port or brackets."""
+    if client.startswith("["):
+        return client[1:].split("]", 1)[0]
+    if client.count(":") == 1:
+        return client.split(":", 1)[0]
+    return client
+
+
+# ---- RSGI (granian) -------------------------------------------------------------------------------
+
+
+class RSGIApp:
+    def __init__(self, cfg: Config) -> None:
+        self.worker = Worker(cfg)
+        self.gateway: Gateway | None = None
+
+    def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.gateway = loop.run_until_complete(self.worker.start())
+
+    def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
+        loop.run_until_complete(self.worker.close())
+
+    async def __rsgi__(self, scope: Any, protocol: Any) -> None:
+        if scope.proto != "http":
+            return
+        gateway = self.gateway
+        if gateway is None:
+            protocol.response_str(503, [("content-type", "text/plain")], "starting\n")
+            return
+        status, headers, body = await gateway.handle(
+            scope.method, scope.path, scope.query_string, scope.headers, _peer(scope.client)
+        )
+        if body:
+            protocol.response_bytes(status, headers, body)
+        else:
+            protocol.response_empty(status, headers)
+
+
+def rsgi_app() -> RSGIApp:
+    """Factory used by granian (`--factory`): reads the config from the environment."""
+    return RSGIApp(config_mod.load())
+
+
+# ---- ASGI -------------------------------------------------------------------------------------------
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class _ASGIHeaders:
+    __slots__ = ("_d",)
+
+    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+        d: dict[str, str] = {}
+        for k, v in raw:
+            key = k.decode("latin-1").lower()
+            d[key] = d[key] + ", " + v.decode("latin-1") if key in d else v.decode("latin-1")
+        self._d = d
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        return self._d.get(key, default)
+
+
+class ASGIApp:
+    def __init__(self, cfg: Config) -> None:
+        self.worker = Worker(cfg)
+        self.gateway: Gateway | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        if self.gateway is None:  # servers without lifespan support
+            self.gateway = await self.worker.start()
+        client = scope.get("client")
+        peer = client[0] if client else ""
+        raw_path = scope.get("raw_path")
+        path = raw_path.decode("latin-1").split("?", 1)[0] if raw_path else scope["path"]
+        status, headers, body = await self.gateway.handle(
+            scope["method"], path, scope.get("query_string", b"").decode("latin-1"), _ASGIHeaders(scope["headers"]), peer
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    self.gateway = await self.worker.start()
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.worker.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def asgi_app() -> ASGIApp:
+    return ASGIApp(config_mod.load())
+
+

@@ -1,0 +1,287 @@
+"""The gateway's request handling, independent of the server interface (ASGI or RSGI).
+
+`Gateway.handle` maps one request to `(status, headers, body)` and records it. Routes:
+`/simple/` (index-root), `/simple/<project>/` (index-project), `/files/<project>/<token>/<file>`
+(file, or metadata for `<file>.metadata`), `/healthz` and `/metrics` (operational, not recorded),
+everything else 404 (kind `other`, recorded).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import parse_qs, quote, unquote
+
+import msgspec
+
+from pkgate.edge import links, negotiate, pages
+from pkgate.edge.metrics import Metrics, collect, render
+from pkgate.edge.names import is_valid_project_name, normalize, parse_filename
+from pkgate.edge.recorder import Headers, Recorder
+from pkgate.edge.upstream import Entry, PageCache
+from pkgate.errors import LinkError, SpoolError, UpstreamError, UpstreamNotFound
+from pkgate.events import now_us
+from pkgate.events.spool import pending_frames
+
+Response = tuple[int, list[tuple[str, str]], bytes]
+
+_RENDER_PROJECT: Final = {
+    negotiate.JSON_V1: pages.render_project_json,
+    negotiate.HTML_V1: pages.render_project_html,
+    negotiate.HTML_LEGACY: pages.render_project_html,
+}
+_RENDER_ROOT: Final = {
+    negotiate.JSON_V1: pages.render_root_json,
+    negotiate.HTML_V1: pages.render_root_html,
+    negotiate.HTML_LEGACY: pages.render_root_html,
+}
+_TEXT: Final = [("content-type", "text/plain; charset=utf-8")]
+
+
+def _text(status: int, message: str, extra: list[tuple[str, str]] | None = None) -> Response:
+    return status, _TEXT + (extra or []), (message + "\n").encode()
+
+
+def _project_url(name: str) -> str:
+    return f"/simple/{quote(normalize(name), safe='')}/"
+
+
+class Gateway:
+    """Everything one worker needs to answer requests."""
+
+    def __init__(
+        self,
+        upstreams: dict[str, PageCache],
+        default_upstream: str,
+        signer: links.LinkSigner,
+        recorder: Recorder,
+        metrics: Metrics,
+        spool_dir: Path,
+        redirect_status: int = 302,
+        cache_ttl: float = 60.0,
+    ) -> None:
+        self.upstreams = upstreams
+        self.default = upstreams[default_upstream]
+        self.signer = signer
+        self.recorder = recorder
+        self.metrics = metrics
+        self.spool_dir = spool_dir
+        self.redirect_status = redirect_status
+        self.cache_control = f"max-age={int(cache_ttl)}, public"
+
+    def route(self, project: str) -> PageCache:
+        """The one upstream serving a project (routing rules come with multi-upstream configs)."""
+        return self.default
+
+    async def handle(self, method: str, path: str, query: str, headers: Headers, peer: str) -> Response:
+        started = time.perf_counter_ns()
+        ts = now_us()
+        if path == "/healthz" or path == "/metrics":
+            return self._ops(path)
+        fields: dict[str, object] = {}
+        try:
+            response, kind = await self._dispatch(method, path, query, headers, fields)
+        except Exception:  # last line of defence: never a traceback to the client, always an event
+            logging.getLogger("pkgate.edge").exception("unhandled error for %s %s", method, path[:200])
+            response, kind = _text(500, "internal error"), "other"
+        status = response[0]
+        event = self.recorder.build(
+            ts_us=ts,
+            duration_us=(time.perf_counter_ns() - started) // 1000,
+            method=method,
+            path=path,
+            kind=kind,
+            status=status,
+            headers=headers,
+            peer=peer,
+            **fields,  # type: ignore[arg-type]
+        )
+        self.metrics.request(kind, status)
+        try:
+            await self.recorder.record(event)
+        except SpoolError:
+            # Not recorded means not answered: the client sees a retryable error, not a lie.
+            self.metrics.snap.spool_errors += 1
+            return _text(503, "cannot record request; try again", [("retry-after", "1")])
+        self.metrics.dump()
+        if method == "HEAD":
+            return response[0], response[1], b""
+        return response
+
+    async def _dispatch(
+        self, method: str, path: str, query: str, headers: Headers, fields: dict[str, object]
+    ) -> tuple[Response, str]:
+        if path.startswith(links.PREFIX):
+            kind = "metadata" if path.endswith(links.METADATA_SUFFIX) else "file"
+            if method not in ("GET", "HEAD"):
+                return _text(405, "method not allowed", [("allow", "GET, HEAD")]), kind
+            return self._file(path, fields), kind
+        if path == "/simple" or path.startswith("/simple/"):
+            rest = path[len("/simple/") :]
+            kind = "index-root" if rest == "" or path == "/simple" else "index-project"
+            if method not in ("GET", "HEAD"):
+                return _text(405, "method not allowed", [("allow", "GET, HEAD")]), kind
+            if kind == "index-root":
+                if path == "/simple":
+                    return _redirect(301, "/simple/", query), kind
+                return await self._root(query, headers, fields), kind
+            return await self._project(rest, query, headers, fields), kind
+        if path == "/" and method in ("GET", "HEAD"):
+            return _redirect(302, "/simple/", ""), "other"
+        return _text(404, "not found"), "other"
+
+    # ---- index pages ----------------------------------------------------------------------------
+
+    async def _project(
+        self, rest: str, query: str, headers: Headers, fields: dict[str, object]
+    ) -> Response:
+        raw, slash, extra = rest.partition("/")
+        name = unquote(raw)
+        if extra or not is_valid_project_name(name):
+            return _text(404, "not found: not a valid project name")
+        canonical = normalize(name)
+        fields["project"] = canonical
+        if raw != canonical or not slash:
+            return _redirect(301, _project_url(canonical), query)
+        ctype = negotiate.negotiate(headers.get("accept"), _format_param(query))
+        if ctype is None:
+            return _not_acceptable()
+        upstream = self.route(canonical)
+        fields["upstream"] = upstream.name
+        try:
+            got = await upstream.project(canonical)
+        except UpstreamNotFound:
+            return _text(404, f"no such project: {canonical}")
+        except UpstreamError as exc:
+            self.metrics.upstream(upstream.name, None, True)
+            return _text(502, f"upstream error: {exc}")
+        if got.latency is not None:
+            self.metrics.upstream(upstream.name, got.latency, False)
+        self.metrics.cache_state(got.state)
+        fields["cache"] = got.state
+        signer = self.signer
+
+        def link(f: pages.FileLink) -> str:
+            return signer.make(canonical, f.filename, f.url)
+
+        render = _RENDER_PROJECT[ctype]
+        return self._page(got.entry, ctype, lambda p: render(p, link), headers, fields, got.state)
+
+    async def _root(self, query: str, headers: Headers, fields: dict[str, object]) -> Response:
+        ctype = negotiate.negotiate(headers.get("accept"), _format_param(query))
+        if ctype is None:
+            return _not_acceptable()
+        upstream = self.default
+        fields["upstream"] = upstream.name
+        try:
+            got = await upstream.root()
+        except UpstreamError as exc:
+            self.metrics.upstream(upstream.name, None, True)
+            return _text(502, f"upstream error: {exc}")
+        if got.latency is not None:
+            self.metrics.upstream(upstream.name, got.latency, False)
+        self.metrics.cache_state(got.state)
+        fields["cache"] = got.state
+        render = _RENDER_ROOT[ctype]
+        return self._page(got.entry, ctype, lambda p: render(p, _project_url), headers, fields, got.state)
+
+    def _page(
+        self,
+        entry: Entry[Any],
+        ctype: str,
+        render: Callable[[Any], bytes],
+        headers: Headers,
+        fields: dict[str, object],
+        state: str,
+    ) -> Response:
+        body, etag = entry.body(ctype, render)
+        out = [
+            ("content-type", ctype if ctype != negotiate.HTML_LEGACY else "text/html; charset=utf-8"),
+            ("etag", etag),
+            ("vary", "Accept"),
+            ("cache-control", self.cache_control),
+            ("x-pkgate-cache", state),
+        ]
+        if entry.last_modified:
+            out.append(("last-modified", entry.last_modified))
+        if state == "stale":
+            out.append(("warning", '110 - "Response is Stale"'))
+        inm = headers.get("if-none-match")
+        ims = headers.get("if-modified-since")
+        if inm is not None or ims is not None:
+            fields["conditional"] = True
+        if _not_modified(inm, ims, etag, entry.last_modified):
+            return 304, [h for h in out if h[0] != "content-type"], b""
+        return 200, out, body
+
+    # ---- files ----------------------------------------------------------------------------------
+
+    def _file(self, path: str, fields: dict[str, object]) -> Response:
+        parts = path[len(links.PREFIX) :].split("/")
+        if len(parts) != 3:
+            return _text(404, "not found: malformed file link")
+        project, token, quoted = parts
+        filename = unquote(quoted)
+        is_meta = filename.endswith(links.METADATA_SUFFIX)
+        dist = filename[: -len(links.METADATA_SUFFIX)] if is_meta else filename
+        try:
+            url = self.signer.verify(project, token, dist)
+        except LinkError:
+            return _text(404, "not found: unknown or tampered file link")
+        fields["project"] = project
+        fields["filename"] = dist
+        parsed = parse_filename(dist)
+        if parsed is not None:
+            fields["version"] = parsed[1]
+        target = links.metadata_url(url) if is_meta else url
+        return self.redirect_status, [("location", target), ("cache-control", "no-store"), ("content-length", "0")], b""
+
+    # ---- operational ----------------------------------------------------------------------------
+
+    def _ops(self, path: str) -> Response:
+        lag = pending_frames(self.spool_dir)
+        if path == "/healthz":
+            body = msgspec.json.encode({"status": "ok", "spool_lag": lag})
+            return 200, [("content-type", "application/json"), ("cache-control", "no-store")], body
+        self.metrics.dump(force=True)
+        text = render(collect(self.metrics.directory), lag)
+        return 200, [("content-type", "text/plain; version=0.0.4; charset=utf-8")], text.encode()
+
+
+def _format_param(query: str) -> str | None:
+    if not query or "format=" not in query:
+        return None
+    values = parse_qs(query, max_num_fields=20).get("format")
+    return values[0] if values else None
+
+
+def _redirect(status: int, location: str, query: str) -> Response:
+    target = location + ("?" + query if query else "")
+    return status, [("location", target), ("content-length", "0")], b""
+
+
+def _not_acceptable() -> Response:
+    return _text(
+        406,
+        "not acceptable: this index serves " + ", ".join(_RENDER_PROJECT),
+        [("vary", "Accept")],
+    )
+
+
+def _not_modified(inm: str | None, ims: str | None, etag: str, last_modified: str | None) -> bool:
+    """RFC 9110 §13.2.2: If-None-Match wins; If-Modified-Since only when it is absent."""
+    if inm is not None:
+        if inm.strip() == "*":
+            return True
+        tags = [t.strip().removeprefix("W/") for t in inm.split(",")[:64]]
+        return etag in tags
+    if ims is not None and last_modified:
+        try:
+            return parsedate_to_datetime(last_modified) <= parsedate_to_datetime(ims)
+        except (TypeError, ValueError, IndexError):
+            return False
+    return False

@@ -1,0 +1,78 @@
+"""Signed file links: the gateway only ever redirects to a URL an upstream listed.
+
+A rewritten link is `/files/<project>/<token>/<filename>` with
+`token = b64url(upstream_url) "." b64url(HMAC-SHA256(secret, project NUL filename NUL url)[:16])`.
+Any gateway of a fleet holding the secret verifies it without state; a tampered or invented link
+fails verification and is answered 404. The filename stays the last path segment because pip and
+uv take the distribution's filename from the URL.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from typing import Final
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from pkgate.errors import LinkError
+
+PREFIX: Final = "/files/"
+METADATA_SUFFIX: Final = ".metadata"
+_MAC_BYTES: Final = 16
+_CACHE_MAX: Final = 100_000
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class LinkSigner:
+    """Makes and checks file links under one secret; verification results are memoised."""
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < 16:
+            raise LinkError("link-signing secret must be at least 16 bytes")
+        self._secret = secret
+        self._verified: dict[str, str] = {}
+
+    def _mac(self, project: str, filename: str, url: str) -> bytes:
+        msg = f"{project}\0{filename}\0{url}".encode()
+        return hmac.new(self._secret, msg, hashlib.sha256).digest()[:_MAC_BYTES]
+
+    def make(self, project: str, filename: str, url: str) -> str:
+        """Root-relative gateway path for an upstream file URL (no fragment)."""
+        token = f"{_b64(url.encode())}.{_b64(self._mac(project, filename, url))}"
+        return f"{PREFIX}{project}/{token}/{quote(filename, safe='')}"
+
+    def verify(self, project: str, token: str, filename: str) -> str:
+        """The upstream URL signed into `token`, or LinkError if anything does not match."""
+        key = f"{project}/{token}/{filename}"
+        url = self._verified.get(key)
+        if url is not None:
+            return url
+        enc_url, sep, enc_mac = token.partition(".")
+        if not sep or not enc_url or not enc_mac or len(token) > 8192:
+            raise LinkError("malformed file link")
+        try:
+            url = _unb64(enc_url).decode("utf-8")
+            mac = _unb64(enc_mac)
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            raise LinkError("malformed file link") from None
+        if not hmac.compare_digest(mac, self._mac(project, filename, url)):
+            raise LinkError("file link signature does not verify")
+        if len(self._verified) >= _CACHE_MAX:
+            self._verified.clear()
+        self._verified[key] = url
+        return url
+
+
+def metadata_url(file_url: str) -> str:
+    """PEP 658: the core metadata lives at the file URL with `.metadata` appended to its path."""
+    parts = urlsplit(file_url)
+    return urlunsplit(parts._replace(path=parts.path + METADATA_SUFFIX, fragment=""))

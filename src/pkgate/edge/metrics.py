@@ -1,0 +1,152 @@
+"""Prometheus metrics, aggregated across worker processes.
+
+Each worker keeps plain counters in memory and dumps them to `<data_dir>/metrics/<pid>.json` about
+once a second; `/metrics` (answered by whichever worker gets it) sums every live worker's dump, so
+the figures do not depend on which process the scrape lands on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import msgspec
+
+#: Upper bounds (seconds) of the upstream latency histogram.
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Snapshot(msgspec.Struct):
+    requests: dict[str, int] = msgspec.field(default_factory=dict)  # "kind|status" -> count
+    upstream_requests: dict[str, int] = msgspec.field(default_factory=dict)  # upstream -> count
+    upstream_failures: dict[str, int] = msgspec.field(default_factory=dict)
+    latency_buckets: dict[str, list[int]] = msgspec.field(default_factory=dict)  # upstream -> counts
+    latency_sum: dict[str, float] = msgspec.field(default_factory=dict)
+    cache: dict[str, int] = msgspec.field(default_factory=dict)  # state -> count
+    spool_errors: int = 0
+
+
+class Metrics:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.snap = Snapshot()
+        self._requests: defaultdict[tuple[str, int], int] = defaultdict(int)
+        self._last_dump = 0.0
+        directory.mkdir(parents=True, exist_ok=True)
+        self._path = directory / f"{os.getpid()}.json"
+
+    def request(self, kind: str, status: int) -> None:
+        self._requests[(kind, status)] += 1
+
+    def upstream(self, name: str, latency: float | None, failed: bool) -> None:
+        s = self.snap
+        s.upstream_requests[name] = s.upstream_requests.get(name, 0) + 1
+        if failed:
+            s.upstream_failures[name] = s.upstream_failures.get(name, 0) + 1
+        if latency is not None:
+            buckets = s.latency_buckets.setdefault(name, [0] * (len(BUCKETS) + 1))
+            i = next((i for i, b in enumerate(BUCKETS) if latency <= b), len(BUCKETS))
+            buckets[i] += 1
+            s.latency_sum[name] = s.latency_sum.get(name, 0.0) + latency
+
+    def cache_state(self, state: str) -> None:
+        self.snap.cache[state] = self.snap.cache.get(state, 0) + 1
+
+    def dump(self, force: bool = False) -> None:
+        """Publish this worker's counters (rate-limited to one write per second)."""
+        now = time.monotonic()
+        if not force and now - self._last_dump < 1.0:
+            return
+        self._last_dump = now
+        self.snap.requests = {f"{k}|{s}": n for (k, s), n in self._requests.items()}
+        tmp = self._path.with_suffix(".tmp")
+        with contextlib.suppress(OSError):
+            tmp.write_bytes(msgspec.json.encode(self.snap))
+            os.replace(tmp, self._path)
+
+    def remove(self) -> None:
+        with contextlib.suppress(OSError):
+            self._path.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def collect(directory: Path) -> Snapshot:
+    """Sum the dumps of all live workers."""
+    total = Snapshot()
+    for path in directory.glob("*.json"):
+        try:
+            pid = int(path.stem)
+            if not _alive(pid):
+                path.unlink()
+                continue
+            snap = msgspec.json.decode(path.read_bytes(), type=Snapshot)
+        except (ValueError, OSError, msgspec.DecodeError):
+            continue
+        for attr in ("requests", "upstream_requests", "upstream_failures", "cache"):
+            dst: dict[str, int] = getattr(total, attr)
+            for k, v in getattr(snap, attr).items():
+                dst[k] = dst.get(k, 0) + v
+        for k, counts in snap.latency_buckets.items():
+            acc = total.latency_buckets.setdefault(k, [0] * len(counts))
+            total.latency_buckets[k] = [a + b for a, b in zip(acc, counts, strict=False)]
+        for k, v in snap.latency_sum.items():
+            total.latency_sum[k] = total.latency_sum.get(k, 0.0) + v
+        total.spool_errors += snap.spool_errors
+    return total
+
+
+def render(snap: Snapshot, spool_lag: int) -> str:
+    """Prometheus text exposition format 0.0.4."""
+    out = [
+        "# HELP pkgate_requests_total Requests answered, by kind and status.",
+        "# TYPE pkgate_requests_total counter",
+    ]
+    for key, n in sorted(snap.requests.items()):
+        kind, _, status = key.partition("|")
+        out.append(f'pkgate_requests_total{{kind="{kind}",status="{status}"}} {n}')
+    out += [
+        "# HELP pkgate_spool_lag_events Events spooled but not yet loaded into the store.",
+        "# TYPE pkgate_spool_lag_events gauge",
+        f"pkgate_spool_lag_events {spool_lag}",
+        "# HELP pkgate_spool_errors_total Requests refused because the spool could not be written.",
+        "# TYPE pkgate_spool_errors_total counter",
+        f"pkgate_spool_errors_total {snap.spool_errors}",
+        "# HELP pkgate_page_cache_total Index page lookups by cache outcome.",
+        "# TYPE pkgate_page_cache_total counter",
+    ]
+    out += [f'pkgate_page_cache_total{{state="{k}"}} {v}' for k, v in sorted(snap.cache.items())]
+    out += [
+        "# HELP pkgate_upstream_requests_total Requests sent to each upstream.",
+        "# TYPE pkgate_upstream_requests_total counter",
+    ]
+    out += [f'pkgate_upstream_requests_total{{upstream="{k}"}} {v}' for k, v in sorted(snap.upstream_requests.items())]
+    out += [
+        "# HELP pkgate_upstream_failures_total Failed upstream requests (network, timeout, 5xx).",
+        "# TYPE pkgate_upstream_failures_total counter",
+    ]
+    out += [f'pkgate_upstream_failures_total{{upstream="{k}"}} {v}' for k, v in sorted(snap.upstream_failures.items())]
+    out += [
+        "# HELP pkgate_upstream_latency_seconds Upstream response time.",
+        "# TYPE pkgate_upstream_latency_seconds histogram",
+    ]
+    for name, counts in sorted(snap.latency_buckets.items()):
+        acc = 0
+        for bound, n in zip((*BUCKETS, float("inf")), counts, strict=False):
+            acc += n
+            le = "+Inf" if bound == float("inf") else repr(bound)
+            out.append(f'pkgate_upstream_latency_seconds_bucket{{upstream="{name}",le="{le}"}} {acc}')
+        out.append(f'pkgate_upstream_latency_seconds_sum{{upstream="{name}"}} {snap.latency_sum.get(name, 0.0)}')
+        out.append(f'pkgate_upstream_latency_seconds_count{{upstream="{name}"}} {acc}')
+    return "\n".join(out) + "\n"

@@ -1,0 +1,183 @@
+"""The loader: spool segments -> DuckDB, in batches, exactly once.
+
+Each batch is inserted and its segment offset advanced in one DuckDB transaction, so a crash at any
+point either keeps both or neither; the event id primary key (`ON CONFLICT DO NOTHING`) is the second
+guard, for the window between deleting a finished segment and forgetting its offset, and for
+redeliveries in fleet mode. Frames that pass their checksum but do not decode go to `rejects`, never
+silently away. The connection is opened per cycle so `pkgate report` can read in between.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import msgspec
+import pyarrow as pa
+
+from pkgate.enrich.ua import PARSER_VERSION, UserAgent, parse_cached
+from pkgate.errors import StoreError
+from pkgate.events import Event, decode
+from pkgate.events.spool import list_segments, read_frames, write_progress
+from pkgate.store.schema import EVENT_COLUMNS, ensure_schema
+
+log = logging.getLogger("pkgate.loader")
+
+_UA_FIELDS = [f for f in UserAgent.__struct_fields__ if f not in ("category", "raw")]
+_EVENT_FIELDS = [f for f in Event.__struct_fields__ if f not in ("id", "ts_us")]
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "VARCHAR": pa.string(),
+    "SMALLINT": pa.int16(),
+    "INTEGER": pa.int32(),
+    "BOOLEAN": pa.bool_(),
+}
+
+
+def _arrow_schema() -> pa.Schema:
+    fields = [pa.field("id", pa.string()), pa.field("ts", pa.timestamp("us", tz="UTC"))]
+    for name, kind in EVENT_COLUMNS[2:]:
+        fields.append(pa.field(name, _ARROW_TYPES[kind.split()[0]]))
+    return pa.schema(fields)
+
+
+_SCHEMA = _arrow_schema()
+_COLUMN_NAMES = [name for name, _ in EVENT_COLUMNS]
+
+
+def to_table(events: Sequence[Event]) -> pa.Table:
+    """Events (+ parsed User-Agent) as one Arrow table in `EVENT_COLUMNS` order."""
+    cols: dict[str, list[Any]] = {name: [] for name in _COLUMN_NAMES}
+    for ev in events:
+        cols["id"].append(ev.id)
+        cols["ts"].append(ev.ts_us)
+        for f in _EVENT_FIELDS:
+            cols[f].append(getattr(ev, f))
+        ua = parse_cached(ev.user_agent)
+        cols["ua_category"].append(ua.category)
+        for f in _UA_FIELDS:
+            cols[f].append(getattr(ua, f))
+        cols["ua_parser"].append(PARSER_VERSION)
+    return pa.Table.from_pydict(cols, schema=_SCHEMA)
+
+
+_INSERT = (  # built from constant column names only
+    f"INSERT INTO events ({', '.join(_COLUMN_NAMES)}) "  # noqa: S608
+    f"SELECT {', '.join('CAST(id AS UUID)' if n == 'id' else n for n in _COLUMN_NAMES)} "
+    "FROM pkgate_batch ON CONFLICT DO NOTHING"
+)
+
+
+def insert_events(con: duckdb.DuckDBPyConnection, events: Sequence[Event]) -> None:
+    """Insert idempotently by event id (duplicates are ignored)."""
+    con.register("pkgate_batch", to_table(events))
+    try:
+        con.execute(_INSERT)
+    finally:
+        con.unregister("pkgate_batch")
+
+
+class Loader:
+    """Moves spooled events into the store; `run_once` is one idempotent cycle."""
+
+    def __init__(self, db_path: Path, spool_dir: Path, batch: int = 50_000) -> None:
+        self.db_path = db_path
+        self.spool_dir = spool_dir
+        self.batch = batch
+        self.loaded_total = 0
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        return connect(self.db_path)
+
+    def run_once(self) -> int:
+        """Load everything currently in the spool; return the number of frames consumed."""
+        con = self.connect()
+        try:
+            ensure_schema(con)
+            progress = dict(con.execute('SELECT segment, "offset" FROM spool_progress').fetchall())
+            total = 0
+            for seg in list_segments(self.spool_dir):
+                offset = progress.get(seg.name, 0)
+                while True:
+                    res = read_frames(seg, offset, self.batch)
+                    if res.payloads:
+                        self._commit(con, seg.name, offset, res.payloads, res.offsets)
+                        total += len(res.payloads)
+                        offset = res.end
+                        progress[seg.name] = offset
+                    if res.corrupt:
+                        log.warning("spool segment %s: %s; rest of segment skipped", seg.path, res.corrupt)
+                        self._reject(con, seg.name, offset, seg.path.read_bytes()[offset:], res.corrupt)
+                    if res.corrupt or len(res.payloads) < self.batch:
+                        break
+                if seg.sealed and (res.corrupt or offset >= seg.path.stat().st_size):
+                    # Delete the file first: if we crash before forgetting the offset, the stale
+                    # row is harmless; the other order could reload the segment from zero.
+                    seg.path.unlink()
+                    con.execute("DELETE FROM spool_progress WHERE segment = ?", [seg.name])
+                    progress.pop(seg.name, None)
+            write_progress(self.spool_dir, {k: int(v) for k, v in progress.items()})
+            self.loaded_total += total
+            return total
+        finally:
+            con.close()
+
+    def _commit(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        segment: str,
+        start: int,
+        payloads: list[bytes],
+        offsets: list[int],
+    ) -> None:
+        events: list[Event] = []
+        bad: list[tuple[int, bytes, str]] = []
+        prev = start
+        for payload, end in zip(payloads, offsets, strict=True):
+            try:
+                events.append(decode(payload))
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                bad.append((prev, payload, str(exc)))
+            prev = end
+        con.begin()
+        try:
+            if events:
+                insert_events(con, events)
+            for off, payload, err in bad:
+                self._reject(con, segment, off, payload, err)
+            con.execute(
+                "INSERT OR REPLACE INTO spool_progress VALUES (?, ?)",
+                [segment, offsets[-1]],
+            )
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+
+    @staticmethod
+    def _reject(con: duckdb.DuckDBPyConnection, segment: str, offset: int, payload: bytes, why: str) -> None:
+        log.error("spool segment %s offset %d: rejected frame: %s", segment, offset, why)
+        con.execute(
+            'INSERT INTO rejects (segment, "offset", payload, error) VALUES (?, ?, ?, ?)',
+            [segment, offset, payload, why],
+        )
+
+
+
+def connect(db_path: Path, read_only: bool = False, wait: float = 10.0) -> duckdb.DuckDBPyConnection:
+    """Open the store, retrying while another process (the loader) holds the write lock."""
+    if read_only and not db_path.exists():
+        raise StoreError(f"no store at {db_path}: has the gateway run with this data_dir?")
+    os.makedirs(db_path.parent, exist_ok=True)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return duckdb.connect(str(db_path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise StoreError(f"cannot open store {db_path}: {exc}") from None
+            time.sleep(0.05)

@@ -1,0 +1,71 @@
+"""The DuckDB schema: one wide `events` table (event + parsed User-Agent) and loader bookkeeping.
+
+Columns mirror `pkgate.events.Event` plus the `pkgate.enrich.ua.UserAgent` fields, so every report
+is one scan of one table; DuckDB's columnar compression keeps the repeated strings cheap.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import duckdb
+
+#: (column, DuckDB type) in insert order.
+EVENT_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
+    ("id", "UUID PRIMARY KEY"),
+    ("ts", "TIMESTAMPTZ NOT NULL"),
+    ("gateway", "VARCHAR"),
+    ("method", "VARCHAR"),
+    ("path", "VARCHAR"),
+    ("kind", "VARCHAR"),
+    ("status", "SMALLINT"),
+    ("duration_us", "INTEGER"),
+    ("project", "VARCHAR"),
+    ("version", "VARCHAR"),
+    ("filename", "VARCHAR"),
+    ("conditional", "BOOLEAN"),
+    ("user_agent", "VARCHAR"),
+    ("source_id", "VARCHAR"),
+    ("network_id", "VARCHAR"),
+    ("country", "VARCHAR"),
+    ("asn", "INTEGER"),
+    ("org", "VARCHAR"),
+    ("cloud", "VARCHAR"),
+    ("upstream", "VARCHAR"),
+    ("cache", "VARCHAR"),
+    ("failover", "BOOLEAN"),
+    # parsed User-Agent
+    ("ua_category", "VARCHAR"),
+    ("installer", "VARCHAR"),
+    ("installer_version", "VARCHAR"),
+    ("subcommand", "VARCHAR"),
+    ("implementation", "VARCHAR"),
+    ("implementation_version", "VARCHAR"),
+    ("python", "VARCHAR"),
+    ("system", "VARCHAR"),
+    ("system_release", "VARCHAR"),
+    ("distro", "VARCHAR"),
+    ("distro_version", "VARCHAR"),
+    ("libc", "VARCHAR"),
+    ("libc_version", "VARCHAR"),
+    ("cpu", "VARCHAR"),
+    ("openssl_version", "VARCHAR"),
+    ("setuptools_version", "VARCHAR"),
+    ("rustc_version", "VARCHAR"),
+    ("ci", "BOOLEAN"),
+    ("ua_parser", "INTEGER"),
+)
+
+SCHEMA: Final = f"""
+CREATE TABLE IF NOT EXISTS events (
+  {", ".join(f"{name} {kind}" for name, kind in EVENT_COLUMNS)}
+);
+CREATE TABLE IF NOT EXISTS spool_progress (segment VARCHAR PRIMARY KEY, "offset" BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS rejects (
+  segment VARCHAR, "offset" BIGINT, payload BLOB, error VARCHAR, at TIMESTAMPTZ DEFAULT now()
+);
+"""
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(SCHEMA)
