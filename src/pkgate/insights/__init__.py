@@ -1,0 +1,5 @@
+"""Insights: one module per question, each a tested SQL function over the store."""
+
+from pkgate.insights.downloads import DownloadRow, downloads
+
+__all__ = ["DownloadRow", "downloads"]
