@@ -1,0 +1,203 @@
+"""The linehaul JSON blob that pip (>= 6), uv, Hatch and friends append after `name/version `.
+
+Fast path: one `msgspec` decode straight into typed structs (no dicts, no per-field checks).
+Clients send wrongly typed or truncated blobs too, so on failure a lenient path decodes to plain
+objects and keeps whatever fields have the right type, after closing any brackets a proxy's
+length limit cut off.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any, Final
+
+import msgspec
+
+from pkgate.enrich.ua.model import MAX_LEN, UserAgent
+
+Str = str | None
+
+
+class _Installer(msgspec.Struct, gc=False):
+    name: Str = None
+    version: Str = None
+    subcommand: list[str] | None = None
+
+
+class _Pair(msgspec.Struct, gc=False):
+    """`implementation` and `libc`-like objects: a name and a version."""
+
+    name: Str = None
+    version: Str = None
+
+
+class _Libc(msgspec.Struct, gc=False):
+    lib: Str = None
+    version: Str = None
+
+
+class _Distro(msgspec.Struct, gc=False):
+    name: Str = None
+    version: Str = None
+    id: Str = None
+    libc: _Libc | None = None
+
+
+class _System(msgspec.Struct, gc=False):
+    name: Str = None
+    release: Str = None
+
+
+class _Blob(msgspec.Struct, gc=False):
+    installer: _Installer | None = None
+    python: Str = None
+    implementation: _Pair | None = None
+    distro: _Distro | None = None
+    system: _System | None = None
+    cpu: Str = None
+    openssl_version: Str = None
+    setuptools_version: Str = None
+    rustc_version: Str = None
+    ci: bool | None = None
+
+
+_decoder: Final = msgspec.json.Decoder(_Blob)
+_any_decoder: Final = msgspec.json.Decoder()
+
+#: Installer names in blobs whose traffic is not a person installing (mirrors, scanners).
+_CATEGORY: Final = {"bandersnatch": "mirror", "devpi": "mirror", "proxpi": "mirror"}
+
+
+def parse_blob(blob: str, name: str, version: str) -> UserAgent | None:
+    """Parse the JSON after the first space; `name`/`version` (the prefix) fill gaps.
+
+    Returns None when nothing JSON-like can be recovered, so the caller falls back.
+    """
+    end = blob.rfind("}")
+    if end < 0:
+        return _lenient(_repair(blob), name, version)
+    try:
+        b = _decoder.decode(blob[: end + 1])
+    except msgspec.ValidationError:
+        return _lenient(_loads(blob[: end + 1]), name, version)
+    except msgspec.DecodeError:
+        return _lenient(_repair(blob), name, version)
+    inst = b.installer
+    sub: str | None = None
+    if inst is not None:
+        iname = inst.name or name
+        iversion = inst.version or version
+        if inst.subcommand is not None:
+            sub = shlex.join(inst.subcommand)[:MAX_LEN]
+    else:
+        iname, iversion = name, version
+    iname = iname.lower()
+    impl = b.implementation
+    dist = b.distro
+    system = b.system
+    libc = dist.libc if dist is not None else None
+    return UserAgent(
+        _CATEGORY.get(iname, "installer"),
+        iname or None,
+        iversion or None,
+        sub,
+        impl.name if impl is not None else None,
+        impl.version if impl is not None else None,
+        b.python,
+        system.name if system is not None else None,
+        system.release if system is not None else None,
+        dist.name if dist is not None else None,
+        dist.version if dist is not None else None,
+        dist.id if dist is not None else None,
+        libc.lib if libc is not None else None,
+        libc.version if libc is not None else None,
+        b.cpu,
+        b.openssl_version,
+        b.setuptools_version,
+        b.rustc_version,
+        b.ci,
+    )
+
+
+def _loads(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return _any_decoder.decode(text)
+    except msgspec.DecodeError:
+        return None
+
+
+def _repair(text: str) -> Any:
+    """Decode a blob cut short: keep every complete member, then close the open brackets."""
+    closers: list[str] = []
+    cut = -1
+    cut_closers = ""
+    in_str = escape = False
+    for i, ch in enumerate(text):
+        if in_str:
+            if escape:
+                escape = False
+            elif ch == "\\":
+                escape = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "{[":
+            closers.append("}" if ch == "{" else "]")
+        elif ch in "}]":
+            if not closers or closers.pop() != ch:
+                break
+            cut, cut_closers = i + 1, "".join(reversed(closers))
+        elif ch == ",":
+            cut, cut_closers = i, "".join(reversed(closers))
+    if cut < 0:
+        return None
+    return _loads(text[:cut] + cut_closers)
+
+
+def _s(obj: Any, key: str) -> str | None:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def _d(obj: Any, key: str) -> Any:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    return value if isinstance(value, dict) else None
+
+
+def _lenient(data: Any, name: str, version: str) -> UserAgent | None:
+    """Keep each field that has the right type; drop the rest instead of the whole blob."""
+    if not isinstance(data, dict):
+        return None
+    inst = _d(data, "installer")
+    iname = (_s(inst, "name") or name).lower()
+    sub = inst.get("subcommand") if inst is not None else None
+    subcommand = None
+    if isinstance(sub, list) and all(isinstance(x, str) for x in sub):
+        subcommand = shlex.join(sub)[:MAX_LEN]
+    impl, dist, system = _d(data, "implementation"), _d(data, "distro"), _d(data, "system")
+    libc = _d(dist, "libc")
+    ci = data.get("ci")
+    return UserAgent(
+        _CATEGORY.get(iname, "installer"),
+        iname or None,
+        _s(inst, "version") or version or None,
+        subcommand,
+        _s(impl, "name"),
+        _s(impl, "version"),
+        _s(data, "python"),
+        _s(system, "name"),
+        _s(system, "release"),
+        _s(dist, "name"),
+        _s(dist, "version"),
+        _s(dist, "id"),
+        _s(libc, "lib"),
+        _s(libc, "version"),
+        _s(data, "cpu"),
+        _s(data, "openssl_version"),
+        _s(data, "setuptools_version"),
+        _s(data, "rustc_version"),
+        ci if isinstance(ci, bool) else None,
+    )

@@ -1,0 +1,175 @@
+"""Browsers, crawlers and monitoring bots: traffic that is not an install at all.
+
+A `Mozilla/...` UA is a browser unless its text names a crawler; the browser is picked by
+precedence because every Chromium derivative also claims Chrome and Safari.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from pkgate.enrich.ua.model import Handler, UserAgent, clean
+
+_PRODUCTS: Final = re.compile(
+    r"(Edg|EdgA|EdgiOS|Edge|OPR|Opera|YaBrowser|SamsungBrowser|Vivaldi|UCBrowser|Firefox|FxiOS"
+    r"|CriOS|Chromium|Chrome|MSIE|Version|Safari|WindowsPowerShell|PowerShell)[/ ]([\w.]+)"
+)
+#: Product token -> (name, category), highest precedence first.
+_PRECEDENCE: Final = (
+    ("WindowsPowerShell", "powershell", "script"),
+    ("PowerShell", "powershell", "script"),
+    ("Edg", "edge", "browser"),
+    ("EdgA", "edge", "browser"),
+    ("EdgiOS", "edge", "browser"),
+    ("Edge", "edge", "browser"),
+    ("OPR", "opera", "browser"),
+    ("YaBrowser", "yandex", "browser"),
+    ("SamsungBrowser", "samsung", "browser"),
+    ("Vivaldi", "vivaldi", "browser"),
+    ("UCBrowser", "ucbrowser", "browser"),
+    ("Firefox", "firefox", "browser"),
+    ("FxiOS", "firefox", "browser"),
+    ("CriOS", "chrome", "browser"),
+    ("Chromium", "chromium", "browser"),
+    ("Chrome", "chrome", "browser"),
+    ("MSIE", "ie", "browser"),
+    ("Opera", "opera", "browser"),
+)
+_BOT: Final = re.compile(
+    r"(?i)([a-z][\w.!-]*?(?:bot|crawler|spider|slurp|headless\w*|externalhit|preview|checker"
+    r"|scanner|archiver|monitor|fetcher))\b(?:[/ ]v?(\d[\w.]*))?"
+)
+_PLATFORM: Final = re.compile(
+    r"Windows NT (\d+\.\d+)|Mac OS X (\d+(?:[._]\d+)*)|(?:iPhone|CPU) OS (\d+(?:_\d+)*)"
+    r"|Android (\d+(?:\.\d+)*)|(CrOS)|(Linux)"
+)
+
+
+#: (system, system_release, distro, distro_version) from a browser's platform comment.
+_Platform = tuple[str | None, str | None, str | None, str | None]
+_NO_PLATFORM: Final[_Platform] = (None, None, None, None)
+
+
+def _platform(comment: str) -> _Platform:
+    m = _PLATFORM.search(comment)
+    if m is None:
+        return _NO_PLATFORM
+    if m[1]:
+        return ("Windows", m[1], None, None)
+    if m[2]:
+        return ("Darwin", None, "macOS", m[2].replace("_", "."))
+    if m[3]:
+        return ("iOS", None, "iOS", m[3].replace("_", "."))
+    if m[4]:
+        return ("Android", None, "Android", m[4])
+    if m[5]:
+        return ("Linux", None, "ChromeOS", None)
+    return ("Linux", None, None, None)
+
+
+def _browser(category: str, name: str | None, version: str | None, plat: _Platform) -> UserAgent:
+    system, release, distro, distro_version = plat
+    return UserAgent(
+        category,
+        name,
+        version,
+        system=system,
+        system_release=release,
+        distro=distro,
+        distro_version=distro_version,
+    )
+
+
+def bot(s: str) -> UserAgent | None:
+    """A crawler/monitor named anywhere in the UA, or one that gives a contact URL."""
+    m = _BOT.search(s)
+    if m is not None:
+        return UserAgent("bot", m[1].lower(), m[2])
+    if "+http" in s or "http://" in s or "https://" in s:
+        return UserAgent("bot")
+    return None
+
+
+def _mozilla(s: str, name: str, version: str, rest: str) -> UserAgent | None:
+    found = bot(s)
+    if found is not None:
+        return found
+    products = dict(reversed(_PRODUCTS.findall(s)))
+    close = rest.find(")")
+    plat = _platform(rest[:close]) if rest.startswith("(") and close > 0 else _NO_PLATFORM
+    for token, canon, category in _PRECEDENCE:
+        ver = products.get(token)
+        if ver is not None:
+            return _browser(category, canon, ver, plat)
+    if "Safari" in products:
+        return _browser("browser", "safari", products.get("Version"), plat)
+    return _browser("browser", None, None, plat)
+
+
+def _named(canon: str, category: str = "browser") -> Handler:
+    def handler(s: str, name: str, version: str, rest: str) -> UserAgent | None:
+        return UserAgent(category, canon, clean(version))
+
+    return handler
+
+
+#: First-token names of bots that do not say "bot" (or say it without a version).
+BOTS: Final = {
+    "facebookexternalhit": "facebookexternalhit",
+    "twitterbot": "twitterbot",
+    "slackbot-linkexpanding": "slackbot",
+    "slackbot": "slackbot",
+    "discordbot": "discordbot",
+    "telegrambot": "telegrambot",
+    "whatsapp": "whatsapp",
+    "datadog": "datadog",
+    "uptimerobot": "uptimerobot",
+    "prometheus": "prometheus",
+    "blackbox-exporter": "prometheus",
+    "kube-probe": "kube-probe",
+    "elb-healthchecker": "elb-healthchecker",
+    "googlehc": "googlehc",
+    "renovate": "renovate",
+    "dependabot": "dependabot",
+    "snyk": "snyk",
+    "scrapy": "scrapy",
+    "wordpress": "wordpress",
+    "textualinlinemedia": "textual",
+    "weechat": "weechat",
+    "github-olee": "github-olee",
+    "yisouspider": "yisouspider",
+    "ltx71": "ltx71",
+    "awsbrewlinkchecker": "awsbrewlinkchecker",
+    "y!j-asr": "yahoo-japan",
+    "mauibot": "mauibot",
+    "inspector.pypi.io": "inspector.pypi.io",
+    "libraries.io": "libraries.io",
+    "nutch": "nutch",
+    "zgrab": "zgrab",
+    "masscan": "masscan",
+    "nmap": "nmap",
+    "censysinspect": "censys",
+    "expanse": "expanse",
+}
+
+
+def _bot(s: str, name: str, version: str, rest: str) -> UserAgent | None:
+    return UserAgent("bot", BOTS[name.lower()], clean(version))
+
+
+HANDLERS: Final[dict[str, Handler]] = {
+    "mozilla": _mozilla,
+    "opera": _named("opera"),
+    "safari": _named("safari"),
+    "firefox": _named("firefox"),
+    "lynx": _named("lynx"),
+    "links": _named("links"),
+    "elinks": _named("elinks"),
+    "w3m": _named("w3m"),
+    "ucweb": _named("ucbrowser"),
+    "url": _named("emacs"),
+    "androiddownloadmanager": _named("android-download-manager"),
+    "com.apple.webkit.networking": _named("safari"),
+    **dict.fromkeys(BOTS, _bot),
+}
