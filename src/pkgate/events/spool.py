@@ -306,9 +306,7 @@ def read_frames(segment: Segment, offset: int, limit: int) -> ReadResult:
     return ReadResult(payloads, offsets, end, trailing)
 
 
-def _bad(
-    payloads: list[bytes], offsets: list[int], at: int, segment: Segment, what: str
-) -> ReadResult:
+def _bad(payloads: list[bytes], offsets: list[int], at: int, segment: Segment, what: str) -> ReadResult:
     end = offsets[-1] if offsets else at
     why = f"{what} at offset {at}" if segment.sealed else None
     return ReadResult(payloads, offsets, end, why)

@@ -167,7 +167,6 @@ class Loader:
         )
 
 
-
 def connect(db_path: Path, read_only: bool = False, wait: float = 10.0) -> duckdb.DuckDBPyConnection:
     """Open the store, retrying while another process (the loader) holds the write lock."""
     if read_only and not db_path.exists():

@@ -46,6 +46,7 @@ EVENT_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
     ("system_release", "VARCHAR"),
     ("distro", "VARCHAR"),
     ("distro_version", "VARCHAR"),
+    ("distro_id", "VARCHAR"),
     ("libc", "VARCHAR"),
     ("libc_version", "VARCHAR"),
     ("cpu", "VARCHAR"),
@@ -62,7 +63,7 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE TABLE IF NOT EXISTS spool_progress (segment VARCHAR PRIMARY KEY, "offset" BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS rejects (
-  segment VARCHAR, "offset" BIGINT, payload BLOB, error VARCHAR, at TIMESTAMPTZ DEFAULT now()
+  segment VARCHAR, "offset" BIGINT, payload BLOB, error VARCHAR, rejected_at TIMESTAMPTZ DEFAULT now()
 );
 """
 
