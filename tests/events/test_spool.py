@@ -65,7 +65,8 @@ async def test_group_commit_batches_and_persists(tmp_path: Path) -> None:
     assert got == events
     await gc.aclose()
     segs = list_segments(tmp_path)
-    assert len(segs) == 1 and segs[0].sealed
+    assert len(segs) == 1
+    assert segs[0].sealed
 
 
 @pytest.mark.parametrize("mode", ["always", "batched", "off"])
@@ -84,7 +85,8 @@ def test_rollover(tmp_path: Path) -> None:
         w.write(frame(encode(make_event(i))))
     w.close()
     segs = list_segments(tmp_path)
-    assert len(segs) > 2 and all(s.sealed for s in segs)
+    assert len(segs) > 2
+    assert all(s.sealed for s in segs)
     assert [decode(p).project for _, p in iter_all(tmp_path)] == [f"p{i}" for i in range(200)]
 
 
@@ -94,12 +96,15 @@ def test_torn_tail_open_segment_waits_sealed_reports(tmp_path: Path) -> None:
     w.write(good + frame(encode(make_event(2)))[:7])  # second frame torn
     seg = list_segments(tmp_path)[0]
     res = read_frames(seg, 0, 100)
-    assert len(res.payloads) == 1 and res.corrupt is None and res.end == len(good)
+    assert len(res.payloads) == 1
+    assert res.corrupt is None
+    assert res.end == len(good)
     os.close(w._fd)  # simulate a crash: no clean seal
     assert seal_all(tmp_path) == 1
     res = read_frames(list_segments(tmp_path)[0], 0, 100)
     assert len(res.payloads) == 1
-    assert res.corrupt is not None and "torn" in res.corrupt
+    assert res.corrupt is not None
+    assert "torn" in res.corrupt
 
 
 def test_checksum_mismatch_in_sealed_segment(tmp_path: Path) -> None:
@@ -110,7 +115,8 @@ def test_checksum_mismatch_in_sealed_segment(tmp_path: Path) -> None:
     w.close()
     res = read_frames(list_segments(tmp_path)[0], 0, 100)
     assert len(res.payloads) == 1
-    assert res.corrupt is not None and "checksum" in res.corrupt
+    assert res.corrupt is not None
+    assert "checksum" in res.corrupt
 
 
 def test_pending_frames_follows_progress(tmp_path: Path) -> None:
