@@ -1,0 +1,154 @@
+"""Facts about a client address, computed at the edge so that only they, never the address, are kept.
+
+Country comes from `iptocc` (offline, bundled RIR delegation data); ASN and organisation from an
+optional MaxMind-format database in the GeoLite2-ASN layout; the cloud provider from configured range
+files (`pkgate.enrich.clouds`). Private, loopback and other non-global addresses get no country, ASN
+or organisation: they say nothing about where a client is.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import pathlib
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Final
+
+import iptocc
+import maxminddb
+import msgspec
+
+from pkgate.enrich.clouds import CloudRanges
+from pkgate.enrich.sources import DAY_US, SourceHasher
+from pkgate.errors import ConfigError
+
+__all__ = ["Enricher", "GeoLookup", "SourceFacts"]
+
+log = logging.getLogger(__name__)
+
+#: Longest organisation name kept (bounded rows; real names are far shorter).
+MAX_ORG: Final = 200
+_MAX_ASN: Final = 2**32 - 1
+
+Facts = tuple[str | None, int | None, str | None, str | None]
+_NOTHING: Final[Facts] = (None, None, None, None)
+
+
+class SourceFacts(msgspec.Struct, frozen=True):
+    """What an event keeps about its client: pseudonymous ids and coarse, non-identifying facts."""
+
+    source_id: str
+    network_id: str
+    country: str | None
+    asn: int | None
+    org: str | None
+    cloud: str | None
+
+
+def _open_asn_db(path: pathlib.Path) -> maxminddb.Reader:
+    try:
+        reader = maxminddb.open_database(path)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"privacy.asn_db: {path} does not exist") from exc
+    except (OSError, ValueError, maxminddb.InvalidDatabaseError) as exc:
+        raise ConfigError(f"privacy.asn_db: {path} is not a readable MaxMind database: {exc}") from exc
+    return reader
+
+
+class GeoLookup:
+    """Address -> (country, asn, org, cloud); every part is None when unknown, never an error."""
+
+    def __init__(self, asn_db: pathlib.Path | None = None, cloud_ranges: Sequence[pathlib.Path] = ()) -> None:
+        self._asn = _open_asn_db(pathlib.Path(asn_db)) if asn_db is not None else None
+        self._clouds = CloudRanges(cloud_ranges)
+        self._warned = False
+
+    def close(self) -> None:
+        """Release the ASN database (its file is memory-mapped)."""
+        if self._asn is not None:
+            self._asn.close()
+            self._asn = None
+
+    def lookup(self, ip: str) -> Facts:
+        """(country, asn, org, cloud) of `ip`; IPv4-mapped IPv6 counts as its IPv4 address."""
+        try:
+            addr = ipaddress.ip_address(ip.strip())
+        except (ValueError, AttributeError):
+            return _NOTHING
+        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+            addr = addr.ipv4_mapped
+        cloud = self._clouds.lookup_addr(addr)
+        if not addr.is_global:
+            return None, None, None, cloud
+        country = iptocc.country_code(str(addr))
+        asn, org = self._asn_of(addr)
+        return country, asn, org, cloud
+
+    def _asn_of(self, addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> tuple[int | None, str | None]:
+        if self._asn is None:
+            return None, None
+        try:
+            record = self._asn.get(addr)
+        except (ValueError, maxminddb.InvalidDatabaseError) as exc:
+            # An IPv6 address in an IPv4-only database, or a damaged file: no facts, not an outage.
+            if not self._warned and not isinstance(exc, ValueError):
+                log.warning("ASN database lookup failed: %s", exc)
+                self._warned = True
+            return None, None
+        if not isinstance(record, dict):
+            return None, None
+        number = record.get("autonomous_system_number")
+        name = record.get("autonomous_system_organization")
+        asn = number if type(number) is int and 0 < number <= _MAX_ASN else None
+        org = name[:MAX_ORG] if isinstance(name, str) and name else None
+        return asn, org
+
+
+class Enricher:
+    """One call per request: the ids and facts of a client address, cached per address and UTC day."""
+
+    def __init__(
+        self,
+        data_dir: pathlib.Path,
+        asn_db: pathlib.Path | None = None,
+        cloud_ranges: Sequence[pathlib.Path] = (),
+        window_days: int | None = None,
+        *,
+        cache_size: int = 65536,
+    ) -> None:
+        self.geo = GeoLookup(asn_db, cloud_ranges)
+        # The hasher caches nothing itself: this cache holds whole facts.
+        self.hasher = SourceHasher(pathlib.Path(data_dir) / "keys", window_days, cache_size=0)
+        self._cache: OrderedDict[tuple[int, str], SourceFacts] = OrderedDict()
+        self._cache_size = max(1, cache_size)
+        self._day: int | None = None
+
+    def facts(self, ip: str, ts_us: int) -> SourceFacts:
+        """Ids and facts of `ip` at `ts_us`. Never raises; a cache hit costs about a microsecond."""
+        day = ts_us // DAY_US
+        key = (day, ip)
+        cache = self._cache
+        hit = cache.get(key)
+        if hit is not None:
+            cache.move_to_end(key)
+            return hit
+        if self._day is None or day > self._day:
+            # A new day: yesterday's addresses need not stay in memory any longer.
+            cache.clear()
+            self._day = day
+        source_id, network_id = self.hasher.ids(ip, ts_us)
+        try:
+            country, asn, org, cloud = self.geo.lookup(ip)
+        except Exception:  # a lookup bug must not lose the request's event
+            log.exception("geo lookup failed")
+            country = asn = org = cloud = None
+        facts = SourceFacts(source_id, network_id, country, asn, org, cloud)
+        cache[key] = facts
+        if len(cache) > self._cache_size:
+            cache.popitem(last=False)
+        return facts
+
+    def close(self) -> None:
+        """Release the ASN database."""
+        self.geo.close()
