@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
 import pytest
+from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
 
-from .conftest import YANKED, Clients, Gateway, installed
+from .conftest import DISTS_DIR, YANKED, Clients, Gateway, installed
 from .upstreams import JSON_TYPE, Dist, PypiServer, Request, StaticIndex
 
 pytestmark = pytest.mark.e2e
@@ -122,3 +125,210 @@ def test_clients_direct_and_isolated(clients: Clients, pypiserver: PypiServer, t
     assert refused.returncode != 0, refused.stdout
     assert "appdirs" not in installed(python)
     assert "appdirs" not in installed(uv_python)
+
+
+# --- checking the store against the ground truth ----------------------------------------------
+
+
+def _kind(path: str) -> str:
+    """The event kind a client request path must be recorded as."""
+    path = path.split("?", 1)[0]
+    if path == "/simple/":
+        return "index-root"
+    if re.fullmatch(r"/simple/[^/]+/?", path):
+        return "index-project"
+    if path.startswith("/files/"):
+        return "metadata" if path.endswith(".metadata") else "file"
+    return "other"
+
+
+def _project_version(filename: str) -> tuple[str, str]:
+    if filename.endswith(".whl"):
+        name, version, _, _ = parse_wheel_filename(filename)
+    else:
+        name, version = parse_sdist_filename(filename)
+    return str(name), str(version)
+
+
+def _upstream_fetches(requests: list[Request], suffix: str | tuple[str, ...]) -> Counter[str]:
+    """Filenames the clients fetched from the upstream (after the gateway's redirect)."""
+    names: Counter[str] = Counter()
+    for req in requests:
+        path = req.path.split("?", 1)[0]
+        name = path.rsplit("/", 1)[-1]
+        if req.method == "GET" and req.status == 200 and name.endswith(suffix):
+            names[name] += 1
+    return names
+
+
+def check_store(gateway: Gateway, upstream: list[Request]) -> list[dict[str, Any]]:
+    """Stop the gateway and compare its events with what the clients and the upstream saw."""
+    assert gateway.stop() == 0, gateway.output()
+    client = gateway.proxy.requests()
+    events = gateway.events()
+    assert client, "the clients made no request through the gateway"
+    assert len({e["id"] for e in events}) == len(events), "duplicate event ids"
+    # Exactly one event per client request: same method, path and status, nothing more or less.
+    stored = Counter((e["method"], e["path"].split("?", 1)[0], e["status"]) for e in events)
+    asked = Counter((r.method, r.path.split("?", 1)[0], r.status) for r in client)
+    assert stored == asked
+    assert Counter(e["kind"] for e in events) == Counter(_kind(r.path) for r in client)
+    # Every file the upstream served was fetched through exactly one 302 from the gateway.
+    files = [e for e in events if e["kind"] == "file" and e["status"] == 302]
+    upstream_files = _upstream_fetches(upstream, DIST_SUFFIXES)
+    assert upstream_files, "no file was fetched from the upstream"
+    assert set(upstream_files.values()) == {1}
+    assert Counter(e["filename"] for e in files) == upstream_files
+    for event in files:
+        assert (event["project"], event["version"]) == _project_version(event["filename"])
+        assert event["upstream"] == "local"
+    metadata = [e for e in events if e["kind"] == "metadata" and e["status"] == 302]
+    assert Counter(f"{e['filename']}.metadata" for e in metadata) == _upstream_fetches(upstream, ".metadata")
+    assert all(e["source_id"] for e in events), "every event carries a source id"
+    check_report(gateway, events, upstream_files)
+    return events
+
+
+def check_report(gateway: Gateway, events: list[dict[str, Any]], upstream_files: Counter[str]) -> None:
+    """`pkgate report` per (project, version), recomputed from the events and the upstream log."""
+    expected: dict[tuple[str, str | None], Counter[str]] = {}
+    for e in events:
+        if e["project"] is None:
+            continue
+        row = expected.setdefault((e["project"], e["version"]), Counter())
+        index, redirect = e["kind"].startswith("index-"), 300 <= e["status"] < 400
+        row["downloads"] += e["kind"] == "file" and e["method"] == "GET" and redirect
+        row["index_hits"] += index and e["status"] == 200
+        row["not_modified"] += index and e["status"] == 304
+        row["head"] += e["kind"] == "file" and e["method"] == "HEAD"
+        row["metadata"] += e["kind"] == "metadata" and redirect
+        row["failed"] += e["status"] >= 400
+    rows = {(r["project"], r["version"]): r for r in gateway.report()}
+    assert set(rows) == set(expected)
+    for key, got in rows.items():
+        for field in ("downloads", "index_hits", "not_modified", "head", "metadata", "failed"):
+            assert got[field] == expected[key][field], (key, field)
+        assert got["sources"] == 1, key  # one client machine, one day
+    by_version = Counter({k: r["downloads"] for k, r in rows.items() if r["downloads"]})
+    assert by_version == Counter(_project_version(f) for f in upstream_files.elements())
+
+
+# --- installs through the gateway ------------------------------------------------------------
+
+
+def test_pip_install_from_pypiserver(
+    start_gateway: StartGateway, pypiserver: PypiServer, clients: Clients, tmp_path: Path
+) -> None:
+    """Deps resolved, an sdist built (flit_core fetched through the gateway by build isolation)."""
+    gateway = start_gateway(pypiserver.simple_url)
+    mark = pypiserver.mark()
+    python = clients.fresh_venv(tmp_path / "venv")
+    done = clients.pip("install", "--index-url", gateway.url, "jaraco.functools", "tomli", python=python)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert installed(python) == {"jaraco-functools": "4.0.1", "more-itertools": "10.3.0", "tomli": "2.0.1"}
+    events = check_store(gateway, pypiserver.requests(mark))
+    projects = {e["project"] for e in events if e["kind"] == "index-project" and e["status"] == 200}
+    assert projects == {"jaraco-functools", "more-itertools", "tomli", "flit-core"}
+
+
+def test_pip_download_require_hashes(
+    start_gateway: StartGateway, pypiserver: PypiServer, clients: Clients, dists: list[Dist], tmp_path: Path
+) -> None:
+    gateway = start_gateway(pypiserver.simple_url)
+    mark = pypiserver.mark()
+    wanted = {"six-1.16.0-py2.py3-none-any.whl", "jaraco.functools-4.0.1-py3-none-any.whl",
+              "more_itertools-10.2.0-py3-none-any.whl"}  # fmt: skip
+    pins = [d for d in dists if d.filename in wanted]
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("".join(f"{d.project}=={d.version} --hash=sha256:{d.sha256}\n" for d in pins))
+    dest = tmp_path / "dl"
+    done = clients.pip(
+        "download", "--require-hashes", "-r", str(reqs), "--index-url", gateway.url, "-d", str(dest)
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sorted(p.name for p in dest.iterdir()) == sorted(wanted)
+    for path in dest.iterdir():
+        assert path.read_bytes() == (DISTS_DIR / path.name).read_bytes()
+    # A wrong hash is refused, so the check above was a real one.
+    reqs.write_text(f"six==1.16.0 --hash=sha256:{'0' * 64}\n")
+    bad = clients.pip(
+        "download",
+        "--require-hashes",
+        "-r",
+        str(reqs),
+        "--index-url",
+        gateway.url,
+        "-d",
+        str(tmp_path / "bad"),
+    )
+    assert bad.returncode != 0
+    assert "THESE PACKAGES DO NOT MATCH THE HASHES" in bad.stderr
+    check_store(gateway, pypiserver.requests(mark))
+
+
+def test_uv_install_from_pypiserver(
+    start_gateway: StartGateway, pypiserver: PypiServer, clients: Clients, tmp_path: Path
+) -> None:
+    gateway = start_gateway(pypiserver.simple_url)
+    mark = pypiserver.mark()
+    python = clients.uv_venv(tmp_path / "venv")
+    done = clients.uv(
+        "pip", "install", "--python", str(python), "--index-url", gateway.url, "jaraco.functools", "tomli"
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert installed(python) == {"jaraco-functools": "4.0.1", "more-itertools": "10.3.0", "tomli": "2.0.1"}
+    check_store(gateway, pypiserver.requests(mark))
+
+
+def test_pip_install_from_static_json_index(
+    start_gateway: StartGateway, static_index: StaticIndex, clients: Clients, tmp_path: Path
+) -> None:
+    """PEP 658 metadata is offered, so pip fetches `.metadata` first; the yanked release is skipped."""
+    gateway = start_gateway(static_index.simple_url)
+    mark = static_index.mark()
+    python = clients.fresh_venv(tmp_path / "venv")
+    done = clients.pip("install", "--index-url", gateway.url, "jaraco.functools", python=python)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert installed(python) == {"jaraco-functools": "4.0.1", "more-itertools": "10.2.0"}
+    events = check_store(gateway, static_index.requests(mark))
+    assert {e["filename"] for e in events if e["kind"] == "metadata" and e["status"] == 302} == {
+        "jaraco.functools-4.0.1-py3-none-any.whl",
+        "more_itertools-10.2.0-py3-none-any.whl",
+    }
+
+
+def test_uv_install_from_static_json_index(
+    start_gateway: StartGateway, static_index: StaticIndex, clients: Clients, tmp_path: Path
+) -> None:
+    gateway = start_gateway(static_index.simple_url)
+    mark = static_index.mark()
+    python = clients.uv_venv(tmp_path / "venv")
+    done = clients.uv(
+        "pip", "install", "--python", str(python), "--index-url", gateway.url, "jaraco.functools", "tomli"
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert installed(python) == {"jaraco-functools": "4.0.1", "more-itertools": "10.2.0", "tomli": "2.0.1"}
+    events = check_store(gateway, static_index.requests(mark))
+    assert any(e["kind"] == "metadata" for e in events)
+
+
+def test_non_normalised_name_through_json_only_upstream(
+    start_gateway: StartGateway, static_json_index: StaticIndex, clients: Clients, tmp_path: Path
+) -> None:
+    """The upstream speaks JSON only: pip gets JSON, an HTML-only client gets HTML converted by
+    the gateway, and a revalidation with the page's ETag is answered 304."""
+    gateway = start_gateway(static_json_index.simple_url)
+    mark = static_json_index.mark()
+    python = clients.fresh_venv(tmp_path / "venv")
+    done = clients.pip("install", "--index-url", gateway.url, "Jaraco_Functools", python=python)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert installed(python) == {"jaraco-functools": "4.0.1", "more-itertools": "10.2.0"}
+    status, headers, body = _get(gateway.url + "more-itertools/", accept="text/html")
+    assert status == 200
+    assert headers["Content-Type"].startswith(("text/html", "application/vnd.pypi.simple.v1+html"))
+    assert b"more_itertools-10.2.0-py3-none-any.whl" in body
+    assert b"data-yanked" in body
+    assert _get(gateway.url + "more-itertools/", accept="text/html", etag=headers["ETag"])[0] == 304
+    events = check_store(gateway, static_json_index.requests(mark))
+    assert [e["conditional"] for e in events if e["status"] == 304] == [True]
+    assert all(canonicalize_name(e["project"]) == e["project"] for e in events if e["project"])
