@@ -16,10 +16,10 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import pytest
 
@@ -176,7 +176,7 @@ def _clean_env() -> dict[str, str]:
 class Gateway:
     """`pkgate serve` in a subprocess with its own data dir; `url` is the proxied simple index."""
 
-    def __init__(self, workdir: Path, upstream_url: str) -> None:
+    def __init__(self, workdir: Path, upstream_url: str, load_interval: float = 0.2) -> None:
         self.workdir = workdir
         self.port = free_port()
         self.config = workdir / "pkgate.toml"
@@ -188,7 +188,7 @@ class Gateway:
             "[upstreams.local]\n"
             f'url = "{upstream_url}"\n'
             "[storage]\n"
-            f'data_dir = "{workdir / "data"}"\nload_interval = 0.2\n'
+            f'data_dir = "{workdir / "data"}"\nload_interval = {load_interval}\n'
         )
         self.log_path = workdir / "pkgate.log"
         self._log = self.log_path.open("wb")
@@ -199,7 +199,14 @@ class Gateway:
             env=_clean_env(),
         )
         self.proxy = RecordingProxy(self.port)
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.proc.kill()
+            self.proc.wait()
+            self.proxy.stop()
+            self._log.close()
+            raise
 
     @property
     def direct_url(self) -> str:
@@ -274,15 +281,19 @@ class Gateway:
         return rows
 
 
+class StartGateway(Protocol):
+    def __call__(self, upstream_url: str, load_interval: float = 0.2) -> Gateway: ...
+
+
 @pytest.fixture
-def start_gateway(tmp_path: Path) -> Iterator[Callable[[str], Gateway]]:
+def start_gateway(tmp_path: Path) -> Iterator[StartGateway]:
     """Factory: a fresh gateway (own port, data dir, proxy) for one upstream URL; stopped after."""
     started: list[Gateway] = []
 
-    def start(upstream_url: str) -> Gateway:
+    def start(upstream_url: str, load_interval: float = 0.2) -> Gateway:
         workdir = tmp_path / f"gateway{len(started)}"
         workdir.mkdir()
-        gateway = Gateway(workdir, upstream_url)
+        gateway = Gateway(workdir, upstream_url, load_interval)
         started.append(gateway)
         return gateway
 

@@ -14,7 +14,6 @@ import re
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
@@ -22,12 +21,11 @@ from urllib.parse import urljoin
 import pytest
 from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
 
-from .conftest import DISTS_DIR, YANKED, Clients, Gateway, installed
+from .conftest import DISTS_DIR, YANKED, Clients, Gateway, StartGateway, installed
 from .upstreams import JSON_TYPE, Dist, PypiServer, Request, StaticIndex
 
 pytestmark = pytest.mark.e2e
 
-StartGateway = Callable[[str], Gateway]
 DIST_SUFFIXES = (".whl", ".tar.gz", ".zip")
 
 
@@ -269,7 +267,8 @@ def test_pip_download_require_hashes(
 def test_uv_install_from_pypiserver(
     start_gateway: StartGateway, pypiserver: PypiServer, clients: Clients, tmp_path: Path
 ) -> None:
-    gateway = start_gateway(pypiserver.simple_url)
+    """The loader is set to wait an hour: only the drain on SIGTERM can bring the events in."""
+    gateway = start_gateway(pypiserver.simple_url, load_interval=3600)
     mark = pypiserver.mark()
     python = clients.uv_venv(tmp_path / "venv")
     done = clients.uv(
@@ -277,6 +276,7 @@ def test_uv_install_from_pypiserver(
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert installed(python) == {"jaraco-functools": "4.0.1", "more-itertools": "10.3.0", "tomli": "2.0.1"}
+    assert gateway.healthz()["spool_lag"] > 0  # nothing loaded yet
     check_store(gateway, pypiserver.requests(mark))
 
 
@@ -329,6 +329,7 @@ def test_non_normalised_name_through_json_only_upstream(
     assert b"more_itertools-10.2.0-py3-none-any.whl" in body
     assert b"data-yanked" in body
     assert _get(gateway.url + "more-itertools/", accept="text/html", etag=headers["ETag"])[0] == 304
+    gateway.wait_drained()  # the loader keeps up while serving, not only on shutdown
     events = check_store(gateway, static_json_index.requests(mark))
     assert [e["conditional"] for e in events if e["status"] == 304] == [True]
     assert all(canonicalize_name(e["project"]) == e["project"] for e in events if e["project"])
