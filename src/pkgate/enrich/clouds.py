@@ -81,7 +81,9 @@ def _json_ranges(doc: object) -> tuple[str, list[object]] | None:
             if isinstance(props, dict) and isinstance(props.get("addressPrefixes"), list):
                 raw += props["addressPrefixes"]
         return "azure", raw
-    if isinstance(doc.get("actions"), list) and ("hooks" in doc or "verifiable_password_authentication" in doc):
+    if isinstance(doc.get("actions"), list) and (
+        "hooks" in doc or "verifiable_password_authentication" in doc
+    ):
         macos = doc.get("actions_macos")
         return "github-actions", list(doc["actions"]) + (macos if isinstance(macos, list) else [])
     if "regions" in doc and "last_updated_timestamp" in doc:
