@@ -1,0 +1,128 @@
+"""kill -9 under load: every request a client got an answer for is in the store exactly once.
+
+The gateway (supervisor + workers, one process group) takes concurrent file requests, each tagged
+with a unique User-Agent; mid-load the whole group is SIGKILLed. A restarted gateway recovers the
+spool; after its clean stop, the store must hold every answered request once and nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pkgate.edge.links import LinkSigner
+from tests.e2e.upstreams import free_port
+
+BIN = Path(__file__).resolve().parents[2] / ".venv" / "bin"
+SECRET = "crash-test-secret-0123456789"
+
+pytestmark = pytest.mark.e2e
+
+
+def write_config(workdir: Path, port: int, fsync: str) -> Path:
+    cfg = workdir / "pkgate.toml"
+    cfg.write_text(
+        f'[server]\nport = {port}\nworkers = 2\n[gateway]\nsecret = "{SECRET}"\ndefault_upstream = "up"\n'
+        '[upstreams.up]\nurl = "http://127.0.0.1:9/simple/"\n'
+        f'[storage]\ndata_dir = "{workdir / "data"}"\nfsync = "{fsync}"\nload_interval = 0.3\n'
+    )
+    return cfg
+
+
+def start(cfg: Path, log: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PKGATE_")}
+    return subprocess.Popen(
+        [str(BIN / "pkgate"), "serve", "--config", str(cfg)],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,  # its own process group: kill -9 takes the workers too
+    )
+
+
+def wait_healthy(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, log.read_text()
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise TimeoutError(log.read_text())
+
+
+async def hammer(port: int, paths: list[str], answered: set[str], stop_after: float) -> None:
+    """Concurrent GETs, each with a unique UA; remember the ones that got a full answer."""
+    deadline = time.monotonic() + stop_after
+    counter = iter(range(10**9))
+
+    async def one_client(client: httpx.AsyncClient) -> None:
+        while time.monotonic() < deadline:
+            tag = f"crashtest/{next(counter)}"
+            try:
+                r = await client.get(paths[len(tag) % len(paths)], headers={"user-agent": tag})
+            except httpx.HTTPError:
+                continue  # no answer: may or may not be recorded, both are fine
+            if r.status_code == 302:
+                answered.add(tag)
+
+    limits = httpx.Limits(max_connections=16)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=2) as client:
+        await asyncio.gather(*(one_client(client) for _ in range(16)))
+
+
+@pytest.mark.parametrize("fsync", ["batched", "off"])
+def test_kill_9_loses_nothing_and_counts_nothing_twice(tmp_path: Path, fsync: str) -> None:
+    port = free_port()
+    cfg = write_config(tmp_path, port, fsync)
+    log = tmp_path / "serve.log"
+    signer = LinkSigner(SECRET.encode())
+    paths = [
+        signer.make(
+            "demo", f"demo-1.{i}-py3-none-any.whl", f"https://files.example/demo-1.{i}-py3-none-any.whl"
+        )
+        for i in range(20)
+    ]
+    proc = start(cfg, log)
+    wait_healthy(port, proc, log)
+    answered: set[str] = set()
+
+    async def load_then_kill() -> None:
+        task = asyncio.create_task(hammer(port, paths, answered, stop_after=30))
+        while len(answered) < 1500:  # well under load, with the loader busy too
+            await asyncio.sleep(0.01)
+        os.killpg(proc.pid, signal.SIGKILL)
+        await task
+
+    asyncio.run(asyncio.wait_for(load_then_kill(), 60))
+    proc.wait(10)
+    assert len(answered) >= 1500
+
+    proc = start(cfg, log)  # restart: recovers the spool left by the crash
+    wait_healthy(port, proc, log)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0, log.read_text()
+
+    out = subprocess.run(
+        [str(BIN / "pkgate"), "events", "--config", str(cfg), "--format", "json"],
+        capture_output=True,
+        check=True,
+        text=True,
+    ).stdout
+    events = json.loads(out)
+    tags = [e["user_agent"] for e in events if e["user_agent"].startswith("crashtest/")]
+    assert len(tags) == len(set(tags)), "an event was counted twice"
+    missing = answered - set(tags)
+    assert not missing, f"{len(missing)} answered requests are not in the store"
+    ids = [e["id"] for e in events]
+    assert len(ids) == len(set(ids))
+    assert all(e["kind"] == "file" and e["status"] == 302 for e in events if e["user_agent"] in answered)
