@@ -1,0 +1,483 @@
+"""Index pages: one model for PEP 503 HTML and PEP 691 JSON, with strict parsers and renderers.
+
+An upstream page is parsed into `ProjectPage`/`RootPage`, file links are rewritten by the caller, and
+the page is rendered in whichever format the client negotiated. Parsing is where untrusted text
+enters the gateway, so it refuses (with `PageError`) anything that could later corrupt a response:
+URLs that are not http(s), and control characters in any value (a CR/LF in a URL would split the
+Location header of a redirect). Upstream URLs are stored absolute, without fragment, and with
+characters that are illegal in an HTTP header percent-encoded.
+
+Spec choices worth knowing (details at each function):
+- `data-requires-python` is HTML-unescaped a second time, as pip does, because some indexes
+  double-escape it; JSON clients then receive `>=3.8`, not `&gt;=3.8`.
+- JSON output carries `core-metadata` but never the legacy `dist-info-metadata` key: PEP 714 says not
+  to, since pip 22.3-23.1 crash on it. HTML output carries both attributes, as PEP 714 allows.
+- `meta.api-version` is "1.1" only when PEP 700 can be honoured: every file has a size and
+  `versions` is known or derivable from every filename; otherwise "1.0". HTML announces the same
+  version so both serialisations agree (PEP 700 does not change HTML).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Iterable
+from html.parser import HTMLParser
+from typing import Any, Final
+from urllib.parse import quote, unquote, urldefrag, urljoin, urlsplit
+
+import msgspec
+
+from pkgate.edge.names import parse_filename
+from pkgate.edge.negotiate import HTML_LEGACY, HTML_V1, JSON_V1
+from pkgate.errors import PageError
+
+__all__ = [
+    "FileLink",
+    "ProjectPage",
+    "RootPage",
+    "parse_project",
+    "parse_root",
+    "render_project_html",
+    "render_project_json",
+    "render_root_html",
+    "render_root_json",
+]
+
+
+class FileLink(msgspec.Struct):
+    """One distribution file of a project page."""
+
+    filename: str
+    url: str  # absolute http(s) upstream URL, no fragment
+    hashes: dict[str, str]  # lowercase hash name -> hex digest
+    requires_python: str | None = None
+    yanked: bool | str = False  # PEP 592: False, True, or the (non-empty) reason
+    core_metadata: bool | dict[str, str] = False  # PEP 658/714: False, True, or the .metadata hashes
+    gpg_sig: bool | None = None
+    size: int | None = None  # PEP 700
+    upload_time: str | None = None  # PEP 700, as the upstream wrote it
+
+
+class ProjectPage(msgspec.Struct):
+    name: str
+    files: list[FileLink]
+    versions: list[str] | None = None  # PEP 700
+    last_serial: str | None = None  # PEP 691 meta "_last-serial" / PyPI's HTML "<!--SERIAL n-->"
+
+
+class RootPage(msgspec.Struct):
+    projects: list[str]
+
+
+_CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_HTML_WS: Final = " \t\n\r\f"
+_HASH_NAME_RE: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+_HEX_RE: Final = re.compile(r"[0-9a-fA-F]{1,256}")
+_SERIAL_RE: Final = re.compile(r"[0-9]{1,20}")
+# Characters kept as-is in a stored URL: RFC 3986 reserved + unreserved + '%'; the rest is encoded.
+_URL_SAFE: Final = "!#$%&'()*+,/:;=?@[]~"
+_TEXT_CHARSETS: Final = frozenset(
+    {"utf-8", "ascii", "iso8859-1", "cp1252", "utf-16", "utf-16-le", "utf-16-be"}
+)
+_SUPPORTED_MAJOR: Final = "1"
+
+
+# --- validation helpers -------------------------------------------------------------------------
+
+
+def _clean(text: str, what: str, where: str) -> str:
+    """`text` unchanged, or PageError if it holds a control character."""
+    if _CONTROL_RE.search(text):
+        raise PageError(f"{where}: {what} contains a control character: {text[:80]!r}")
+    return text
+
+
+def _clean_hashes(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Well-formed `name -> hex` entries; anything else is dropped (hashes are only a SHOULD)."""
+    out: dict[str, str] = {}
+    for name, value in pairs:
+        key = name.strip().lower()
+        if _HASH_NAME_RE.fullmatch(key) and _HEX_RE.fullmatch(value):
+            out.setdefault(key, value)
+    return out
+
+
+def _resolve(href: str, base: str, where: str) -> tuple[str, str]:
+    """(absolute URL without fragment, fragment) of `href`, or PageError unless it is http(s)."""
+    href = _clean(href.strip(_HTML_WS), "URL", where)
+    try:
+        url, fragment = urldefrag(urljoin(base, href))
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise PageError(f"{where}: malformed URL {href[:200]!r}: {exc}") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise PageError(f"{where}: URL is not an absolute http(s) URL: {href[:200]!r}")
+    return quote(url, safe=_URL_SAFE), fragment
+
+
+def _check_api_version(version: str, where: str) -> None:
+    """PEP 629: a client MUST fail on a major version it does not know."""
+    if version.partition(".")[0].strip() != _SUPPORTED_MAJOR:
+        raise PageError(f"{where}: unsupported repository API version {version[:40]!r}")
+
+
+def _kind(body: bytes, content_type: str) -> str:
+    """'json' or 'html' from the Content-Type, sniffing the body when the type is missing or foreign."""
+    ctype = content_type.partition(";")[0].strip().lower()
+    if ctype in (JSON_V1, "application/vnd.pypi.simple.latest+json"):
+        return "json"
+    if ctype in (HTML_V1, HTML_LEGACY, "application/vnd.pypi.simple.latest+html"):
+        return "html"
+    if ctype.startswith("application/vnd.pypi.simple."):
+        raise PageError(f"unsupported simple API content type {ctype[:80]!r}")
+    head = body[:256].lstrip(b"\xef\xbb\xbf \t\r\n\f")
+    if head.startswith(b"{"):
+        return "json"
+    if head.startswith(b"<"):
+        return "html"
+    raise PageError(f"not an index page: content type {ctype[:80]!r} and the body is neither HTML nor JSON")
+
+
+# --- HTML ---------------------------------------------------------------------------------------
+
+
+class _AnchorParser(HTMLParser):
+    """Collects anchors (attributes + text), the first `<base href>`, the API version and serial."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.anchors: list[tuple[dict[str, str | None], str]] = []
+        self.base: str | None = None
+        self.api_version: str | None = None
+        self.serial: str | None = None
+        self._attrs: dict[str, str | None] | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self._finish()  # an <a> start implicitly closes an open one
+            self._attrs = {}
+            for key, value in attrs:
+                self._attrs.setdefault(key, value)  # HTML: the first duplicate attribute wins
+        elif tag == "base" and self.base is None:
+            self.base = dict(attrs).get("href")
+        elif tag == "meta":
+            found = dict(attrs)
+            if found.get("name") == "pypi:repository-version" and self.api_version is None:
+                self.api_version = found.get("content")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a":
+            self._finish()
+
+    def handle_data(self, data: str) -> None:
+        if self._attrs is not None:
+            self._text.append(data)
+
+    def handle_comment(self, data: str) -> None:
+        key, _, value = data.strip().partition(" ")
+        if key == "SERIAL" and _SERIAL_RE.fullmatch(value.strip()) and self.serial is None:
+            self.serial = value.strip()
+
+    def close(self) -> None:
+        super().close()
+        self._finish()
+
+    def _finish(self) -> None:
+        if self._attrs is not None:
+            self.anchors.append((self._attrs, "".join(self._text).strip(_HTML_WS)))
+        self._attrs, self._text = None, []
+
+
+def _charset(content_type: str) -> str:
+    for param in content_type.split(";")[1:]:
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset":
+            name = value.strip().strip("\"'").lower().replace("_", "-")
+            return name if name in _TEXT_CHARSETS or name == "latin-1" else "utf-8"
+    return "utf-8"
+
+
+def _parse_html(body: bytes, content_type: str, where: str) -> _AnchorParser:
+    parser = _AnchorParser()
+    try:
+        parser.feed(body.decode(_charset(content_type), errors="replace"))
+        parser.close()
+    except Exception as exc:  # html.parser is lenient but can still fail on pathological markup
+        raise PageError(f"{where}: unparseable HTML: {exc}") from exc
+    if parser.api_version is not None and parser.api_version.partition(".")[0].strip().isdigit():
+        _check_api_version(parser.api_version, where)
+    return parser
+
+
+def _html_metadata(value: str | None) -> bool | dict[str, str]:
+    """PEP 658 attribute value: "true"/no value -> True, "<hash>=<hex>" -> hashes, "false" -> False."""
+    if value is None or value.strip().lower() == "true":
+        return True
+    if value.strip().lower() == "false":
+        return False
+    name, sep, digest = value.partition("=")
+    return (_clean_hashes([(name, digest.strip())]) or True) if sep else True
+
+
+def _html_file(attrs: dict[str, str | None], text: str, base: str, where: str) -> FileLink | None:
+    href = attrs.get("href")
+    if href is None:
+        return None  # a named anchor, not a link
+    url, fragment = _resolve(href, base, where)
+    filename = text or unquote(urlsplit(url).path.rpartition("/")[2])
+    if not filename:
+        return None  # e.g. a link back to an index page: not a file
+    where = f"{where}: link {filename[:80]!r}"
+    _clean(filename, "filename", where)
+    pairs = [(n, v) for n, sep, v in (p.partition("=") for p in fragment.split("&")) if sep]
+    requires = attrs.get("data-requires-python")
+    if requires is not None:
+        requires = _clean(html.unescape(requires), "data-requires-python", where) or None
+    yanked: bool | str = False
+    if "data-yanked" in attrs:
+        yanked = _clean(attrs["data-yanked"] or "", "data-yanked", where) or True
+    if "data-core-metadata" in attrs:  # PEP 714: the new name wins
+        core = _html_metadata(attrs["data-core-metadata"])
+    elif "data-dist-info-metadata" in attrs:
+        core = _html_metadata(attrs["data-dist-info-metadata"])
+    else:
+        core = False
+    gpg = {"true": True, "false": False}.get((attrs.get("data-gpg-sig") or "").strip().lower())
+    return FileLink(filename, url, _clean_hashes(pairs), requires, yanked, core, gpg)
+
+
+# --- JSON ---------------------------------------------------------------------------------------
+
+
+class _JMeta(msgspec.Struct):
+    api_version: str = msgspec.field(name="api-version")
+    last_serial: int | str | None = msgspec.field(default=None, name="_last-serial")
+
+
+class _JFile(msgspec.Struct):
+    filename: str
+    url: str
+    hashes: dict[str, str]
+    requires_python: str | None = msgspec.field(default=None, name="requires-python")
+    yanked: bool | str | None = None
+    core_metadata: bool | dict[str, str] | None = msgspec.field(default=None, name="core-metadata")
+    dist_info_metadata: bool | dict[str, str] | None = msgspec.field(default=None, name="dist-info-metadata")
+    # Warehouse's mis-named key (the bug behind PEP 714); not standard, so any value is tolerated.
+    data_dist_info_metadata: Any = msgspec.field(default=None, name="data-dist-info-metadata")
+    gpg_sig: bool | None = msgspec.field(default=None, name="gpg-sig")
+    size: int | None = None
+    upload_time: str | None = msgspec.field(default=None, name="upload-time")
+
+
+class _JProject(msgspec.Struct):
+    meta: _JMeta
+    files: list[_JFile]
+    name: str | None = None
+    versions: list[str] | None = None
+
+
+class _JName(msgspec.Struct):
+    name: str
+
+
+class _JRoot(msgspec.Struct):
+    meta: _JMeta
+    projects: list[_JName]
+
+
+_PROJECT_DECODER: Final = msgspec.json.Decoder(_JProject)
+_ROOT_DECODER: Final = msgspec.json.Decoder(_JRoot)
+
+
+def _json_metadata(value: object) -> bool | dict[str, str] | None:
+    """PEP 691/714 metadata value (None when absent or unusable); truthiness decides presence."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        return (_clean_hashes(value.items()) or True) if value else False
+    return None
+
+
+def _json_file(raw: _JFile, base: str, where: str) -> FileLink:
+    if not raw.filename:
+        raise PageError(f"{where}: a file has an empty filename")
+    where = f"{where}: file {raw.filename[:80]!r}"
+    _clean(raw.filename, "filename", where)
+    url, _fragment = _resolve(raw.url, base, where)
+    requires = _clean(raw.requires_python, "requires-python", where) if raw.requires_python else None
+    yanked: bool | str = raw.yanked or False  # PEP 691 truthiness (and pip): "" is not yanked
+    if isinstance(yanked, str):
+        _clean(yanked, "yanked reason", where)
+    core = _json_metadata(raw.core_metadata)
+    for fallback in (raw.dist_info_metadata, raw.data_dist_info_metadata):
+        core = _json_metadata(fallback) if core is None else core
+    if raw.size is not None and raw.size < 0:
+        raise PageError(f"{where}: negative size {raw.size}")
+    upload = _clean(raw.upload_time, "upload-time", where) if raw.upload_time is not None else None
+    hashes = _clean_hashes(raw.hashes.items())
+    return FileLink(raw.filename, url, hashes, requires, yanked, core or False, raw.gpg_sig, raw.size, upload)
+
+
+def _decode_json(decoder: msgspec.json.Decoder[Any], body: bytes, where: str) -> Any:
+    try:
+        return decoder.decode(body)
+    except msgspec.DecodeError as exc:  # includes ValidationError: wrong type or missing key
+        raise PageError(f"{where}: malformed JSON index page: {exc}") from exc
+
+
+def _serial(value: int | str | None, where: str) -> str | None:
+    return None if value is None else _clean(str(value), "_last-serial", where)
+
+
+# --- public parsers -----------------------------------------------------------------------------
+
+
+def parse_project(body: bytes, content_type: str, page_url: str, name: str) -> ProjectPage:
+    """The project page at `page_url`; relative links resolve against it (or its `<base href>`)."""
+    where = f"project page {page_url[:200]}"
+    if _kind(body, content_type) == "json":
+        raw: _JProject = _decode_json(_PROJECT_DECODER, body, where)
+        _check_api_version(raw.meta.api_version, where)
+        files = [_json_file(f, page_url, where) for f in raw.files]
+        versions = [_clean(v, "version", where) for v in raw.versions] if raw.versions is not None else None
+        page_name = _clean(raw.name, "name", where) if raw.name else name
+        return ProjectPage(page_name, files, versions, _serial(raw.meta.last_serial, where))
+    parser = _parse_html(body, content_type, where)
+    base = page_url if parser.base is None else _resolve(parser.base, page_url, where)[0]
+    links = (_html_file(attrs, text, base, where) for attrs, text in parser.anchors)
+    return ProjectPage(name, [link for link in links if link is not None], None, parser.serial)
+
+
+def parse_root(body: bytes, content_type: str) -> RootPage:
+    """The project list; names are kept as listed (PEP 691: display or normalised, either)."""
+    where = "root page"
+    if _kind(body, content_type) == "json":
+        raw: _JRoot = _decode_json(_ROOT_DECODER, body, where)
+        _check_api_version(raw.meta.api_version, where)
+        return RootPage([_clean(p.name, "project name", where) for p in raw.projects if p.name])
+    parser = _parse_html(body, content_type, where)
+    names = [
+        _clean(text, "project name", where) for attrs, text in parser.anchors if text and "href" in attrs
+    ]
+    return RootPage(names)
+
+
+# --- renderers ----------------------------------------------------------------------------------
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _first_hash(hashes: dict[str, str]) -> tuple[str, str] | None:
+    """sha256 when present (pip and PEP 503 recommend it), else the first hash listed."""
+    if "sha256" in hashes:
+        return "sha256", hashes["sha256"]
+    return next(iter(hashes.items()), None)
+
+
+def _versions_and_api(page: ProjectPage) -> tuple[list[str] | None, str]:
+    """The `versions` to publish (given, else derived from filenames) and the API version to claim."""
+    versions = page.versions
+    if versions is None:
+        parsed = [parse_filename(f.filename) for f in page.files]
+        if all(p is not None for p in parsed):
+            versions = list(dict.fromkeys(p[1] for p in parsed if p is not None))
+    complete = versions is not None and all(f.size is not None for f in page.files)
+    return versions, "1.1" if complete else "1.0"
+
+
+def _head(api_version: str, title: str) -> list[str]:
+    return [
+        "<!DOCTYPE html>",
+        "<html>",
+        "  <head>",
+        '    <meta charset="utf-8">',
+        f'    <meta name="pypi:repository-version" content="{api_version}">',
+        f"    <title>{_esc(title)}</title>",
+        "  </head>",
+        "  <body>",
+    ]
+
+
+def _html_anchor(f: FileLink, href: str) -> str:
+    digest = _first_hash(f.hashes)
+    attrs = [f'href="{_esc(href if digest is None else f"{href}#{digest[0]}={digest[1]}")}"']
+    if f.requires_python is not None:
+        attrs.append(f'data-requires-python="{_esc(f.requires_python)}"')
+    if f.yanked is not False:  # an explicit value: pip reads a value-less attribute as "not yanked"
+        attrs.append(f'data-yanked="{_esc(f.yanked if isinstance(f.yanked, str) else "")}"')
+    if f.core_metadata:
+        meta = _first_hash(f.core_metadata) if isinstance(f.core_metadata, dict) else None
+        value = _esc("true" if meta is None else f"{meta[0]}={meta[1]}")
+        attrs.append(f'data-core-metadata="{value}" data-dist-info-metadata="{value}"')
+    if f.gpg_sig is not None:
+        attrs.append(f'data-gpg-sig="{"true" if f.gpg_sig else "false"}"')
+    return f"    <a {' '.join(attrs)}>{_esc(f.filename)}</a><br>"
+
+
+def render_project_html(page: ProjectPage, link: Callable[[FileLink], str]) -> bytes:
+    """PEP 503 page (with PEP 592/629/658/714 attributes); `link(f)` gives each file's href."""
+    _versions, api_version = _versions_and_api(page)
+    lines = _head(api_version, f"Links for {page.name}")
+    lines.append(f"    <h1>Links for {_esc(page.name)}</h1>")
+    lines.extend(_html_anchor(f, link(f)) for f in page.files)
+    lines += ["  </body>", "</html>"]
+    if page.last_serial is not None and _SERIAL_RE.fullmatch(page.last_serial):
+        lines.append(f"<!--SERIAL {page.last_serial}-->")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _json_file_out(f: FileLink, url: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"filename": f.filename, "url": url, "hashes": f.hashes}
+    if f.requires_python is not None:
+        out["requires-python"] = f.requires_python
+    if f.yanked is not False:
+        out["yanked"] = f.yanked or True  # PEP 691: a reason string must not be empty
+    if f.core_metadata:
+        out["core-metadata"] = f.core_metadata
+    if f.gpg_sig is not None:
+        out["gpg-sig"] = f.gpg_sig
+    if f.size is not None:
+        out["size"] = f.size
+    if f.upload_time is not None:
+        out["upload-time"] = f.upload_time
+    return out
+
+
+def render_project_json(page: ProjectPage, link: Callable[[FileLink], str]) -> bytes:
+    """PEP 691 (+700) JSON; deterministic bytes for a given page, since callers hash it for ETags."""
+    versions, api_version = _versions_and_api(page)
+    meta: dict[str, Any] = {"api-version": api_version}
+    if page.last_serial is not None:
+        serial = page.last_serial
+        meta["_last-serial"] = (
+            int(serial) if _SERIAL_RE.fullmatch(serial) and str(int(serial)) == serial else serial
+        )
+    doc: dict[str, Any] = {
+        "meta": meta,
+        "name": page.name,
+        "files": [_json_file_out(f, link(f)) for f in page.files],
+    }
+    if versions is not None:
+        doc["versions"] = versions
+    return msgspec.json.encode(doc)
+
+
+def render_root_html(root: RootPage, project_url: Callable[[str], str]) -> bytes:
+    """PEP 503 root: one anchor per project."""
+    lines = _head("1.0", "Simple index")
+    lines.extend(f'    <a href="{_esc(project_url(n))}">{_esc(n)}</a><br>' for n in root.projects)
+    lines += ["  </body>", "</html>", ""]
+    return "\n".join(lines).encode()
+
+
+def render_root_json(root: RootPage, project_url: Callable[[str], str]) -> bytes:
+    """PEP 691 root. PEP 691 has no URL per project (clients build `/<normalised>/`), so
+    `project_url` is unused here; it is accepted to keep both root renderers interchangeable."""
+    del project_url
+    return msgspec.json.encode(
+        {"meta": {"api-version": "1.0"}, "projects": [{"name": n} for n in root.projects]}
+    )
