@@ -332,6 +332,7 @@ PROGRESS_FILE = "progress.json"
 
 def write_progress(directory: Path, offsets: dict[str, int]) -> None:
     """Atomically publish how far the loader got in each segment (for lag reporting only)."""
+    directory.mkdir(parents=True, exist_ok=True)
     tmp = directory / f".{PROGRESS_FILE}.tmp"
     tmp.write_bytes(msgspec.json.encode(offsets))
     os.replace(tmp, directory / PROGRESS_FILE)
