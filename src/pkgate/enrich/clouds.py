@@ -39,7 +39,7 @@ __all__ = ["CloudRanges", "parse_ranges"]
 #: Largest range file read; the biggest published one (Azure) is a few MB.
 MAX_FILE_BYTES: Final = 64 * 1024 * 1024
 _NAME: Final = re.compile(r"^[a-z0-9][a-z0-9._-]{0,39}$")
-_PROVIDER_LINE: Final = re.compile(r"^#\s*provider\s*:\s*(\S+)\s*$", re.IGNORECASE)
+_PROVIDER_LINE: Final = re.compile(r"^#\s*provider\s*:(.*)$", re.IGNORECASE)
 
 Net = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -101,7 +101,7 @@ def _text_ranges(text: str, path: pathlib.Path) -> tuple[str, list[object]]:
         line = line.strip()
         m = _PROVIDER_LINE.match(line)
         if m:
-            provider = m.group(1).lower()
+            provider = m.group(1).strip().lower()
             continue
         if not line or line.startswith("#"):
             continue
