@@ -50,12 +50,10 @@ def prepare(ua: str | bytes | None) -> str | None:
 
 def parse(ua: str | bytes | None) -> UserAgent:
     """Parse one User-Agent header; never raises (unparseable input gives category `unknown`)."""
-    return _parse_prepared(prepare(ua))
-
-
-def _parse_prepared(ua: str | None) -> UserAgent:
-    if ua is None:
-        return _NONE
+    if type(ua) is not str or len(ua) > MAX_LEN or not ua.isascii():
+        ua = prepare(ua)
+        if ua is None:
+            return _NONE
     try:
         return _parse(ua)
     except Exception:  # a bug in one family must cost one row's detail, not the loader
@@ -93,12 +91,17 @@ def _parse(raw: str) -> UserAgent:
     return unknown(raw)
 
 
-_parse_cached = lru_cache(maxsize=_CACHE_SIZE)(_parse_prepared)
+_parse_cached = lru_cache(maxsize=_CACHE_SIZE)(parse)
 
 
 def parse_cached(ua: str | bytes | None) -> UserAgent:
-    """`parse` behind a bounded LRU: index traffic repeats a few thousand distinct UAs."""
-    return _parse_cached(prepare(ua))
+    """`parse` behind a bounded LRU: index traffic repeats a few thousand distinct UAs.
+
+    Keys are capped first, so a flood of huge hostile headers cannot pin much memory.
+    """
+    if ua is not None and len(ua) > MAX_LEN:
+        ua = ua[:MAX_LEN]
+    return _parse_cached(ua)
 
 
 def clear_cache() -> None:

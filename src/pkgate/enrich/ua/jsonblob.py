@@ -8,6 +8,7 @@ length limit cut off.
 
 from __future__ import annotations
 
+import re
 import shlex
 from typing import Any, Final
 
@@ -68,18 +69,32 @@ _any_decoder: Final = msgspec.json.Decoder()
 _CATEGORY: Final = {"bandersnatch": "mirror", "devpi": "mirror", "proxpi": "mirror"}
 
 
+#: Characters `shlex.quote` leaves bare (plus the space we join with): the common case skips it.
+_NEEDS_QUOTING: Final = re.compile(r"[^\w@%+=:,./ -]", re.ASCII)
+
+
+def join_subcommand(parts: list[str]) -> str:
+    """`shlex.join`, as linehaul's BigQuery rows store it, without its cost for plain words."""
+    joined = " ".join(parts)
+    if all(parts) and joined.count(" ") == len(parts) - 1 and not _NEEDS_QUOTING.search(joined):
+        return joined[:MAX_LEN]
+    return shlex.join(parts)[:MAX_LEN]
+
+
 def parse_blob(blob: str, name: str, version: str) -> UserAgent | None:
     """Parse the JSON after the first space; `name`/`version` (the prefix) fill gaps.
 
     Returns None when nothing JSON-like can be recovered, so the caller falls back.
     """
-    end = blob.rfind("}")
-    if end < 0:
-        return _lenient(_repair(blob), name, version)
+    if blob[-1] != "}":  # Hatch appends "HTTPX/x"; proxies truncate
+        end = blob.rfind("}")
+        if end < 0:
+            return _lenient(_repair(blob), name, version)
+        blob = blob[: end + 1]
     try:
-        b = _decoder.decode(blob[: end + 1])
+        b = _decoder.decode(blob)
     except msgspec.ValidationError:
-        return _lenient(_loads(blob[: end + 1]), name, version)
+        return _lenient(_loads(blob), name, version)
     except msgspec.DecodeError:
         return _lenient(_repair(blob), name, version)
     inst = b.installer
@@ -88,7 +103,7 @@ def parse_blob(blob: str, name: str, version: str) -> UserAgent | None:
         iname = inst.name or name
         iversion = inst.version or version
         if inst.subcommand is not None:
-            sub = shlex.join(inst.subcommand)[:MAX_LEN]
+            sub = join_subcommand(inst.subcommand)
     else:
         iname, iversion = name, version
     iname = iname.lower()
@@ -176,7 +191,7 @@ def _lenient(data: Any, name: str, version: str) -> UserAgent | None:
     sub = inst.get("subcommand") if inst is not None else None
     subcommand = None
     if isinstance(sub, list) and all(isinstance(x, str) for x in sub):
-        subcommand = shlex.join(sub)[:MAX_LEN]
+        subcommand = join_subcommand(sub)
     impl, dist, system = _d(data, "implementation"), _d(data, "distro"), _d(data, "system")
     libc = _d(dist, "libc")
     ci = data.get("ci")

@@ -36,10 +36,13 @@ _PRECEDENCE: Final = (
     ("MSIE", "ie", "browser"),
     ("Opera", "opera", "browser"),
 )
-_BOT: Final = re.compile(
-    r"(?i)([a-z][\w.!-]*?(?:bot|crawler|spider|slurp|headless\w*|externalhit|preview|checker"
-    r"|scanner|archiver|monitor|fetcher))\b(?:[/ ]v?(\d[\w.]*))?"
+#: Words that give a crawler/monitor away, searched in the lowercased UA (linear time: no
+#: backtracking over long runs of word characters, which hostile UAs are made of).
+_BOT_WORD: Final = re.compile(
+    r"bot|crawl|spider|slurp|headless|externalhit|preview|checker|scanner|archiver|monitor|fetcher"
 )
+_WORD_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-!")
+_VERSION_CHARS: Final = frozenset("0123456789.")
 _PLATFORM: Final = re.compile(
     r"Windows NT (\d+\.\d+)|Mac OS X (\d+(?:[._]\d+)*)|(?:iPhone|CPU) OS (\d+(?:_\d+)*)"
     r"|Android (\d+(?:\.\d+)*)|(CrOS)|(Linux)"
@@ -83,10 +86,21 @@ def _browser(category: str, name: str | None, version: str | None, plat: _Platfo
 
 def bot(s: str) -> UserAgent | None:
     """A crawler/monitor named anywhere in the UA, or one that gives a contact URL."""
-    m = _BOT.search(s)
+    low = s.lower()
+    m = _BOT_WORD.search(low)
     if m is not None:
-        return UserAgent("bot", m[1].lower(), m[2])
-    if "+http" in s or "http://" in s or "https://" in s:
+        start, end, size = m.start(), m.end(), len(low)
+        while start > 0 and low[start - 1] in _WORD_CHARS:
+            start -= 1
+        while end < size and low[end] in _WORD_CHARS:
+            end += 1
+        stop = end + 1
+        if end < size and low[end] == "/":
+            while stop < size and low[stop] in _VERSION_CHARS:
+                stop += 1
+        name = low[start:end].split("_", 1)[0].strip(".-!")  # "pingdom.com_bot_version_1.4_"
+        return UserAgent("bot", name or None, low[end + 1 : stop] or None)
+    if "+http" in low or "http://" in low or "https://" in low:
         return UserAgent("bot")
     return None
 
