@@ -62,6 +62,10 @@ def test_address_and_network_ids(tmp_path: pathlib.Path) -> None:
     assert v6a[1] == v6b[1]
     assert h.ids("2001:0db8:0001:0002:0000:0000:0000:0001", TS) == v6a
     assert h.ids("2001:db8:2::1", TS)[1] != v6a[1]
+    assert h.ids("fe80::1%eth0", TS) == h.ids("fe80::1", TS)
+    assert h.ids(" 198.51.100.1 ", TS) == (s1, n1)
+    # A string is never taken for the address whose packed bytes it spells.
+    assert h.ids("abcd", TS) != h.ids("97.98.99.100", TS)
     # An address never hashes like a network, even when the texts coincide.
     assert h.ids("garbage", TS)[0] != h.ids("garbage", TS)[1]
 

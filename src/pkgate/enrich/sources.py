@@ -25,6 +25,7 @@ import logging
 import os
 import pathlib
 import re
+import socket
 import time
 from typing import Final
 
@@ -47,6 +48,7 @@ _TMP_MAX_AGE_S: Final = 60.0
 # Domain separation: an address and a network never hash alike, nor day and window ids.
 _P_SOURCE: Final = b"pkgate-source"
 _P_NETWORK: Final = b"pkgate-network"
+_V4_MAPPED: Final = bytes(10) + b"\xff\xff"
 
 
 def day_of(ts_us: int) -> int:
@@ -68,19 +70,38 @@ def normalise_ip(ip: str) -> tuple[str, str]:
     The network is the /24 (IPv4) or /48 (IPv6). An unparseable string is its own address and network,
     so a bad peer string still gets a stable id instead of an error.
     """
+    text = ip.strip()
     try:
-        addr = ipaddress.ip_address(ip.strip())
+        if ":" not in text:
+            v4 = ipaddress.IPv4Address(text)
+        else:
+            v6 = ipaddress.IPv6Address(text)
+            mapped = v6.ipv4_mapped
+            if mapped is None:
+                value = int(v6)  # int() drops a %zone suffix
+                return str(ipaddress.IPv6Address(value)), f"{ipaddress.IPv6Address(value >> 80 << 80)}/48"
+            v4 = mapped
     except ValueError:
         return ip, ip
-    if isinstance(addr, ipaddress.IPv6Address):
-        mapped = addr.ipv4_mapped
-        if mapped is None:
-            addr = ipaddress.IPv6Address(int(addr))  # drops a %zone suffix
-            net = ipaddress.IPv6Network((int(addr) >> 80 << 80, 48))
-            return str(addr), str(net)
-        addr = mapped
-    net4 = ipaddress.IPv4Network((int(addr) >> 8 << 8, 24))
-    return str(addr), str(net4)
+    canonical = str(v4)
+    return canonical, f"{canonical.rpartition('.')[0]}.0/24"
+
+
+def _material(ip: str) -> tuple[bytes, bytes]:
+    """What is hashed for an address and for its network: tagged packed bytes, so that ids do not
+    depend on how a platform formats addresses. An unparseable string is its own network."""
+    text = ip.strip()
+    try:
+        if ":" not in text:
+            v4 = socket.inet_pton(socket.AF_INET, text)
+            return b"\x04" + v4, b"\x04" + v4[:3]
+        v6 = socket.inet_pton(socket.AF_INET6, text.partition("%")[0])
+    except (OSError, ValueError):
+        raw = b"\x00" + ip.encode("utf-8", "surrogatepass")
+        return raw, raw
+    if v6[:12] == _V4_MAPPED:
+        return b"\x04" + v6[12:], b"\x04" + v6[12:15]
+    return b"\x06" + v6, b"\x06" + v6[:6]
 
 
 def network_of(ip: str) -> str:
@@ -275,11 +296,7 @@ class SourceHasher:
 
     @staticmethod
     def _hash(key: bytes, ip: str) -> tuple[str, str]:
-        addr, net = normalise_ip(ip)
-        source = hashlib.blake2b(
-            addr.encode("utf-8", "surrogatepass"), key=key, digest_size=DIGEST_BYTES, person=_P_SOURCE
-        )
-        network = hashlib.blake2b(
-            net.encode("utf-8", "surrogatepass"), key=key, digest_size=DIGEST_BYTES, person=_P_NETWORK
-        )
+        addr, net = _material(ip)
+        source = hashlib.blake2b(addr, key=key, digest_size=DIGEST_BYTES, person=_P_SOURCE)
+        network = hashlib.blake2b(net, key=key, digest_size=DIGEST_BYTES, person=_P_NETWORK)
         return source.hexdigest(), network.hexdigest()
