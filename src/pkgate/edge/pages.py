@@ -19,6 +19,7 @@ Spec choices worth knowing (details at each function):
 
 from __future__ import annotations
 
+import codecs
 import html
 import re
 from collections.abc import Callable, Iterable
@@ -194,8 +195,11 @@ def _charset(content_type: str) -> str:
     for param in content_type.split(";")[1:]:
         key, _, value = param.partition("=")
         if key.strip().lower() == "charset":
-            name = value.strip().strip("\"'").lower().replace("_", "-")
-            return name if name in _TEXT_CHARSETS or name == "latin-1" else "utf-8"
+            try:
+                name = codecs.lookup(value.strip().strip("\"'")).name
+            except LookupError:
+                return "utf-8"
+            return name if name in _TEXT_CHARSETS else "utf-8"
     return "utf-8"
 
 
