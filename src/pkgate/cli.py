@@ -22,7 +22,9 @@ app = typer.Typer(
 
 ConfigOpt = Annotated[
     str | None,
-    typer.Option("--config", "-c", help="TOML config file (default: $PKGATE_CONFIG, else built-in defaults)."),
+    typer.Option(
+        "--config", "-c", help="TOML config file (default: $PKGATE_CONFIG, else built-in defaults)."
+    ),
 ]
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table, json or csv.")]
 
@@ -58,7 +60,9 @@ def serve(config: ConfigOpt = None) -> None:
 
     cfg = _load(config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    typer.echo(f"pkgate {__version__}: http://{cfg.server.host}:{cfg.server.port}/simple/ -> data in {cfg.data_dir}")
+    typer.echo(
+        f"pkgate {__version__}: http://{cfg.server.host}:{cfg.server.port}/simple/ -> data in {cfg.data_dir}"
+    )
     try:
         run(cfg, config)
     except PkgateError as exc:
@@ -85,7 +89,9 @@ def load(config: ConfigOpt = None) -> None:
 @app.command()
 def report(
     config: ConfigOpt = None,
-    since: Annotated[str | None, typer.Option(help="Start date (UTC, inclusive). Default: 30 days ago.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Start date (UTC, inclusive). Default: 30 days ago.")
+    ] = None,
     until: Annotated[str | None, typer.Option(help="End date (UTC, exclusive). Default: now.")] = None,
     project: Annotated[str | None, typer.Option(help="Only this project (any spelling).")] = None,
     fmt: FormatOpt = "table",
@@ -160,5 +166,3 @@ def version() -> None:
 
 def main() -> None:
     app()
-
-

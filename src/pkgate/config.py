@@ -87,13 +87,9 @@ def _env_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> None:
         if not var.startswith(ENV_PREFIX) or var == "PKGATE_CONFIG":
             continue
         rest = var[len(ENV_PREFIX) :].lower()
-        section = next(
-            (s for s in sorted(sections, key=len, reverse=True) if rest.startswith(s + "_")), None
-        )
+        section = next((s for s in sorted(sections, key=len, reverse=True) if rest.startswith(s + "_")), None)
         if section is None:
-            raise ConfigError(
-                f"environment {var}: no such config section (known: {sorted(sections)})"
-            )
+            raise ConfigError(f"environment {var}: no such config section (known: {sorted(sections)})")
         key = rest[len(section) + 1 :]
         try:
             value: Any = tomllib.loads(f"v = {text}")["v"]

@@ -80,7 +80,12 @@ class Worker:
         )
         caches = {
             name: PageCache(
-                name, up.url, self._client, cfg.gateway.cache_ttl, cfg.gateway.stale_ttl, cfg.gateway.max_page_bytes
+                name,
+                up.url,
+                self._client,
+                cfg.gateway.cache_ttl,
+                cfg.gateway.stale_ttl,
+                cfg.gateway.max_page_bytes,
             )
             for name, up in cfg.upstreams.items()
         }
@@ -91,7 +96,11 @@ class Worker:
             window_days=cfg.privacy.window_days or None,
         )
         recorder = Recorder(
-            cfg.gateway_id, self._committer, enricher, ClientIP(cfg.privacy.trusted_proxies), cfg.server.access_log
+            cfg.gateway_id,
+            self._committer,
+            enricher,
+            ClientIP(cfg.privacy.trusted_proxies),
+            cfg.server.access_log,
         )
         self.gateway = Gateway(
             caches,
@@ -201,7 +210,11 @@ class ASGIApp:
         raw_path = scope.get("raw_path")
         path = raw_path.decode("latin-1").split("?", 1)[0] if raw_path else scope["path"]
         status, headers, body = await self.gateway.handle(
-            scope["method"], path, scope.get("query_string", b"").decode("latin-1"), _ASGIHeaders(scope["headers"]), peer
+            scope["method"],
+            path,
+            scope.get("query_string", b"").decode("latin-1"),
+            _ASGIHeaders(scope["headers"]),
+            peer,
         )
         await send(
             {
@@ -230,5 +243,3 @@ class ASGIApp:
 
 def asgi_app() -> ASGIApp:
     return ASGIApp(config_mod.load())
-
-

@@ -136,9 +136,7 @@ class Gateway:
 
     # ---- index pages ----------------------------------------------------------------------------
 
-    async def _project(
-        self, rest: str, query: str, headers: Headers, fields: dict[str, object]
-    ) -> Response:
+    async def _project(self, rest: str, query: str, headers: Headers, fields: dict[str, object]) -> Response:
         raw, slash, extra = rest.partition("/")
         name = unquote(raw)
         if extra or not is_valid_project_name(name):
@@ -238,7 +236,11 @@ class Gateway:
         if parsed is not None:
             fields["version"] = parsed[1]
         target = links.metadata_url(url) if is_meta else url
-        return self.redirect_status, [("location", target), ("cache-control", "no-store"), ("content-length", "0")], b""
+        return (
+            self.redirect_status,
+            [("location", target), ("cache-control", "no-store"), ("content-length", "0")],
+            b"",
+        )
 
     # ---- operational ----------------------------------------------------------------------------
 

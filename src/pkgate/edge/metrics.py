@@ -131,12 +131,18 @@ def render(snap: Snapshot, spool_lag: int) -> str:
         "# HELP pkgate_upstream_requests_total Requests sent to each upstream.",
         "# TYPE pkgate_upstream_requests_total counter",
     ]
-    out += [f'pkgate_upstream_requests_total{{upstream="{k}"}} {v}' for k, v in sorted(snap.upstream_requests.items())]
+    out += [
+        f'pkgate_upstream_requests_total{{upstream="{k}"}} {v}'
+        for k, v in sorted(snap.upstream_requests.items())
+    ]
     out += [
         "# HELP pkgate_upstream_failures_total Failed upstream requests (network, timeout, 5xx).",
         "# TYPE pkgate_upstream_failures_total counter",
     ]
-    out += [f'pkgate_upstream_failures_total{{upstream="{k}"}} {v}' for k, v in sorted(snap.upstream_failures.items())]
+    out += [
+        f'pkgate_upstream_failures_total{{upstream="{k}"}} {v}'
+        for k, v in sorted(snap.upstream_failures.items())
+    ]
     out += [
         "# HELP pkgate_upstream_latency_seconds Upstream response time.",
         "# TYPE pkgate_upstream_latency_seconds histogram",
@@ -147,6 +153,8 @@ def render(snap: Snapshot, spool_lag: int) -> str:
             acc += n
             le = "+Inf" if bound == float("inf") else repr(bound)
             out.append(f'pkgate_upstream_latency_seconds_bucket{{upstream="{name}",le="{le}"}} {acc}')
-        out.append(f'pkgate_upstream_latency_seconds_sum{{upstream="{name}"}} {snap.latency_sum.get(name, 0.0)}')
+        out.append(
+            f'pkgate_upstream_latency_seconds_sum{{upstream="{name}"}} {snap.latency_sum.get(name, 0.0)}'
+        )
         out.append(f'pkgate_upstream_latency_seconds_count{{upstream="{name}"}} {acc}')
     return "\n".join(out) + "\n"

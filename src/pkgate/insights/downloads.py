@@ -66,4 +66,4 @@ def downloads(
 ) -> list[DownloadRow]:
     """One row per (project, version) with requests in [since, until)."""
     rows = con.execute(_SQL, [since, until, project, project]).fetchall()
-    return [DownloadRow(*(int(x) if i >= 2 else x for i, x in enumerate(r))) for r in rows]
+    return [DownloadRow(r[0], r[1], *(int(x) for x in r[2:])) for r in rows]
