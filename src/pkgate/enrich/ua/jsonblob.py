@@ -86,15 +86,17 @@ def parse_blob(blob: str, name: str, version: str) -> UserAgent | None:
 
     Returns None when nothing JSON-like can be recovered, so the caller falls back.
     """
-    if blob[-1] != "}":  # Hatch appends "HTTPX/x"; proxies truncate
-        end = blob.rfind("}")
+    text = blob
+    if text[-1] != "}":  # Hatch appends "HTTPX/x"; proxies truncate
+        end = text.rfind("}")
         if end < 0:
             return _lenient(_repair(blob), name, version)
-        blob = blob[: end + 1]
+        text = text[: end + 1]
     try:
-        b = _decoder.decode(blob)
-    except msgspec.ValidationError:
-        return _lenient(_loads(blob), name, version)
+        b = _decoder.decode(text)
+    except msgspec.ValidationError:  # raised on the first bad field, even before a syntax error
+        data = _loads(text)
+        return _lenient(_repair(blob) if data is None else data, name, version)
     except msgspec.DecodeError:
         return _lenient(_repair(blob), name, version)
     inst = b.installer
@@ -143,11 +145,19 @@ def _loads(text: str | None) -> Any:
         return None
 
 
+_REPAIR_TRIES: Final = 16
+
+
 def _repair(text: str) -> Any:
-    """Decode a blob cut short: keep every complete member, then close the open brackets."""
+    """Decode a blob cut short: keep every complete member, then close the open objects.
+
+    Cuts happen only outside arrays, so a half-received list (a subcommand) is dropped whole
+    rather than kept shortened: the repair may lose facts but never invents one.
+    """
     closers: list[str] = []
-    cut = -1
-    cut_closers = ""
+    arrays = 0
+    last: tuple[int, str] | None = None
+    top: list[int] = []  # commas between top-level members
     in_str = escape = False
     for i, ch in enumerate(text):
         if in_str:
@@ -159,22 +169,37 @@ def _repair(text: str) -> Any:
                 in_str = False
         elif ch == '"':
             in_str = True
-        elif ch in "{[":
-            closers.append("}" if ch == "{" else "]")
+        elif ch == "{":
+            closers.append("}")
+        elif ch == "[":
+            closers.append("]")
+            arrays += 1
         elif ch in "}]":
             if not closers or closers.pop() != ch:
                 break
-            cut, cut_closers = i + 1, "".join(reversed(closers))
-        elif ch == ",":
-            cut, cut_closers = i, "".join(reversed(closers))
-    if cut < 0:
-        return None
-    return _loads(text[:cut] + cut_closers)
+            if ch == "]":
+                arrays -= 1
+            if not arrays:
+                last = (i + 1, "".join(reversed(closers)))
+        elif ch == "," and not arrays:
+            last = (i, "".join(reversed(closers)))
+            if len(closers) == 1:
+                top.append(i)
+    # The latest cut keeps most; when a bad token (NaN, a stray word) sits before it, whole
+    # top-level members are dropped from the end instead. Bounded tries on hostile input.
+    candidates = [text[:cut] + "}" for cut in top[: -_REPAIR_TRIES - 1 : -1]]
+    if last is not None:
+        candidates.insert(0, text[: last[0]] + last[1])
+    for candidate in candidates:
+        data = _loads(candidate)
+        if data is not None:
+            return data
+    return None
 
 
 def _s(obj: Any, key: str) -> str | None:
     value = obj.get(key) if isinstance(obj, dict) else None
-    return value if isinstance(value, str) and value else None
+    return value if isinstance(value, str) else None  # "" kept, as on the fast path
 
 
 def _d(obj: Any, key: str) -> Any:

@@ -45,7 +45,7 @@ _WORD_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-!")
 _VERSION_CHARS: Final = frozenset("0123456789.")
 _PLATFORM: Final = re.compile(
     r"Windows NT (\d+\.\d+)|Mac OS X (\d+(?:[._]\d+)*)|(?:iPhone|CPU) OS (\d+(?:_\d+)*)"
-    r"|Android (\d+(?:\.\d+)*)|(CrOS)|(Linux)"
+    r"|Android (\d+(?:\.\d+)*)|(CrOS)|(Linux)(?![^)]*Android)"
 )
 
 
