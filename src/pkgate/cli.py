@@ -10,7 +10,7 @@ import typer
 
 from pkgate import __version__
 from pkgate import config as config_mod
-from pkgate.errors import PkgateError
+from pkgate.errors import ConfigError, PkgateError
 
 app = typer.Typer(
     name="pkgate",
@@ -60,11 +60,15 @@ def serve(config: ConfigOpt = None) -> None:
 
     cfg = _load(config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    typer.echo(
+    banner = (
         f"pkgate {__version__}: http://{cfg.server.host}:{cfg.server.port}/simple/ -> data in {cfg.data_dir}"
     )
+    typer.echo(banner, err=True)
     try:
         run(cfg, config)
+    except ConfigError as exc:
+        origin = config or "defaults"
+        raise _fail(str(exc) if str(exc).startswith(origin) else f"{origin}: {exc}") from None
     except PkgateError as exc:
         raise _fail(str(exc)) from None
 

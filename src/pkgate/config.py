@@ -54,6 +54,7 @@ class Storage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 class Privacy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     trusted_proxies: list[str] = msgspec.field(default_factory=list)
+    forwarded_header: Literal["auto", "x-forwarded-for", "forwarded"] = "auto"
     asn_db: str = ""
     cloud_ranges: list[str] = msgspec.field(default_factory=list)
     window_days: int = 0

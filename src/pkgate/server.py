@@ -17,7 +17,11 @@ from typing import IO
 
 from pkgate.config import Config
 from pkgate.edge.app import load_secret, spool_dir
+from pkgate.edge.clientip import ClientIP
+from pkgate.enrich.geo import GeoLookup
+from pkgate.enrich.sources import SourceHasher
 from pkgate.errors import PkgateError, StoreError
+from pkgate.events import now_us
 from pkgate.events.spool import seal_all
 from pkgate.store import Loader
 
@@ -40,16 +44,28 @@ def lock_data_dir(cfg: Config) -> IO[bytes]:
     return fh
 
 
+def preflight(cfg: Config) -> None:
+    """Fail fast, with the key named, on config that only the workers would otherwise trip over."""
+    ClientIP(cfg.privacy.trusted_proxies, header=cfg.privacy.forwarded_header)
+    GeoLookup(
+        Path(cfg.privacy.asn_db) if cfg.privacy.asn_db else None, [Path(p) for p in cfg.privacy.cloud_ranges]
+    ).close()
+
+
 class LoaderThread(threading.Thread):
-    def __init__(self, loader: Loader, interval: float) -> None:
+    """Loads the spool every `interval`; also deletes expired source-id keys even when idle."""
+
+    def __init__(self, loader: Loader, interval: float, keys: SourceHasher) -> None:
         super().__init__(name="pkgate-loader", daemon=True)
         self.loader = loader
         self.interval = interval
+        self.keys = keys
         self.stopping = threading.Event()
 
     def run(self) -> None:
         while not self.stopping.wait(self.interval):
             try:
+                self.keys.purge_old_keys(now_us())
                 self.loader.run_once()
             except (PkgateError, OSError) as exc:
                 log.error("loader: %s (will retry)", exc)
@@ -73,6 +89,7 @@ def serve(cfg: Config, config_path: str | None) -> None:
     from granian import Granian
     from granian.constants import Interfaces
 
+    preflight(cfg)
     lock = lock_data_dir(cfg)
     try:
         load_secret(cfg)  # create it once here, before workers race for it
@@ -82,7 +99,8 @@ def serve(cfg: Config, config_path: str | None) -> None:
         if config_path is not None:
             os.environ["PKGATE_CONFIG"] = str(Path(config_path).resolve())
         multiprocessing.set_start_method("spawn", force=True)
-        loader = LoaderThread(Loader(store_path(cfg), spool_dir(cfg)), cfg.storage.load_interval)
+        keys = SourceHasher(cfg.data_dir / "keys", cfg.privacy.window_days or None)
+        loader = LoaderThread(Loader(store_path(cfg), spool_dir(cfg)), cfg.storage.load_interval, keys)
         loader.start()
         target = "pkgate.edge.app:rsgi_app" if cfg.server.interface == "rsgi" else "pkgate.edge.app:asgi_app"
         server = Granian(

@@ -99,7 +99,7 @@ class Worker:
             cfg.gateway_id,
             self._committer,
             enricher,
-            ClientIP(cfg.privacy.trusted_proxies),
+            ClientIP(cfg.privacy.trusted_proxies, header=cfg.privacy.forwarded_header),
             cfg.server.access_log,
         )
         self.gateway = Gateway(

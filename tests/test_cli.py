@@ -1,0 +1,96 @@
+"""The CLI in-process: clear errors (file and key named, exit code 2, no traceback) and outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pkgate.cli import app
+from pkgate.events import encode
+from pkgate.events.spool import SegmentWriter, frame
+from pkgate.store import Loader
+from tests.events.test_spool import make_event
+
+runner = CliRunner()
+
+
+def write(tmp_path: Path, text: str) -> str:
+    p = tmp_path / "pkgate.toml"
+    p.write_text(text + f'\n[storage]\ndata_dir = "{tmp_path / "data"}"\n')
+    return str(p)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[privacy]\ntrusted_proxies = ["10.0.0.300/8"]', "privacy.trusted_proxies"),
+        ('[privacy]\nasn_db = "/nonexistent.mmdb"', "privacy.asn_db"),
+        ("[server]\nport = -1", "server.port"),
+        ("[server]\nworkers = 0", "server.workers"),
+        ('[gateway]\nsecret = "short"', "gateway.secret"),
+    ],
+)
+def test_serve_refuses_bad_config_clearly(tmp_path: Path, text: str, message: str) -> None:
+    cfg = write(tmp_path, text)
+    result = runner.invoke(app, ["serve", "--config", cfg])
+    assert result.exit_code == 2
+    assert f"{cfg}: {message}" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_report_without_store(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["report", "--config", write(tmp_path, "")])
+    assert result.exit_code == 2
+    assert "no store at" in result.output
+
+
+def test_report_bad_options(tmp_path: Path) -> None:
+    cfg = write(tmp_path, "")
+    assert "--format" in runner.invoke(app, ["report", "--config", cfg, "--format", "xml"]).output
+    assert "--since" in runner.invoke(app, ["report", "--config", cfg, "--since", "yesterday"]).output
+
+
+def seed(tmp_path: Path) -> str:
+    cfg = write(tmp_path, "")
+    spool = tmp_path / "data" / "spool"
+    w = SegmentWriter(spool, "w")
+    evs = [
+        make_event(1, kind="file", status=302, project="six", version="1.16.0", source_id="a"),
+        make_event(2, kind="file", status=302, project="six", version="1.16.0", source_id="b"),
+        make_event(3, kind="file", status=302, project="six", version="1.16.0", source_id="a", method="HEAD"),
+        make_event(4, kind="metadata", status=302, project="six", version="1.16.0", source_id="a"),
+        make_event(5, kind="index-project", status=200, project="six", source_id="a"),
+        make_event(6, kind="index-project", status=304, project="six", source_id="c", conditional=True),
+        make_event(7, kind="file", status=404, project="six", source_id="c"),
+    ]
+    w.write(b"".join(frame(encode(e)) for e in evs))
+    w.close()
+    Loader(tmp_path / "data" / "pkgate.duckdb", spool).run_once()
+    return cfg
+
+
+def test_report_numbers(tmp_path: Path) -> None:
+    cfg = seed(tmp_path)
+    result = runner.invoke(app, ["report", "--config", cfg, "--format", "json", "--project", "SIX"])
+    assert result.exit_code == 0, result.output
+    rows = {(r["project"], r["version"]): r for r in json.loads(result.output)}
+    v = rows[("six", "1.16.0")]
+    assert (v["downloads"], v["head"], v["metadata"], v["sources"]) == (2, 1, 1, 2)
+    p = rows[("six", None)]
+    assert (p["index_hits"], p["not_modified"], p["failed"], p["sources"]) == (1, 1, 1, 2)
+    csv_out = runner.invoke(app, ["report", "--config", cfg, "--format", "csv"]).output
+    assert csv_out.splitlines()[0].startswith("project,version,downloads")
+    assert "six" in runner.invoke(app, ["report", "--config", cfg]).output
+
+
+def test_events_and_config_commands(tmp_path: Path) -> None:
+    cfg = seed(tmp_path)
+    events = json.loads(runner.invoke(app, ["events", "--config", cfg]).output)
+    assert len(events) == 7
+    assert {"id", "ts_us", "kind", "source_id", "installer"} <= set(events[0])
+    shown = runner.invoke(app, ["config", "--config", cfg]).output
+    assert "[storage]" in shown
+    assert str(tmp_path / "data") in shown
