@@ -373,7 +373,8 @@ class PypiServer:
         return f"{self.url}/simple/"
 
     def start(self) -> PypiServer:
-        self._proc = subprocess.Popen(self._argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with self.log_file.with_suffix(".stderr").open("wb") as err:
+            self._proc = subprocess.Popen(self._argv, stdout=subprocess.DEVNULL, stderr=err)
         wait_http(f"{self.url}/health")
         return self
 
