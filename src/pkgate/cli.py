@@ -102,7 +102,7 @@ def report(
 ) -> None:
     """Downloads and download attempts per project and version, with distinct sources."""
     from pkgate.edge.names import normalize
-    from pkgate.insights import downloads
+    from pkgate.insights import Query, downloads
     from pkgate.report import FORMATS, render_rows
     from pkgate.server import store_path
     from pkgate.store import connect
@@ -118,7 +118,7 @@ def report(
     except PkgateError as exc:
         raise _fail(str(exc)) from None
     try:
-        rows = downloads(con, start, end, normalize(project) if project else None)
+        rows = downloads(con, Query(since=start, until=end, project=normalize(project) if project else None))
     finally:
         con.close()
     sys.stdout.write(render_rows(rows, fmt, title=f"Downloads {start:%Y-%m-%d} .. {end:%Y-%m-%d}"))

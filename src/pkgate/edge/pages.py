@@ -78,6 +78,8 @@ _HEX_RE: Final = re.compile(r"[0-9a-fA-F]{1,256}")
 _SERIAL_RE: Final = re.compile(r"[0-9]{1,20}")
 # Characters kept as-is in a stored URL: RFC 3986 reserved + unreserved + '%'; the rest is encoded.
 _URL_SAFE: Final = "!#$%&'()*+,/:;=?@[]~"
+# An absolute http(s) URL that needs no joining, fragment removal nor encoding (fast path).
+_PLAIN_URL_RE: Final = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?/[A-Za-z0-9!$%&'()*+,/:;=?@~._-]*")
 _TEXT_CHARSETS: Final = frozenset(
     {"utf-8", "ascii", "iso8859-1", "cp1252", "utf-16", "utf-16-le", "utf-16-be"}
 )
@@ -106,6 +108,8 @@ def _clean_hashes(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
 
 def _resolve(href: str, base: str, where: str) -> tuple[str, str]:
     """(absolute URL without fragment, fragment) of `href`, or PageError unless it is http(s)."""
+    if _PLAIN_URL_RE.fullmatch(href):
+        return href, ""  # the common case, already what urljoin + quote would return
     href = _clean(href.strip(_HTML_WS), "URL", where)
     try:
         url, fragment = urldefrag(urljoin(base, href))

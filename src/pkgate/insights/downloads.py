@@ -13,10 +13,10 @@ Definitions (also in docs/insights.md):
 
 from __future__ import annotations
 
-import datetime as dt
-
 import duckdb
 import msgspec
+
+from pkgate.insights.query import Query
 
 
 class DownloadRow(msgspec.Struct):
@@ -58,12 +58,7 @@ ORDER BY e.project, e.version NULLS FIRST
 """
 
 
-def downloads(
-    con: duckdb.DuckDBPyConnection,
-    since: dt.datetime,
-    until: dt.datetime,
-    project: str | None = None,
-) -> list[DownloadRow]:
+def downloads(con: duckdb.DuckDBPyConnection, q: Query) -> list[DownloadRow]:
     """One row per (project, version) with requests in [since, until)."""
-    rows = con.execute(_SQL, [since, until, project, project]).fetchall()
+    rows = con.execute(_SQL, [q.since, q.until, q.project, q.project]).fetchall()
     return [DownloadRow(r[0], r[1], *(int(x) for x in r[2:])) for r in rows]

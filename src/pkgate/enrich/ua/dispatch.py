@@ -63,6 +63,12 @@ def parse(ua: str | bytes | None) -> UserAgent:
 def _parse(raw: str) -> UserAgent:
     s = raw.strip()
     sp = s.find(" ")
+    if sp > 0 and s.startswith("{", sp + 1):  # the JSON blob: most traffic, so first and lean
+        slash = s.find("/", 0, sp)
+        if slash > 0:
+            found = parse_blob(s[sp + 1 :], s[:slash], s[slash + 1 : sp])
+            if found is not None:
+                return found
     if sp < 0:
         head, rest = s, ""
     else:
@@ -72,10 +78,6 @@ def _parse(raw: str) -> UserAgent:
         name, version = head, ""
     else:
         name, version = head[:slash], head[slash + 1 :]
-    if rest[:1] == "{" and version:
-        found = parse_blob(rest, name, version)
-        if found is not None:
-            return found
     handler = _HANDLERS.get(name.lower())
     if handler is not None:
         found = handler(s, name, version, rest)

@@ -21,8 +21,12 @@ MAX_LEN: Final = 1024
 CATEGORIES: Final = ("installer", "mirror", "browser", "bot", "script", "unknown")
 
 
-class UserAgent(msgspec.Struct, frozen=True):
-    """What one User-Agent says about the client; `None` means "not stated", never "empty"."""
+class UserAgent(msgspec.Struct, frozen=True, gc=False):
+    """What one User-Agent says about the client; `None` means "not stated".
+
+    `gc=False`: it holds only strings and booleans, so it can never be part of a cycle, and the
+    loader creates millions of them.
+    """
 
     category: str
     installer: str | None = None

@@ -11,35 +11,51 @@ from typing import Final
 
 from pkgate.enrich.ua.model import Handler, UserAgent, clean
 
-_PRODUCTS: Final = re.compile(
-    r"(Edg|EdgA|EdgiOS|Edge|OPR|Opera|YaBrowser|SamsungBrowser|Vivaldi|UCBrowser|Firefox|FxiOS"
-    r"|CriOS|Chromium|Chrome|MSIE|Version|Safari|WindowsPowerShell|PowerShell)[/ ]([\w.]+)"
-)
-#: Product token -> (name, category), highest precedence first.
-_PRECEDENCE: Final = (
-    ("WindowsPowerShell", "powershell", "script"),
-    ("PowerShell", "powershell", "script"),
-    ("Edg", "edge", "browser"),
-    ("EdgA", "edge", "browser"),
-    ("EdgiOS", "edge", "browser"),
-    ("Edge", "edge", "browser"),
-    ("OPR", "opera", "browser"),
-    ("YaBrowser", "yandex", "browser"),
-    ("SamsungBrowser", "samsung", "browser"),
-    ("Vivaldi", "vivaldi", "browser"),
-    ("UCBrowser", "ucbrowser", "browser"),
-    ("Firefox", "firefox", "browser"),
-    ("FxiOS", "firefox", "browser"),
-    ("CriOS", "chrome", "browser"),
-    ("Chromium", "chromium", "browser"),
-    ("Chrome", "chrome", "browser"),
-    ("MSIE", "ie", "browser"),
-    ("Opera", "opera", "browser"),
-)
-#: Words that give a crawler/monitor away, searched in the lowercased UA (linear time: no
-#: backtracking over long runs of word characters, which hostile UAs are made of).
-_BOT_WORD: Final = re.compile(
-    r"bot|crawl|spider|slurp|headless|externalhit|preview|checker|scanner|archiver|monitor|fetcher"
+#: Product token -> (rank, token, name, category): a lower rank wins, since every Chromium derivative
+#: also claims Chrome and Safari, and Safari's own version is in its `Version/` token.
+_PRODUCTS: Final = {
+    product: (rank, product, name, category)
+    for rank, (product, name, category) in enumerate(
+        (
+            ("WindowsPowerShell", "powershell", "script"),
+            ("PowerShell", "powershell", "script"),
+            ("Edg", "edge", "browser"),
+            ("EdgA", "edge", "browser"),
+            ("EdgiOS", "edge", "browser"),
+            ("Edge", "edge", "browser"),
+            ("OPR", "opera", "browser"),
+            ("YaBrowser", "yandex", "browser"),
+            ("SamsungBrowser", "samsung", "browser"),
+            ("Vivaldi", "vivaldi", "browser"),
+            ("UCBrowser", "ucbrowser", "browser"),
+            ("Firefox", "firefox", "browser"),
+            ("FxiOS", "firefox", "browser"),
+            ("CriOS", "chrome", "browser"),
+            ("Chromium", "chromium", "browser"),
+            ("Chrome", "chrome", "browser"),
+            ("Opera", "opera", "browser"),
+            ("Safari", "safari", "browser"),
+        )
+    )
+}
+_MSIE: Final = re.compile(r"MSIE ([\d.]+)")
+
+
+#: Words that give a crawler/monitor away, looked for in the lowercased UA with `str.find`
+#: (linear time, and no backtracking over the long word runs hostile UAs are made of).
+_BOT_WORDS: Final = (
+    "bot",
+    "crawl",
+    "spider",
+    "slurp",
+    "headless",
+    "externalhit",
+    "preview",
+    "checker",
+    "scanner",
+    "archiver",
+    "monitor",
+    "fetcher",
 )
 _WORD_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-!")
 _VERSION_CHARS: Final = frozenset("0123456789.")
@@ -87,9 +103,12 @@ def _browser(category: str, name: str | None, version: str | None, plat: _Platfo
 def bot(s: str) -> UserAgent | None:
     """A crawler/monitor named anywhere in the UA, or one that gives a contact URL."""
     low = s.lower()
-    m = _BOT_WORD.search(low)
-    if m is not None:
-        start, end, size = m.start(), m.end(), len(low)
+    for word in _BOT_WORDS:
+        start = low.find(word)
+        if start >= 0:
+            break
+    if start >= 0:
+        end, size = start + len(word), len(low)
         while start > 0 and low[start - 1] in _WORD_CHARS:
             start -= 1
         while end < size and low[end] in _WORD_CHARS:
@@ -109,15 +128,21 @@ def _mozilla(s: str, name: str, version: str, rest: str) -> UserAgent | None:
     found = bot(s)
     if found is not None:
         return found
-    products = dict(reversed(_PRODUCTS.findall(s)))
+    products: dict[str, str] = {}
+    for tok in rest.split():
+        product, sep, ver = tok.partition("/")
+        if sep and (product in _PRODUCTS or product == "Version") and product not in products:
+            products[product] = ver.rstrip(";),")
     close = rest.find(")")
     plat = _platform(rest[:close]) if rest.startswith("(") and close > 0 else _NO_PLATFORM
-    for token, canon, category in _PRECEDENCE:
-        ver = products.get(token)
-        if ver is not None:
-            return _browser(category, canon, ver, plat)
-    if "Safari" in products:
-        return _browser("browser", "safari", products.get("Version"), plat)
+    ranked = [_PRODUCTS[t] for t in products if t != "Version"]
+    if ranked:
+        _, product, canon, category = min(ranked)
+        # Safari puts its own version in `Version/`; its `Safari/` token is the WebKit build.
+        shown = products.get("Version") if canon == "safari" else products[product]
+        return _browser(category, canon, shown, plat)
+    if (m := _MSIE.search(rest)) is not None:
+        return _browser("browser", "ie", m[1], plat)
     return _browser("browser", None, None, plat)
 
 
