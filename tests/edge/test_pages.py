@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import time
 from typing import Any
 
 import msgspec
@@ -244,6 +245,17 @@ def test_html_rejects_dangerous_links(anchor: str, message: str | None) -> None:
         return
     with pytest.raises(PageError, match=message):
         one_html(anchor)
+
+
+@pytest.mark.parametrize("bad", ["<a", "<!--", "</", "<![CDATA[", "<? "])
+def test_html_quadratic_recovery_is_bounded(bad: str) -> None:
+    # html.parser rescans the rest of the document for each unclosed construct; 40k of them would
+    # take minutes. The parser gives up after a bounded amount of work.
+    started = time.perf_counter()
+    with pytest.raises(PageError, match="too many unclosed tags or comments"):
+        parse_project((bad * 40_000).encode(), "text/html", PAGE, "foo")
+    assert time.perf_counter() - started < 5
+    assert parse_project((bad * 50).encode(), "text/html", PAGE, "foo").files == []  # a few are fine
 
 
 # --- JSON parsing -----------------------------------------------------------------------------------

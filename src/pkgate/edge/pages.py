@@ -84,6 +84,7 @@ _TEXT_CHARSETS: Final = frozenset(
     {"utf-8", "ascii", "iso8859-1", "cp1252", "utf-16", "utf-16-le", "utf-16-be"}
 )
 _SUPPORTED_MAJOR: Final = "1"
+_MAX_RESCAN: Final = 50_000_000  # characters html.parser may rescan while recovering from bad markup
 
 
 # --- validation helpers -------------------------------------------------------------------------
@@ -158,6 +159,7 @@ class _AnchorParser(HTMLParser):
         self.serial: str | None = None
         self._attrs: dict[str, str | None] | None = None
         self._text: list[str] = []
+        self._rescanned = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "a":
@@ -177,6 +179,12 @@ class _AnchorParser(HTMLParser):
             self._finish()
 
     def handle_data(self, data: str) -> None:
+        if len(data) > 1 and data[0] == "<":
+            # html.parser's recovery from an unclosed construct (`<a<a<a...`, `<!--` without `-->`)
+            # rescans the rest of the document each time: quadratic. Bound that work.
+            self._rescanned += len(self.rawdata)
+            if self._rescanned > _MAX_RESCAN:
+                raise PageError("HTML has too many unclosed tags or comments")
         if self._attrs is not None:
             self._text.append(data)
 
@@ -212,6 +220,8 @@ def _parse_html(body: bytes, content_type: str, where: str) -> _AnchorParser:
     try:
         parser.feed(body.decode(_charset(content_type), errors="replace"))
         parser.close()
+    except PageError as exc:
+        raise PageError(f"{where}: {exc}") from None
     except Exception as exc:  # html.parser is lenient but can still fail on pathological markup
         raise PageError(f"{where}: unparseable HTML: {exc}") from exc
     if parser.api_version is not None and parser.api_version.partition(".")[0].strip().isdigit():
