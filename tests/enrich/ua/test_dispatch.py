@@ -82,3 +82,8 @@ def test_parse_cached_caps_keys() -> None:
     huge = "y" * 50_000
     assert parse_cached(huge) == parse(huge)
     assert parse_cached(huge.encode()) == parse(huge)
+
+
+def test_extra_spaces_before_blob() -> None:
+    r = parse(PIP.replace(" ", "   ", 1))
+    assert (r.installer, r.python) == ("pip", "3.12.8")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pkgate.enrich.ua import parse
+from pkgate.enrich.ua import UserAgent, parse
 
 
 def test_pip_1_4_form() -> None:
@@ -27,7 +27,7 @@ def test_placeholders_become_none() -> None:
 
 
 def test_bare_pip_word_is_not_pip() -> None:
-    assert parse("pip").installer != "pip" or parse("pip").category == "unknown"
+    assert parse("pip") == UserAgent("unknown", raw="pip")  # pip always sends its version
 
 
 @pytest.mark.parametrize(

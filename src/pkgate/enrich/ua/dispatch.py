@@ -63,21 +63,21 @@ def parse(ua: str | bytes | None) -> UserAgent:
 def _parse(raw: str) -> UserAgent:
     s = raw.strip()
     sp = s.find(" ")
-    if sp > 0 and s.startswith("{", sp + 1):  # the JSON blob: most traffic, so first and lean
-        slash = s.find("/", 0, sp)
-        if slash > 0:
-            found = parse_blob(s[sp + 1 :], s[:slash], s[slash + 1 : sp])
-            if found is not None:
-                return found
     if sp < 0:
         head, rest = s, ""
     else:
-        head, rest = s[:sp], s[sp + 1 :].lstrip()
+        head, rest = s[:sp], s[sp + 1 :]  # non-empty: `s` does not end with a space
+        if rest[0] == " ":
+            rest = rest.lstrip()
     slash = head.find("/")
     if slash < 0:
         name, version = head, ""
     else:
         name, version = head[:slash], head[slash + 1 :]
+        if rest[:1] == "{":  # the JSON blob: most traffic, so first
+            found = parse_blob(rest, name, version)
+            if found is not None:
+                return found
     handler = _HANDLERS.get(name.lower())
     if handler is not None:
         found = handler(s, name, version, rest)
