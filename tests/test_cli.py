@@ -58,13 +58,15 @@ def seed(tmp_path: Path) -> str:
     spool = tmp_path / "data" / "spool"
     w = SegmentWriter(spool, "w")
     evs = [
-        make_event(1, kind="file", status=302, project="six", version="1.16.0", source_id="a"),
-        make_event(2, kind="file", status=302, project="six", version="1.16.0", source_id="b"),
-        make_event(3, kind="file", status=302, project="six", version="1.16.0", source_id="a", method="HEAD"),
-        make_event(4, kind="metadata", status=302, project="six", version="1.16.0", source_id="a"),
-        make_event(5, kind="index-project", status=200, project="six", source_id="a"),
-        make_event(6, kind="index-project", status=304, project="six", source_id="c", conditional=True),
-        make_event(7, kind="file", status=404, project="six", source_id="c"),
+        make_event(1, kind="file", status=302, project="six", version="1.16.0", source_id="aaaa"),
+        make_event(2, kind="file", status=302, project="six", version="1.16.0", source_id="bbbb"),
+        make_event(
+            3, kind="file", status=302, project="six", version="1.16.0", source_id="aaaa", method="HEAD"
+        ),
+        make_event(4, kind="metadata", status=302, project="six", version="1.16.0", source_id="aaaa"),
+        make_event(5, kind="index-project", status=200, project="six", source_id="aaaa"),
+        make_event(6, kind="index-project", status=304, project="six", source_id="cccc", conditional=True),
+        make_event(7, kind="file", status=404, project="six", source_id="cccc"),
     ]
     w.write(b"".join(frame(encode(e)) for e in evs))
     w.close()
@@ -94,3 +96,23 @@ def test_events_and_config_commands(tmp_path: Path) -> None:
     shown = runner.invoke(app, ["config", "--config", cfg]).output
     assert "[storage]" in shown
     assert str(tmp_path / "data") in shown
+
+
+def test_erase_now_and_later(tmp_path: Path) -> None:
+    cfg = seed(tmp_path)
+    result = runner.invoke(app, ["erase", "--config", cfg, "aaaa", "cccc"])
+    assert result.exit_code == 0, result.output
+    assert "erased 6 events of 2 source id(s)" in result.output
+    events = json.loads(runner.invoke(app, ["events", "--config", cfg]).output)
+    assert [e["source_id"] for e in events] == ["bbbb"]
+    # a late event of an erased source, still in the spool, is dropped by the loader
+    spool = tmp_path / "data" / "spool"
+    w = SegmentWriter(spool, "late")
+    w.write(frame(encode(make_event(8, source_id="aaaa"))) + frame(encode(make_event(9, source_id="dddd"))))
+    w.close()
+    Loader(tmp_path / "data" / "pkgate.duckdb", spool).run_once()
+    events = json.loads(runner.invoke(app, ["events", "--config", cfg]).output)
+    assert sorted(e["source_id"] for e in events) == ["bbbb", "dddd"]
+    bad = runner.invoke(app, ["erase", "--config", cfg, "not-hex!"])
+    assert bad.exit_code == 2
+    assert "not a source id" in bad.output

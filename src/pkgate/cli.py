@@ -156,6 +156,31 @@ def events(
     sys.stdout.write(render_rows(rows, fmt))
 
 
+@app.command()
+def erase(
+    source_ids: Annotated[list[str], typer.Argument(help="Source ids (or network ids) as shown in events.")],
+    config: ConfigOpt = None,
+) -> None:
+    """Delete every stored event linked to these source ids, and drop their late-arriving events."""
+    from pkgate.server import store_path
+    from pkgate.store import connect
+    from pkgate.store import erase as erase_ids
+
+    cfg = _load(config)
+    bad = [s for s in source_ids if not (4 <= len(s) <= 64 and all(c in "0123456789abcdef" for c in s))]
+    if bad:
+        raise _fail(f"not a source id (hex, as in `pkgate events`): {bad[0]!r}")
+    try:
+        con = connect(store_path(cfg))
+    except PkgateError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        n = erase_ids(con, source_ids)
+    finally:
+        con.close()
+    typer.echo(f"erased {n} events of {len(source_ids)} source id(s)")
+
+
 @app.command("config")
 def show_config(config: ConfigOpt = None) -> None:
     """Print the effective configuration (file + environment + defaults) as TOML."""

@@ -68,7 +68,9 @@ def to_table(events: Sequence[Event]) -> pa.Table:
 _INSERT = (  # built from constant column names only
     f"INSERT INTO events ({', '.join(_COLUMN_NAMES)}) "  # noqa: S608
     f"SELECT {', '.join('CAST(id AS UUID)' if n == 'id' else n for n in _COLUMN_NAMES)} "
-    "FROM pkgate_batch ON CONFLICT DO NOTHING"
+    "FROM pkgate_batch WHERE NOT EXISTS "
+    "(SELECT 1 FROM erasures x WHERE x.source_id IN (pkgate_batch.source_id, pkgate_batch.network_id)) "
+    "ON CONFLICT DO NOTHING"
 )
 
 

@@ -62,6 +62,7 @@ CREATE TABLE IF NOT EXISTS events (
   {", ".join(f"{name} {kind}" for name, kind in EVENT_COLUMNS)}
 );
 CREATE TABLE IF NOT EXISTS spool_progress (segment VARCHAR PRIMARY KEY, "offset" BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS erasures (source_id VARCHAR PRIMARY KEY, erased_at TIMESTAMPTZ DEFAULT now());
 CREATE TABLE IF NOT EXISTS rejects (
   segment VARCHAR, "offset" BIGINT, payload BLOB, error VARCHAR, rejected_at TIMESTAMPTZ DEFAULT now()
 );
