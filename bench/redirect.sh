@@ -115,14 +115,23 @@ check_redirect() {
 # cpu_ticks: CPU time (clock ticks, user + system, all threads) used so far by the server's
 # process group. wrk may be the bottleneck (nginx), so CPU per request is the fairer comparison.
 cpu_ticks() {
-    local pid total=0 stat rest
+    local pid stat rest comm
     for pid in $(pgrep -g "$SERVER_PID" || true); do
         stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
         rest=${stat##*) }
+        comm=${stat#*(}
+        comm=${comm%%)*}
         read -r -a f <<<"$rest"
-        total=$((total + f[11] + f[12]))
+        echo "$pid ${comm// /_} $((f[11] + f[12]))"
     done
-    echo "$total"
+}
+
+# cpu_split <before> <after> <seconds>: "<total ticks>|<comm>/<pid> <pct>% ..." (per-process share).
+cpu_split() {
+    awk -v secs="$3" -v hz="$(getconf CLK_TCK)" '
+        NR == FNR { before[$1] = $3; next }
+        { d = $3 - before[$1]; total += d; if (d > 0) out = out sprintf(" %s/%s %.0f%%", $2, $1, 100 * d / hz / secs) }
+        END { printf "%d|%s\n", total, out }' <(echo "$1") <(echo "$2")
 }
 
 # run_wrk <duration> -> "requests p99_us status_errors socket_errors rps"
@@ -147,7 +156,7 @@ RECORDED_LINES=()
 # measure <name>: warm up, measure, print and remember the figures. Sets TOTAL (all requests sent).
 measure() {
     local name=$1 warm main
-    local t0 t1 hz
+    local t0 t1 hz split ticks
     warm=$(run_wrk "$WARMUP")
     t0=$(cpu_ticks)
     main=$(run_wrk "$DURATION")
@@ -158,8 +167,11 @@ measure() {
     TOTAL=$((w_req + m_req))
     RPS[$name]=$m_rps
     P99[$name]=$(awk -v u="$m_p99" 'BEGIN { printf "%.2f", u / 1000 }')
-    CPU[$name]=$(awk -v t=$((t1 - t0)) -v hz="$hz" -v n="$m_req" -v r="$m_rps" \
+    split=$(cpu_split "$t0" "$t1" "$(awk -v n="$m_req" -v r="$m_rps" 'BEGIN { print n / r }')")
+    ticks=${split%%|*}
+    CPU[$name]=$(awk -v t="$ticks" -v hz="$hz" -v n="$m_req" -v r="$m_rps" \
         'BEGIN { s = t / hz; printf "cpu %.0f%% of one core, %.0f req per cpu-second", 100 * s * r / n, (s > 0 ? n / s : 0) }')
+    CPU[$name]="${CPU[$name]};${split#*|}"
     ORDER+=("$name")
     log "$name: $m_rps req/s, p99 ${P99[$name]}ms, $m_req requests ($((m_serr + w_serr)) non-3xx, $((m_sock + w_sock)) socket errors); ${CPU[$name]}"
     if [ $((m_serr + w_serr)) -ne 0 ]; then

@@ -204,6 +204,10 @@ def check_store(
     for event in redirects:
         assert (event["project"], event["version"]) == _project_version(event["filename"])
     assert all(e["source_id"] for e in events), "every event carries a source id"
+    for event in events:
+        if event["kind"].startswith("index-") and event["status"] in (200, 304):
+            assert event["upstream"] == "local"
+            assert event["cache"] in ("hit", "miss", "revalidated", "stale")
     check_report(gateway, events)
     return events
 
@@ -249,6 +253,7 @@ def test_pip_install_from_pypiserver(
     assert done.returncode == 0, done.stdout + done.stderr
     assert installed(python) == {"jaraco-functools": "4.0.1", "more-itertools": "10.3.0", "tomli": "2.0.1"}
     events = check_store(gateway, pypiserver.requests(mark))
+    assert all(e["user_agent"].startswith("pip/") for e in events)
     projects = {e["project"] for e in events if e["kind"] == "index-project" and e["status"] == 200}
     assert projects == {"jaraco-functools", "more-itertools", "tomli", "flit-core"}
 
@@ -301,7 +306,8 @@ def test_uv_install_from_pypiserver(
     assert done.returncode == 0, done.stdout + done.stderr
     assert installed(python) == {"jaraco-functools": "4.0.1", "more-itertools": "10.3.0", "tomli": "2.0.1"}
     assert gateway.healthz()["spool_lag"] > 0  # nothing loaded yet
-    check_store(gateway, pypiserver.requests(mark), client_caches=True)
+    events = check_store(gateway, pypiserver.requests(mark), client_caches=True)
+    assert all(e["user_agent"].startswith("uv/") for e in events)
 
 
 def test_pip_install_from_static_json_index(
