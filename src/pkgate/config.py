@@ -50,6 +50,7 @@ class Storage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     fsync_interval: float = 0.2
     load_interval: float = 1.0
     segment_bytes: int = 64 * 1024 * 1024
+    retention_days: int = 0
 
 
 class Privacy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -137,6 +138,8 @@ def _check(cfg: Config, origin: str) -> None:
             "gateway.default_upstream",
             f"{cfg.gateway.default_upstream!r} is not one of upstreams {sorted(cfg.upstreams)}",
         )
+    if cfg.storage.retention_days < 0:
+        raise bad("storage.retention_days", "must not be negative (0 keeps events forever)")
     if cfg.privacy.window_days < 0:
         raise bad("privacy.window_days", "must not be negative")
 
