@@ -21,7 +21,7 @@ from pkgate.events.spool import GroupCommitter, frame
 
 
 class Headers(Protocol):
-    def get(self, key: str, default: str | None = None) -> str | None: ...
+    def get(self, key: str, /) -> str | None: ...
 
 
 class Recorder:
@@ -83,6 +83,7 @@ class Recorder:
             cloud=facts.cloud,
             upstream=upstream,
             cache=cache,
+            partial=headers.get("range") is not None,
         )
 
     def record(self, event: Event) -> asyncio.Future[None]:

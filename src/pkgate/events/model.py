@@ -49,6 +49,8 @@ class Event(msgspec.Struct, array_like=True, omit_defaults=False, kw_only=True):
     upstream: str | None = None  # name of the upstream that served the page / file
     cache: str | None = None  # "hit", "miss", "revalidated", "stale" for index pages
     failover: bool = False
+    # Appended fields (wire format: only ever append).
+    partial: bool = False  # the request had a Range header (uv/pip lazy-wheel metadata reads)
 
 
 _encoder = msgspec.msgpack.Encoder()

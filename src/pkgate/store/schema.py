@@ -34,6 +34,7 @@ EVENT_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
     ("upstream", "VARCHAR"),
     ("cache", "VARCHAR"),
     ("failover", "BOOLEAN"),
+    ("partial", "BOOLEAN"),
     # parsed User-Agent
     ("ua_category", "VARCHAR"),
     ("installer", "VARCHAR"),
@@ -70,4 +71,14 @@ CREATE TABLE IF NOT EXISTS rejects (
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the tables, and add columns that newer versions appended to `events`."""
     con.execute(SCHEMA)
+    have = {
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = 'events'"
+        ).fetchall()
+    }
+    for name, kind in EVENT_COLUMNS:
+        if name not in have:
+            con.execute(f"ALTER TABLE events ADD COLUMN {name} {kind}")
