@@ -23,7 +23,7 @@ import pyarrow as pa
 from pkgate.enrich.ua import PARSER_VERSION, UserAgent, parse_cached
 from pkgate.errors import StoreError
 from pkgate.events import Event, decode
-from pkgate.events.spool import list_segments, read_frames, write_progress
+from pkgate.events.drain import drain
 from pkgate.store.schema import EVENT_COLUMNS, ensure_schema
 
 log = logging.getLogger("pkgate.loader")
@@ -100,35 +100,16 @@ class Loader:
         con = self.connect()
         try:
             ensure_schema(con)
-            progress = dict(con.execute('SELECT segment, "offset" FROM spool_progress').fetchall())
-            total = 0
-            for seg in list_segments(self.spool_dir):
-                offset = progress.get(seg.name, 0)
-                while True:
-                    res = read_frames(seg, offset, self.batch)
-                    if res.payloads:
-                        self._commit(con, seg.name, offset, res.payloads, res.offsets)
-                        total += len(res.payloads)
-                        offset = res.end
-                        progress[seg.name] = offset
-                    if res.corrupt:
-                        log.warning("spool segment %s: %s; rest of segment skipped", seg.path, res.corrupt)
-                        self._reject(con, seg.name, offset, seg.path.read_bytes()[offset:], res.corrupt)
-                    if res.corrupt or len(res.payloads) < self.batch:
-                        break
-                if seg.sealed and (res.corrupt or offset >= seg.path.stat().st_size):
-                    # Delete the file first: if we crash before forgetting the offset, the stale
-                    # row is harmless; the other order could reload the segment from zero.
-                    seg.path.unlink()
-                    con.execute("DELETE FROM spool_progress WHERE segment = ?", [seg.name])
-                    progress.pop(seg.name, None)
-            write_progress(self.spool_dir, {k: int(v) for k, v in progress.items()})
+            progress = {
+                k: int(v) for k, v in con.execute('SELECT segment, "offset" FROM spool_progress').fetchall()
+            }
+            total = drain(self.spool_dir, progress, _StoreSink(self, con), self.batch)
             self.loaded_total += total
             return total
         finally:
             con.close()
 
-    def _commit(
+    def commit_batch(
         self,
         con: duckdb.DuckDBPyConnection,
         segment: str,
@@ -150,7 +131,7 @@ class Loader:
             if events:
                 insert_events(con, events)
             for off, payload, err in bad:
-                self._reject(con, segment, off, payload, err)
+                self.reject(con, segment, off, payload, err)
             con.execute(
                 "INSERT OR REPLACE INTO spool_progress VALUES (?, ?)",
                 [segment, offsets[-1]],
@@ -161,7 +142,7 @@ class Loader:
             raise
 
     @staticmethod
-    def _reject(con: duckdb.DuckDBPyConnection, segment: str, offset: int, payload: bytes, why: str) -> None:
+    def reject(con: duckdb.DuckDBPyConnection, segment: str, offset: int, payload: bytes, why: str) -> None:
         log.error("spool segment %s offset %d: rejected frame: %s", segment, offset, why)
         con.execute(
             'INSERT INTO rejects (segment, "offset", payload, error) VALUES (?, ?, ?, ?)',
@@ -182,3 +163,20 @@ def connect(db_path: Path, read_only: bool = False, wait: float = 10.0) -> duckd
             if "lock" not in str(exc).lower() or time.monotonic() > deadline:
                 raise StoreError(f"cannot open store {db_path}: {exc}") from None
             time.sleep(0.05)
+
+
+class _StoreSink:
+    """`drain` sink: a batch and its offset in one DuckDB transaction."""
+
+    def __init__(self, loader: Loader, con: duckdb.DuckDBPyConnection) -> None:
+        self.loader = loader
+        self.con = con
+
+    def commit(self, segment: str, start: int, payloads: list[bytes], offsets: list[int]) -> None:
+        self.loader.commit_batch(self.con, segment, start, payloads, offsets)
+
+    def corrupt(self, segment: str, offset: int, data: bytes, why: str) -> None:
+        self.loader.reject(self.con, segment, offset, data, why)
+
+    def forget(self, segment: str) -> None:
+        self.con.execute("DELETE FROM spool_progress WHERE segment = ?", [segment])
