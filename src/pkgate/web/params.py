@@ -1,0 +1,87 @@
+"""Query-string parameters of the JSON API -> a validated `Query`, or a precise 400 message.
+
+Every analytics endpoint takes the same `since`, `until` and `project` parameters as
+`pkgate report`, so the CLI, the API and the dashboard agree on what a range means:
+`since <= ts < until`, in UTC; a date without a time means midnight UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from typing import Final
+
+from packaging.utils import canonicalize_name
+
+from pkgate.insights import Query
+
+__all__ = ["DEFAULT_DAYS", "MAX_DAYS", "ParamError", "parse_int", "parse_query"]
+
+#: Range used when `since` is not given.
+DEFAULT_DAYS: Final = 30
+#: The longest range one request may ask for (keeps every query bounded).
+MAX_DAYS: Final = 3660
+_MAX_TEXT: Final = 64
+_NAME_RE: Final = re.compile(r"[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]{0,198}[A-Za-z0-9]")
+_MIN_TS: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MAX_TS: Final = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
+
+
+class ParamError(ValueError):
+    """A query parameter is malformed; `str()` names the parameter and what was expected."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(f"{param}: {message}")
+        self.param = param
+
+
+def _timestamp(param: str, text: str) -> dt.datetime:
+    if len(text) > _MAX_TEXT:
+        raise ParamError(param, f"too long ({len(text)} characters)")
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ParamError(
+            param, f"expected a date like 2026-11-25 or 2026-11-25T12:00:00Z, got {text!r}"
+        ) from None
+    value = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    if not _MIN_TS <= value < _MAX_TS:
+        raise ParamError(param, f"out of range (1970-01-01 .. 9000-01-01), got {text!r}")
+    return value.astimezone(dt.UTC)
+
+
+def parse_query(params: Mapping[str, str], now: dt.datetime | None = None) -> Query:
+    """`since`/`until`/`project` -> Query; raises ParamError (never anything else) on bad input."""
+    now = now or dt.datetime.now(dt.UTC)
+    until = _timestamp("until", params["until"]) if "until" in params else now + dt.timedelta(seconds=1)
+    if "since" in params:
+        since = _timestamp("since", params["since"])
+    else:
+        since = until - dt.timedelta(days=DEFAULT_DAYS)
+    if since >= until:
+        raise ParamError("since", f"must be before until ({since.isoformat()} >= {until.isoformat()})")
+    if until - since > dt.timedelta(days=MAX_DAYS):
+        raise ParamError("since", f"range longer than {MAX_DAYS} days")
+    project = params.get("project")
+    if project is not None:
+        if project == "":
+            project = None
+        elif not _NAME_RE.fullmatch(project):
+            raise ParamError("project", f"not a valid project name: {project[:_MAX_TEXT]!r}")
+        else:
+            project = str(canonicalize_name(project))
+    return Query(since=since, until=until, project=project)
+
+
+def parse_int(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    """An integer parameter in [low, high]; raises ParamError on anything else."""
+    text = params.get(name)
+    if text is None:
+        return default
+    if not re.fullmatch(r"[0-9]{1,9}", text):
+        raise ParamError(name, f"expected an integer {low}..{high}, got {text[:_MAX_TEXT]!r}")
+    value = int(text)
+    if not low <= value <= high:
+        raise ParamError(name, f"expected an integer {low}..{high}, got {value}")
+    return value
