@@ -33,3 +33,7 @@ class SpoolError(PkgateError):
 
 class StoreError(PkgateError):
     """The DuckDB store cannot be opened or queried."""
+
+
+class FleetError(PkgateError):
+    """NATS is unreachable or refused a publish or fetch; the spool (or stream) keeps the events."""

@@ -1,0 +1,105 @@
+"""Fleet mode, store side: consume events from NATS JetStream into DuckDB, exactly once.
+
+A durable pull consumer hands out batches; each batch is inserted in one transaction (by event id,
+`ON CONFLICT DO NOTHING`) and acknowledged only after the commit. A crash before the ack makes
+JetStream redeliver the batch, and the primary key drops what was already stored: at-least-once
+delivery + idempotent insert = every event once. One collector per store (DuckDB has one writer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import msgspec
+import nats
+from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.api import AckPolicy, ConsumerConfig
+from nats.js.errors import Error as JetStreamError
+
+from pkgate.errors import FleetError
+from pkgate.events import Event, decode
+from pkgate.events.nats import DEFAULT_STREAM, DEFAULT_SUBJECT, ensure_stream
+from pkgate.store.loader import Loader, insert_events
+from pkgate.store.schema import ensure_schema
+
+log = logging.getLogger("pkgate.collector")
+
+
+class Collector:
+    def __init__(
+        self,
+        db_path: Path,
+        url: str,
+        *,
+        subject: str = DEFAULT_SUBJECT,
+        stream: str = DEFAULT_STREAM,
+        durable: str = "pkgate-collector",
+        batch: int = 5000,
+        ack_wait: float = 30.0,
+    ) -> None:
+        self.db_path = db_path
+        self.url = url
+        self.subject = subject
+        self.stream = stream
+        self.durable = durable
+        self.batch = batch
+        self.ack_wait = ack_wait  # a batch not acked within this is redelivered
+        self.collected_total = 0
+        self._loader = Loader(db_path, db_path.parent / "spool")  # for connect + rejects
+
+    async def run(self, stop: asyncio.Event, idle_wait: float = 1.0) -> None:
+        """Consume until `stop` is set; raises FleetError when NATS fails."""
+        try:
+            nc = await nats.connect(self.url, max_reconnect_attempts=-1)
+        except (NatsError, OSError) as exc:
+            raise FleetError(f"cannot connect to NATS at {self.url}: {exc!r}") from None
+        try:
+            js = nc.jetstream()
+            await ensure_stream(js, self.stream, self.subject)
+            sub = await js.pull_subscribe(
+                self.subject,
+                durable=self.durable,
+                stream=self.stream,
+                config=ConsumerConfig(
+                    ack_policy=AckPolicy.EXPLICIT, ack_wait=self.ack_wait, max_ack_pending=self.batch * 4
+                ),
+            )
+            while not stop.is_set():
+                try:
+                    msgs = await sub.fetch(self.batch, timeout=idle_wait)
+                except NatsTimeout:
+                    continue
+                self._store(msgs)
+                await asyncio.gather(*(m.ack_sync() for m in msgs))
+                self.collected_total += len(msgs)
+        except (NatsError, JetStreamError) as exc:
+            raise FleetError(f"collecting from {self.url} failed: {exc!r}") from None
+        finally:
+            await nc.close()
+
+    def _store(self, msgs: list[Msg]) -> None:
+        events: list[Event] = []
+        bad: list[tuple[int, bytes, str]] = []
+        for m in msgs:
+            try:
+                events.append(decode(m.data))
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                bad.append((m.metadata.sequence.stream, m.data, str(exc)))
+        con = self._loader.connect()
+        try:
+            ensure_schema(con)
+            con.begin()
+            if events:
+                insert_events(con, events)
+            for seq, data, why in bad:
+                Loader.reject(con, f"nats:{self.stream}", seq, data, why)
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+        finally:
+            con.close()
