@@ -158,3 +158,16 @@ async def test_dashboard_pages_are_served_with_a_strict_csp(client: httpx.AsyncC
     assert (await client.get("/dashboard/static/app.py")).status_code == 404
     resp = await client.get("/", follow_redirects=False)
     assert (resp.status_code, resp.headers["location"]) == (302, "/dashboard")
+
+
+async def test_daily_series_has_every_day(client: httpx.AsyncClient) -> None:
+    params = {"since": "2026-03-01", "until": "2026-03-05", "project": "six"}
+    rows = (await client.get("/api/downloads_daily", params=params, headers=AUTH)).json()["rows"]
+    assert [r["day"] for r in rows] == ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04"]
+    assert [r["downloads"] for r in rows] == [0, 3, 1, 0]
+    assert [r["not_modified"] for r in rows] == [0, 1, 0, 0]
+    assert [r["failed"] for r in rows] == [0, 0, 1, 0]
+    too_long = {"since": "2020-01-01", "until": "2026-01-01"}
+    resp = await client.get("/api/downloads_daily", params=too_long, headers=AUTH)
+    assert resp.status_code == 400
+    assert resp.json()["error"] == "since: daily series cover at most 400 days"

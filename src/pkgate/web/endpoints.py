@@ -7,6 +7,7 @@ is adding one `Endpoint` here.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -15,9 +16,11 @@ import msgspec
 
 from pkgate import insights
 from pkgate.insights import Query
-from pkgate.web.params import parse_int
+from pkgate.web.params import ParamError, parse_int
 
-__all__ = ["ENDPOINTS", "Endpoint", "ExtraParam", "ProjectRow"]
+__all__ = ["ENDPOINTS", "DayRow", "Endpoint", "ExtraParam", "ProjectRow"]
+
+MAX_DAILY_DAYS = 400
 
 Runner = Callable[[duckdb.DuckDBPyConnection, Query, Mapping[str, str]], Sequence[Any]]
 
@@ -57,6 +60,33 @@ def _projects(con: duckdb.DuckDBPyConnection, q: Query, params: Mapping[str, str
     return rows[: parse_int(params, "limit", 100, 1, 10_000)]
 
 
+class DayRow(msgspec.Struct):
+    """Downloads vs attempts on one UTC day (definitions as in `/api/downloads`)."""
+
+    day: dt.date
+    downloads: int
+    index_hits: int
+    not_modified: int
+    head: int
+    metadata: int
+    failed: int
+
+
+def _daily(con: duckdb.DuckDBPyConnection, q: Query, params: Mapping[str, str]) -> list[DayRow]:
+    # Interim: one `downloads` query per day, until insights grows a daily rollup.
+    if q.until - q.since > dt.timedelta(days=MAX_DAILY_DAYS):
+        raise ParamError("since", f"daily series cover at most {MAX_DAILY_DAYS} days")
+    out: list[DayRow] = []
+    day = q.since.date()
+    while dt.datetime.combine(day, dt.time(), dt.UTC) < q.until:
+        start = max(q.since, dt.datetime.combine(day, dt.time(), dt.UTC))
+        end = min(q.until, dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.UTC))
+        rows = insights.downloads(con, msgspec.structs.replace(q, since=start, until=end))
+        out.append(DayRow(day, *(sum(getattr(r, f) for r in rows) for f in DayRow.__struct_fields__[1:])))
+        day += dt.timedelta(days=1)
+    return out
+
+
 def _downloads(con: duckdb.DuckDBPyConnection, q: Query, params: Mapping[str, str]) -> Sequence[Any]:
     return insights.downloads(con, q)
 
@@ -76,5 +106,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Downloads vs attempts (index hits, 304s, HEAD, metadata, failures) per project and version.",
         insights.DownloadRow,
         _downloads,
+    ),
+    Endpoint(
+        "downloads_daily",
+        "Downloads vs attempts per UTC day (every day of the range, zeros included).",
+        DayRow,
+        _daily,
     ),
 )

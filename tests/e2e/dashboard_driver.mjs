@@ -1,0 +1,104 @@
+// Drives the dashboard in real headless Chromium (Debian's, through playwright-core from npm) and
+// prints what it saw at each step as one JSON document; tests/e2e/test_dashboard.py checks it.
+// Usage: node dashboard_driver.mjs <base url> <token> <screenshot.png>
+import { chromium } from "playwright-core";
+
+const [base, token, screenshot] = process.argv.slice(2);
+const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+  "--disable-component-update", "--disable-sync", "--disable-quic"];
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: FLAGS, timeout: 30000,
+});
+const out = { steps: {}, errors: [], requests: [], failed: [] };
+try {
+  // launchPersistentContext is not needed: playwright gives each context a fresh profile.
+  const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
+  const page = await context.newPage();
+  // Failed loads are checked via `failed` (with their URLs); every other console error is a bug.
+  page.on("console", (m) => {
+    if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) out.errors.push(`console: ${m.text()}`);
+  });
+  page.on("response", (r) => { if (r.status() >= 400) out.failed.push([r.status(), new URL(r.url()).pathname]); });
+  page.on("pageerror", (e) => out.errors.push(`pageerror: ${e.message}`));
+  page.on("request", (r) => out.requests.push(r.url()));
+  page.setDefaultTimeout(15000);
+
+  const settled = () => page.waitForFunction(() => ["ready", "login", "error"].includes(document.body.dataset.state)
+    && !document.querySelector("body[data-state=loading]"));
+
+  async function observe() {
+    return page.evaluate(() => {
+      const charts = {};
+      for (const canvas of document.querySelectorAll("canvas")) {
+        const chart = window.Chart && window.Chart.getChart(canvas);
+        if (!chart) continue;
+        const ctx = canvas.getContext("2d");
+        const px = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+        let painted = 0;
+        for (let i = 3; i < px.length; i += 4) if (px[i] !== 0) painted++;
+        charts[canvas.id] = {
+          type: chart.config.type,
+          labels: chart.data.labels.map(String),
+          datasets: chart.data.datasets.map((d) => ({ label: d.label ?? null, data: d.data })),
+          painted,
+        };
+      }
+      const tiles = {};
+      for (const t of document.querySelectorAll(".tile")) tiles[t.dataset.field] = t.querySelector(".value").textContent;
+      return {
+        url: location.pathname + location.search + location.hash,
+        state: document.body.dataset.state,
+        status: document.getElementById("status").textContent,
+        loginError: document.getElementById("login-error").textContent,
+        loginOpen: document.getElementById("login").open,
+        project: document.getElementById("project").value,
+        projects: [...document.getElementById("project").options].map((o) => o.value),
+        since: document.getElementById("since").value,
+        until: document.getElementById("until").value,
+        tiles,
+        charts,
+        tokenInStorage: sessionStorage.getItem("pkgate.token") !== null,
+      };
+    });
+  }
+
+  await page.goto(`${base}/dashboard?since=2026-03-01&until=2026-03-09`);
+  await settled();
+  out.steps.first = await observe();
+
+  await page.fill("#token", "wrong-token-wrong-token");
+  await page.click("#login-form button[type=submit]");
+  await page.waitForFunction(() => document.getElementById("login-error").textContent !== "");
+  await settled();
+  out.steps.wrong = await observe();
+
+  await page.fill("#token", token);
+  await page.click("#login-form button[type=submit]");
+  await page.waitForFunction(() => document.body.dataset.state === "ready");
+  out.steps.all = await observe();
+
+  await page.selectOption("#project", "six");
+  await page.waitForFunction(() => location.pathname.endsWith("/six") && document.body.dataset.state === "ready");
+  out.steps.six = await observe();
+  await page.screenshot({ path: screenshot, fullPage: true });
+
+  await page.fill("#since", "2026-03-03");
+  await page.waitForFunction(() => location.search.includes("since=2026-03-03") && document.body.dataset.state === "ready");
+  out.steps.narrowed = await observe();
+
+  await page.goBack();
+  await page.waitForFunction(() => !location.search.includes("since=2026-03-03") && document.body.dataset.state === "ready");
+  out.steps.back = await observe();
+
+  // A link with the token in the fragment (what `pkgate demo` prints) signs a fresh tab in.
+  const other = await context.newPage();
+  await other.goto(`${base}/dashboard/projects/flask?since=2026-03-01&until=2026-03-09#token=${encodeURIComponent(token)}`);
+  await other.waitForFunction(() => document.body.dataset.state === "ready");
+  out.steps.fragment = { url: await other.evaluate(() => location.href), title: await other.textContent("#title") };
+} catch (err) {
+  out.errors.push(`driver: ${err.stack || err}`);
+} finally {
+  await browser.close();
+}
+process.stdout.write(JSON.stringify(out));

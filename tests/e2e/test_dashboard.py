@@ -1,0 +1,123 @@
+"""The dashboard in real headless Chromium: it loads, asks for the token, charts the store's numbers,
+and the project and date pickers change them. Saves artifacts/dashboard.png for CI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Final
+
+import pytest
+
+from pkgate.store import connect, ensure_schema, insert_events
+from pkgate.web import create_app
+from pkgate.web.serve import BackgroundServer
+from tests.web.conftest import TOKEN, sample_events
+
+pytestmark = pytest.mark.e2e
+
+REPO: Final = Path(__file__).resolve().parents[2]
+CHROMIUM: Final = Path("/usr/bin/chromium")
+SCREENSHOT: Final = REPO / "artifacts" / "dashboard.png"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundServer]:
+    path = tmp_path_factory.mktemp("dash") / "pkgate.duckdb"
+    con = connect(path)
+    try:
+        ensure_schema(con)
+        insert_events(con, sample_events())
+    finally:
+        con.close()
+    srv = BackgroundServer(create_app(path, TOKEN)).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def seen(server: BackgroundServer) -> dict[str, Any]:
+    node = shutil.which("node")
+    assert node, "the dashboard test needs node (Debian package nodejs)"
+    assert CHROMIUM.exists(), "the dashboard test needs Debian's chromium"
+    assert (REPO / "node_modules" / "playwright-core").is_dir(), "run `npm ci` (scripts/setup does)"
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    proc = subprocess.run(
+        [node, str(Path(__file__).with_name("dashboard_driver.mjs")), server.url, TOKEN, str(SCREENSHOT)],
+        capture_output=True, text=True, timeout=90, cwd=REPO, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    out: dict[str, Any] = json.loads(proc.stdout)
+    assert out["errors"] == [], out["errors"]
+    return out
+
+
+def series(step: dict[str, Any], chart: str) -> dict[str, list[Any]]:
+    c = step["charts"][chart]
+    return {d["label"]: d["data"] for d in c["datasets"]}
+
+
+def test_page_asks_for_the_token_first(seen: dict[str, Any]) -> None:
+    first = seen["steps"]["first"]
+    assert first["state"] == "login"
+    assert first["loginOpen"] is True
+    assert first["charts"] == {}
+    wrong = seen["steps"]["wrong"]
+    assert wrong["state"] == "login"
+    assert wrong["loginError"] == "That token was not accepted."
+    assert wrong["tokenInStorage"] is False
+    assert seen["failed"] == [[401, "/api/projects"]]  # the wrong token, and nothing else failed
+
+
+def test_charts_show_the_store_numbers(seen: dict[str, Any]) -> None:
+    step = seen["steps"]["all"]
+    assert step["state"] == "ready"
+    assert step["projects"] == ["", "six", "flask"]
+    assert step["tiles"]["downloads"] == "6"
+    assert step["tiles"]["failed"] == "1"
+    daily = step["charts"]["chart-daily"]
+    assert daily["labels"][:3] == ["2026-03-01", "2026-03-02", "2026-03-03"]
+    assert len(daily["labels"]) == 9  # 03-01 .. 03-09 inclusive
+    assert series(step, "chart-daily")["Downloads"][:4] == [0, 3, 3, 0]
+    assert series(step, "chart-daily")["Failed"][:4] == [0, 0, 1, 0]
+    top = step["charts"]["chart-versions"]
+    assert top["labels"] == ["six", "flask"]
+    assert top["datasets"][0]["data"] == [4, 2]
+    for chart in step["charts"].values():
+        assert chart["painted"] > 1000, "the canvas stayed blank"
+
+
+def test_project_picker_changes_the_charts(seen: dict[str, Any]) -> None:
+    step = seen["steps"]["six"]
+    assert step["url"] == "/dashboard/projects/six?since=2026-03-01&until=2026-03-09"
+    assert step["tiles"]["downloads"] == "4"
+    assert series(step, "chart-daily")["Downloads"][:4] == [0, 3, 1, 0]
+    assert series(step, "chart-daily")["Revalidations (304)"][:3] == [0, 1, 0]
+    versions = step["charts"]["chart-versions"]
+    assert dict(zip(versions["labels"], versions["datasets"][0]["data"], strict=True)) == {
+        "1.15.0": 1,
+        "1.16.0": 3,
+    }
+    assert SCREENSHOT.stat().st_size > 20_000
+
+
+def test_date_picker_changes_the_charts(seen: dict[str, Any]) -> None:
+    step = seen["steps"]["narrowed"]
+    assert step["url"] == "/dashboard/projects/six?since=2026-03-03&until=2026-03-09"
+    assert step["charts"]["chart-daily"]["labels"][0] == "2026-03-03"
+    assert step["tiles"]["downloads"] == "1"
+    back = seen["steps"]["back"]
+    assert back["since"] == "2026-03-01"
+    assert back["tiles"]["downloads"] == "4"
+
+
+def test_token_never_travels_in_a_url(seen: dict[str, Any]) -> None:
+    assert not [u for u in seen["requests"] if TOKEN in u]
+    frag = seen["steps"]["fragment"]
+    assert TOKEN not in frag["url"]  # taken from #token= and removed from the address bar
+    assert frag["title"] == "flask"
+    assert any("/dashboard/vendor/chart.js" in u for u in seen["requests"])
+    assert all(u.startswith("http://127.0.0.1") for u in seen["requests"])  # offline: nothing external
