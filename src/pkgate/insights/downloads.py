@@ -1,4 +1,4 @@
-"""Downloads vs attempts, per project and version.
+"""Downloads vs attempts, per project and version, over a range and per day.
 
 Definitions (also in docs/insights.md):
 - downloads: `GET` file requests answered with a redirect (3xx) to the upstream file;
@@ -13,10 +13,14 @@ Definitions (also in docs/insights.md):
 
 from __future__ import annotations
 
+import datetime as dt
+
 import duckdb
 import msgspec
 
+from pkgate.insights.coverage import daily
 from pkgate.insights.query import Query
+from pkgate.store.aggregates import daily_sql
 
 
 class DownloadRow(msgspec.Struct):
@@ -31,34 +35,42 @@ class DownloadRow(msgspec.Struct):
     sources: int
 
 
-_SQL = """
-WITH e AS (
-  SELECT * FROM events
-  WHERE project IS NOT NULL
-    AND ts >= ?::TIMESTAMPTZ AND ts < ?::TIMESTAMPTZ
-    AND (?::VARCHAR IS NULL OR project = ?::VARCHAR)
-),
-per_day AS (
-  SELECT project, version, CAST(ts AS DATE) AS day, count(DISTINCT source_id) AS uniq
-  FROM e GROUP BY ALL
-)
-SELECT e.project, e.version,
-  count(*) FILTER (WHERE kind = 'file' AND method = 'GET' AND status BETWEEN 300 AND 399) AS downloads,
-  count(*) FILTER (WHERE kind LIKE 'index-%' AND status = 200) AS index_hits,
-  count(*) FILTER (WHERE kind LIKE 'index-%' AND status = 304) AS not_modified,
-  count(*) FILTER (WHERE kind = 'file' AND method = 'HEAD') AS head,
-  count(*) FILTER (WHERE kind = 'metadata' AND status BETWEEN 300 AND 399) AS metadata,
-  count(*) FILTER (WHERE status >= 400) AS failed,
-  coalesce(any_value(s.sources), 0) AS sources
-FROM e
-LEFT JOIN (SELECT project, version, sum(uniq) AS sources FROM per_day GROUP BY ALL) s
-  ON s.project = e.project AND s.version IS NOT DISTINCT FROM e.version
-GROUP BY e.project, e.version
-ORDER BY e.project, e.version NULLS FIRST
-"""
+class DailyRow(msgspec.Struct):
+    day: dt.date
+    project: str
+    version: str | None
+    downloads: int
+    index_hits: int
+    not_modified: int
+    head: int
+    metadata: int
+    failed: int
+
+
+_COUNTS = "downloads, index_hits, not_modified, head, metadata, failed"
 
 
 def downloads(con: duckdb.DuckDBPyConnection, q: Query) -> list[DownloadRow]:
     """One row per (project, version) with requests in [since, until)."""
-    rows = con.execute(_SQL, [q.since, q.until, q.project, q.project]).fetchall()
+    rel, params = daily(con, q, "rollup_daily", daily_sql())
+    sums = ", ".join(f"sum({c})" for c in _COUNTS.split(", "))
+    rows = con.execute(
+        f"SELECT project, version, {sums}, sum(sources) FROM ({rel}) "  # noqa: S608
+        "WHERE ?::VARCHAR IS NULL OR project = ?::VARCHAR "
+        "GROUP BY project, version ORDER BY project, version NULLS FIRST",
+        [*params, q.project, q.project],
+    ).fetchall()
     return [DownloadRow(r[0], r[1], *(int(x) for x in r[2:])) for r in rows]
+
+
+def downloads_daily(con: duckdb.DuckDBPyConnection, q: Query) -> list[DailyRow]:
+    """One row per (day, project, version) with requests that day: the time series of `downloads`."""
+    rel, params = daily(con, q, "rollup_daily", daily_sql())
+    sums = ", ".join(f"sum({c})" for c in _COUNTS.split(", "))
+    rows = con.execute(
+        f"SELECT day, project, version, {sums} FROM ({rel}) "  # noqa: S608
+        "WHERE ?::VARCHAR IS NULL OR project = ?::VARCHAR "
+        "GROUP BY day, project, version ORDER BY day, project, version NULLS FIRST",
+        [*params, q.project, q.project],
+    ).fetchall()
+    return [DailyRow(r[0], r[1], r[2], *(int(x) for x in r[3:])) for r in rows]

@@ -1,0 +1,257 @@
+"""Behaviour classes: what kind of client a source is, from the time series of its requests.
+
+Unit: one source id, one project, one UTC day (ids rotate daily). Its requests are cut into
+*runs* (bursts less than 60 s apart: one `pip install` is one run); the features below are
+computed from the runs, by SQL in the store (`pkgate.store.aggregates.sources_sql`) and by
+`features()` here for a plain list of requests. The rules are evaluated in order, first match wins;
+they exist once, as data (`rules()`), interpreted by `classify_features` in Python and compiled to
+a SQL CASE by `class_sql`, and tests check both agree:
+
+1. `mirror`    — the User-Agent is a mirror (bandersnatch, devpi, Nexus, ...) or the source
+                 requested at least `mirror_projects` projects that day;
+2. `polling`   — production or CI polling: at least `poll_min_runs` runs, regular gaps between
+                 runs (`regularity` >= `poll_regularity`: share of gaps within 20% of a whole
+                 multiple of the median gap, so jitter and missed polls stay regular), mostly 304s
+                 (`revalidated` = 304s / requests >= `poll_revalidated`), at most
+                 `poll_max_versions` version downloaded;
+3. `ci`        — CI builds: the `ci` flag of the User-Agent or a CI provider's address range;
+                 or regular runs where most runs download afresh (`fresh` >= `ci_fresh`);
+4. `one-off`   — at most `oneoff_max_runs` runs;
+5. `developer` — the rest: three or more irregular runs, typically several versions.
+
+Working hours are not a rule: the store has UTC times only, and a client's time zone is unknown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import operator
+import statistics
+from collections.abc import Sequence
+from typing import Any, Final
+
+import duckdb
+import msgspec
+
+from pkgate.insights.coverage import daily
+from pkgate.insights.query import Query
+from pkgate.store.aggregates import CI_CLOUDS, REGULAR_TOLERANCE, RUN_GAP_S, sources_sql
+
+CLASSES: Final = ("mirror", "polling", "ci", "one-off", "developer")
+
+
+class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
+    mirror_projects: int = 20
+    poll_min_runs: int = 4
+    poll_regularity: float = 0.8
+    poll_revalidated: float = 0.5
+    poll_max_versions: int = 1
+    ci_fresh: float = 0.5
+    oneoff_max_runs: int = 2
+
+
+class Request(msgspec.Struct, frozen=True, kw_only=True):
+    """One request of a source, as much of an event as the classifier needs."""
+
+    ts: dt.datetime
+    status: int
+    kind: str = "index-project"
+    method: str = "GET"
+    project: str | None = None
+    version: str | None = None
+    filename: str | None = None
+    ua_category: str | None = None
+    ci: bool = False
+    cloud: str | None = None
+
+    @property
+    def download(self) -> bool:
+        return self.kind == "file" and self.method == "GET" and 300 <= self.status <= 399
+
+
+class Features(msgspec.Struct, frozen=True, kw_only=True):
+    requests: int
+    runs: int
+    download_runs: int
+    downloads: int
+    not_modified: int
+    versions: int
+    projects: int
+    mirror_ua: bool
+    ci: bool
+    regularity: float | None
+    cv: float | None
+
+    @property
+    def revalidated(self) -> float | None:
+        return self.not_modified / self.requests if self.requests else None
+
+    @property
+    def fresh(self) -> float | None:
+        return self.download_runs / self.runs if self.runs else None
+
+
+Cond = tuple[str, str, float | int | bool]
+Rule = tuple[str, tuple[tuple[Cond, ...], ...]]  # class, alternatives (OR) of conditions (AND)
+
+
+def rules(t: Thresholds = Thresholds()) -> tuple[Rule, ...]:  # noqa: B008 - frozen, immutable
+    regular: tuple[Cond, ...] = (("runs", ">=", t.poll_min_runs), ("regularity", ">=", t.poll_regularity))
+    return (
+        ("mirror", ((("mirror_ua", "==", True),), (("projects", ">=", t.mirror_projects),))),
+        (
+            "polling",
+            (
+                (
+                    *regular,
+                    ("revalidated", ">=", t.poll_revalidated),
+                    ("versions", "<=", t.poll_max_versions),
+                ),
+            ),
+        ),
+        ("ci", ((("ci", "==", True),), (*regular, ("fresh", ">=", t.ci_fresh)))),
+        ("one-off", ((("runs", "<=", t.oneoff_max_runs),),)),
+        ("developer", ((),)),
+    )
+
+
+_OPS: Final = {">=": operator.ge, "<=": operator.le, "==": operator.eq}
+
+
+def classify_features(f: Features, t: Thresholds = Thresholds()) -> str:  # noqa: B008
+    """The first rule whose conditions all hold (a missing feature fails its condition)."""
+    for name, alternatives in rules(t):
+        for conds in alternatives:
+            values = [(getattr(f, feat), op, v) for feat, op, v in conds]
+            if all(x is not None and _OPS[op](x, v) for x, op, v in values):
+                return name
+    return "developer"  # unreachable: the last rule always matches
+
+
+def _literal(v: float | int | bool) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return repr(float(v)) if isinstance(v, float) else str(int(v))
+
+
+def class_sql(t: Thresholds = Thresholds()) -> str:  # noqa: B008
+    """`rules(t)` as a SQL CASE over the feature columns (+ `revalidated`, `fresh`)."""
+    whens = []
+    for name, alternatives in rules(t):
+        alts = [
+            " AND ".join(f"{feat} {'=' if op == '==' else op} {_literal(v)}" for feat, op, v in c) or "true"
+            for c in alternatives
+        ]
+        whens.append(f"WHEN {' OR '.join(f'({a})' for a in alts)} THEN '{name}'")
+    return f"CASE {' '.join(whens)} END"
+
+
+def features(series: Sequence[Request], projects: int | None = None) -> Features:
+    """The features of one source's requests (same definitions as the store's SQL)."""
+    reqs = sorted(series, key=lambda r: r.ts)
+    starts: list[dt.datetime] = []
+    run_dl: list[bool] = []
+    prev: dt.datetime | None = None
+    for r in reqs:
+        if prev is None or (r.ts - prev).total_seconds() > RUN_GAP_S:
+            starts.append(r.ts)
+            run_dl.append(False)
+        run_dl[-1] = run_dl[-1] or r.download
+        prev = r.ts
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(starts)]
+    regularity = cv = None
+    if gaps:
+        med = statistics.median(gaps)
+        if med > 0:
+            regularity = sum(
+                1.0
+                for g in gaps
+                if round(g / med) >= 1 and abs(g / med - round(g / med)) <= REGULAR_TOLERANCE
+            ) / len(gaps)
+        mean = statistics.fmean(gaps)
+        if len(gaps) >= 2 and mean > 0:
+            cv = statistics.pstdev(gaps) / mean
+    return Features(
+        requests=len(reqs),
+        runs=len(starts),
+        download_runs=sum(run_dl),
+        downloads=sum(r.download for r in reqs),
+        not_modified=sum(r.status == 304 for r in reqs),
+        versions=len({r.version for r in reqs if r.download and r.version is not None}),
+        projects=projects if projects is not None else len({r.project for r in reqs if r.project}),
+        mirror_ua=any(r.ua_category == "mirror" for r in reqs),
+        ci=any(r.ci or r.cloud in CI_CLOUDS for r in reqs),
+        regularity=regularity,
+        cv=cv,
+    )
+
+
+def classify(series: Sequence[Request], t: Thresholds = Thresholds()) -> str:  # noqa: B008
+    """The behaviour class of one source's requests of one day."""
+    return classify_features(features(series), t)
+
+
+class BehaviourRow(msgspec.Struct):
+    day: dt.date
+    project: str
+    source_id: str
+    behaviour: str
+    requests: int
+    runs: int
+    downloads: int
+    not_modified: int
+    versions: int
+    projects: int
+    regularity: float | None
+    cv: float | None
+
+
+class BehaviourSummaryRow(msgspec.Struct):
+    day: dt.date
+    behaviour: str
+    sources: int
+    requests: int
+    downloads: int
+
+
+def _classified(con: duckdb.DuckDBPyConnection, q: Query, t: Thresholds) -> tuple[str, list[Any]]:
+    rel, params = daily(con, q, "rollup_sources", sources_sql())
+    sql = (
+        f"SELECT *, {class_sql(t)} AS behaviour FROM (SELECT *, not_modified / requests AS revalidated, "  # noqa: S608
+        f"download_runs / runs AS fresh FROM ({rel}) WHERE ?::VARCHAR IS NULL OR project = ?::VARCHAR)"
+    )
+    return sql, [*params, q.project, q.project]
+
+
+def behaviour(
+    con: duckdb.DuckDBPyConnection,
+    q: Query,
+    thresholds: Thresholds = Thresholds(),  # noqa: B008
+    limit: int | None = 1000,
+) -> list[BehaviourRow]:
+    """Behaviour class per (day, project, source), busiest sources of each day first."""
+    sql, params = _classified(con, q, thresholds)
+    rows = con.execute(
+        f"SELECT day, project, source_id, behaviour, requests, runs, downloads, not_modified, versions, "  # noqa: S608
+        f"projects, round(regularity, 3), round(cv, 3) FROM ({sql}) "
+        "ORDER BY day, requests DESC, project, source_id LIMIT ?",
+        [*params, limit if limit is not None else 2**62],
+    ).fetchall()
+    return [BehaviourRow(*r) for r in rows]
+
+
+def behaviour_summary(
+    con: duckdb.DuckDBPyConnection,
+    q: Query,
+    thresholds: Thresholds = Thresholds(),  # noqa: B008
+) -> list[BehaviourSummaryRow]:
+    """Per (day, class): distinct sources, their requests and downloads (a source can show two
+    classes on two projects; it then counts in both)."""
+    sql, params = _classified(con, q, thresholds)
+    rows = con.execute(
+        f"SELECT day, behaviour, count(DISTINCT source_id), sum(requests), sum(downloads) FROM ({sql}) "  # noqa: S608
+        "GROUP BY ALL ORDER BY day, behaviour",
+        params,
+    ).fetchall()
+    return [BehaviourSummaryRow(r[0], r[1], int(r[2]), int(r[3]), int(r[4])) for r in rows]

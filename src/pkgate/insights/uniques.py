@@ -1,0 +1,81 @@
+"""Unique sources per day, week or month, per version, and downloads per source.
+
+Definitions (also in docs/insights.md):
+- level `client` counts `source_id`s (one client address), level `network` counts `network_id`s
+  (its /24 or /48: a company NAT or a CI pool counts once);
+- sources: distinct ids with any request for the project (or version) on a day. Ids rotate at UTC
+  midnight and cannot be linked across days, so a week's or month's figure is the **sum of its
+  daily figures** (a machine active on 5 days counts 5 times); `days` says how many days had
+  data, and `sources / days` is the honest "typical day";
+- downloaders: distinct ids with at least one download; downloads_per_source = downloads /
+  downloaders (NULL when nobody downloaded);
+- rows: with `q.project`, one row per version plus a project total (`version` NULL); without,
+  one row per project plus a gateway total (`project` NULL).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Final, Literal
+
+import duckdb
+import msgspec
+
+from pkgate.errors import PkgateError
+from pkgate.insights.coverage import daily
+from pkgate.insights.query import Query
+from pkgate.store.aggregates import uniques_sql
+
+Level = Literal["client", "network"]
+Period = Literal["day", "week", "month"]
+LEVELS: Final = ("client", "network")
+PERIODS: Final = ("day", "week", "month")
+
+
+class UniqueRow(msgspec.Struct):
+    period: dt.date
+    project: str | None
+    version: str | None
+    sources: int
+    downloaders: int
+    downloads: int
+    downloads_per_source: float | None
+    days: int
+
+
+def uniques(
+    con: duckdb.DuckDBPyConnection, q: Query, level: Level = "client", period: Period = "day"
+) -> list[UniqueRow]:
+    """Unique sources (or networks) per period; see the module docstring for the exact rules."""
+    if level not in LEVELS:
+        raise PkgateError(f"uniques: level must be one of {', '.join(LEVELS)}, got {level!r}")
+    if period not in PERIODS:
+        raise PkgateError(f"uniques: period must be one of {', '.join(PERIODS)}, got {period!r}")
+    src, dls = ("sources", "downloaders") if level == "client" else ("networks", "download_networks")
+    rel, params = daily(con, q, "rollup_uniques", uniques_sql())
+    # grain 0: per version, 1: per project, 3: whole gateway (see aggregates.uniques_sql)
+    grains = "(grain = 0 AND project = ?) OR (grain = 1 AND project = ?)"
+    if q.project is None:
+        grains = "(grain = 1 AND ?::VARCHAR IS NULL) OR (grain = 3 AND ?::VARCHAR IS NULL)"
+    rows = con.execute(
+        f"""SELECT CAST(date_trunc('{period}', day) AS DATE) AS period,
+          CASE WHEN grain = 3 THEN NULL ELSE project END AS project,
+          CASE WHEN grain = 0 THEN version END AS version,
+          sum({src}), sum({dls}), sum(downloads), count(DISTINCT day)
+        FROM ({rel}) WHERE {grains}
+        GROUP BY ALL ORDER BY period, project NULLS FIRST, version NULLS FIRST""",  # noqa: S608
+        [*params, q.project, q.project],
+    ).fetchall()
+    return [
+        UniqueRow(
+            period=r[0],
+            project=r[1],
+            version=r[2],
+            sources=int(r[3]),
+            downloaders=int(r[4]),
+            downloads=int(r[5]),
+            downloads_per_source=round(r[5] / r[4], 3) if r[4] else None,
+            days=int(r[6]),
+        )
+        for r in rows
+    ]

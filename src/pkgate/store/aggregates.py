@@ -1,0 +1,185 @@
+"""Daily aggregates of `events`: one SQL per rollup table, shared by the refresh and the insights.
+
+Each `*_sql()` returns a SELECT over the events with `start <= ts < end` (two `?` parameters),
+grouped by UTC day. `pkgate.store.rollups` stores its result for finished days; the insights run
+the very same SQL over the events the rollups do not cover (today, partial days at the edges of a
+range), so a number is the same whichever path computed it. Every name spliced into the SQL is a
+constant of this module: user text only ever travels as a parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+#: UTC day of an event: source ids rotate at UTC midnight, so days are always UTC days.
+DAY: Final = "CAST(timezone('UTC', ts) AS DATE)"
+#: A download: a file GET that the gateway answered with a redirect to the upstream file.
+DOWNLOAD: Final = "(kind = 'file' AND method = 'GET' AND status BETWEEN 300 AND 399)"
+#: Requests closer than this to the previous one of a source belong to the same run (one
+#: `pip install` makes an index request, a metadata read and a download within seconds).
+RUN_GAP_S: Final = 60
+#: A gap between runs is "regular" when it is within this fraction of a whole multiple
+#: (1x, 2x, ...) of the source's median gap: jitter and missed polls stay regular.
+REGULAR_TOLERANCE: Final = 0.2
+#: `cloud` values that are CI providers' published ranges.
+CI_CLOUDS: Final = (
+    "github-actions",
+    "gitlab",
+    "gitlab-ci",
+    "circleci",
+    "azure-pipelines",
+    "travis",
+    "buildkite",
+)
+
+#: Breakdown dimensions -> SQL expression (VARCHAR). The only names `breakdown` accepts.
+DIMENSIONS: Final[dict[str, str]] = {
+    "installer": "installer",
+    "installer_version": "concat_ws(' ', installer, installer_version)",
+    "python": r"regexp_extract(python, '^(\d+\.\d+)')",
+    "implementation": "implementation",
+    "system": "system",
+    "distro": "distro",
+    "cpu": "cpu",
+    "libc": "libc",
+    "country": "country",
+    "org": "org",
+    "asn": "CAST(asn AS VARCHAR)",
+    "cloud": "cloud",
+    "ci": "CAST(coalesce(ci, false) AS VARCHAR)",
+    "version": "version",
+}
+
+_RANGE: Final = "ts >= ?::TIMESTAMPTZ AND ts < ?::TIMESTAMPTZ"
+
+
+def daily_sql() -> str:
+    """Per (day, project, version): downloads vs attempts and distinct sources of that day."""
+    return f"""
+SELECT {DAY} AS day, project, version,
+  count(*) FILTER (WHERE {DOWNLOAD}) AS downloads,
+  count(*) FILTER (WHERE kind LIKE 'index-%' AND status = 200) AS index_hits,
+  count(*) FILTER (WHERE kind LIKE 'index-%' AND status = 304) AS not_modified,
+  count(*) FILTER (WHERE kind = 'file' AND method = 'HEAD') AS head,
+  count(*) FILTER (WHERE kind = 'metadata' AND status BETWEEN 300 AND 399) AS metadata,
+  count(*) FILTER (WHERE status >= 400) AS failed,
+  count(*) AS requests,
+  count(DISTINCT source_id) AS sources
+FROM events WHERE {_RANGE} AND project IS NOT NULL
+GROUP BY ALL"""  # noqa: S608 - constants only
+
+
+def uniques_sql() -> str:
+    """Distinct sources and networks per day at three grains: version (0), project (1), all (3).
+
+    `grain` is DuckDB's `grouping(project, version)`; version rows exclude version-less requests.
+    """
+    return f"""
+SELECT day, project, version, CAST(grouping(project, version) AS TINYINT) AS grain,
+  count(DISTINCT source_id) AS sources,
+  count(DISTINCT network_id) AS networks,
+  count(DISTINCT source_id) FILTER (WHERE dl) AS downloaders,
+  count(DISTINCT network_id) FILTER (WHERE dl) AS download_networks,
+  count(*) FILTER (WHERE dl) AS downloads
+FROM (
+  SELECT {DAY} AS day, project, version, source_id, network_id, {DOWNLOAD} AS dl
+  FROM events WHERE {_RANGE} AND project IS NOT NULL
+)
+GROUP BY GROUPING SETS ((day, project, version), (day, project), (day))
+HAVING NOT (grouping(version) = 0 AND version IS NULL)"""  # noqa: S608 - constants only
+
+
+def breakdown_sql(dims: Sequence[str] = tuple(DIMENSIONS)) -> str:
+    """Per (day, project, dimension, value) and per (day, dimension, value) with project NULL.
+
+    `value` NULL means the client did not say (or the dimension does not apply).
+    """
+    exprs = ", ".join(f"{DIMENSIONS[d]} AS {d}" for d in dims)  # KeyError on a non-dimension
+    return f"""
+SELECT day, project, dim, value,
+  count(*) FILTER (WHERE dl) AS downloads,
+  count(*) AS requests,
+  count(DISTINCT source_id) AS sources
+FROM (
+  SELECT {DAY} AS day, project, source_id, {DOWNLOAD} AS dl, {exprs}
+  FROM events WHERE {_RANGE} AND project IS NOT NULL
+) UNPIVOT INCLUDE NULLS (value FOR dim IN ({", ".join(dims)}))
+GROUP BY GROUPING SETS ((day, project, dim, value), (day, dim, value))"""  # noqa: S608 - constants only
+
+
+def sources_sql() -> str:
+    """Behaviour features per (day, project, source): the inputs of the behaviour classes.
+
+    A *run* is a burst of requests less than `RUN_GAP_S` apart; `regularity` is the share of gaps
+    between run starts that are close to a whole multiple of the median gap (NULL with no gap);
+    `cv` the coefficient of variation of those gaps (NULL with fewer than two). `projects`,
+    `mirror_ua` and `ci` look at all the source's requests of the day, not just this project's.
+    """
+    ci_clouds = ", ".join(f"'{c}'" for c in CI_CLOUDS)
+    key = "day, project, source_id"
+    return f"""
+WITH e AS (
+  SELECT {DAY} AS day, ts, project, source_id, network_id, version, filename, status,
+    {DOWNLOAD} AS dl,
+    coalesce(ua_category = 'mirror', false) AS mirror_ua,
+    coalesce(ci, false) OR coalesce(cloud IN ({ci_clouds}), false) AS ci
+  FROM events WHERE {_RANGE} AND source_id IS NOT NULL
+),
+src AS (
+  SELECT day, source_id, count(DISTINCT project) AS projects, bool_or(mirror_ua) AS mirror_ua,
+    bool_or(ci) AS ci
+  FROM e GROUP BY day, source_id
+),
+p AS (
+  SELECT {key}, ts, dl,
+    CASE WHEN ts - lag(ts) OVER w <= INTERVAL {RUN_GAP_S} SECOND THEN 0 ELSE 1 END AS new_run
+  FROM e WHERE project IS NOT NULL
+  WINDOW w AS (PARTITION BY {key} ORDER BY ts)
+),
+r AS (
+  SELECT {key}, ts, dl,
+    sum(new_run) OVER (PARTITION BY {key} ORDER BY ts ROWS UNBOUNDED PRECEDING) AS run_no
+  FROM p
+),
+runs AS (SELECT {key}, run_no, min(ts) AS start, bool_or(dl) AS dl FROM r GROUP BY {key}, run_no),
+gaps AS (
+  SELECT {key}, dl, epoch(start - lag(start) OVER (PARTITION BY {key} ORDER BY start)) AS gap
+  FROM runs
+),
+gstat AS (
+  SELECT {key}, count(*) AS runs, count(*) FILTER (WHERE dl) AS download_runs,
+    count(gap) AS n_gaps, median(gap) AS med, avg(gap) AS mean, stddev_pop(gap) AS sd
+  FROM gaps GROUP BY {key}
+),
+reg AS (
+  SELECT g.day, g.project, g.source_id,
+    avg(CASE WHEN round(g.gap / s.med) >= 1
+              AND abs(g.gap / s.med - round(g.gap / s.med)) <= {REGULAR_TOLERANCE}
+        THEN 1.0 ELSE 0.0 END) AS regularity
+  FROM gaps g JOIN gstat s USING (day, project, source_id)
+  WHERE g.gap IS NOT NULL AND s.med > 0
+  GROUP BY g.day, g.project, g.source_id
+),
+cnt AS (
+  SELECT {key}, any_value(network_id) AS network_id, count(*) AS requests,
+    count(*) FILTER (WHERE dl) AS downloads,
+    count(*) FILTER (WHERE status = 304) AS not_modified,
+    count(DISTINCT version) FILTER (WHERE dl) AS versions
+  FROM e WHERE project IS NOT NULL GROUP BY {key}
+),
+files AS (
+  SELECT {key}, max(n) AS max_file_downloads
+  FROM (SELECT {key}, filename, count(*) AS n FROM e WHERE dl AND project IS NOT NULL
+        GROUP BY {key}, filename)
+  GROUP BY {key}
+)
+SELECT c.day, c.project, c.source_id, c.network_id, c.requests, s.runs, s.download_runs,
+  c.downloads, c.not_modified, c.versions, coalesce(f.max_file_downloads, 0) AS max_file_downloads,
+  src.projects, src.mirror_ua, src.ci, reg.regularity,
+  CASE WHEN s.n_gaps >= 2 AND s.mean > 0 THEN s.sd / s.mean END AS cv
+FROM cnt c
+JOIN gstat s USING (day, project, source_id)
+JOIN src USING (day, source_id)
+LEFT JOIN files f USING (day, project, source_id)
+LEFT JOIN reg USING (day, project, source_id)"""  # noqa: S608 - constants only
