@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pkgate import __version__
 from pkgate import config as config_mod
 from pkgate.errors import ConfigError, PkgateError
+
+if TYPE_CHECKING:
+    from pkgate.insights import Query
 
 app = typer.Typer(
     name="pkgate",
@@ -90,38 +94,129 @@ def load(config: ConfigOpt = None) -> None:
     typer.echo(f"loaded {n} events")
 
 
-@app.command()
-def report(
-    config: ConfigOpt = None,
-    since: Annotated[
-        str | None, typer.Option(help="Start date (UTC, inclusive). Default: 30 days ago.")
-    ] = None,
-    until: Annotated[str | None, typer.Option(help="End date (UTC, exclusive). Default: now.")] = None,
-    project: Annotated[str | None, typer.Option(help="Only this project (any spelling).")] = None,
-    fmt: FormatOpt = "table",
-) -> None:
-    """Downloads and download attempts per project and version, with distinct sources."""
-    from pkgate.edge.names import normalize
-    from pkgate.insights import Query, downloads
-    from pkgate.report import FORMATS, render_rows
-    from pkgate.server import store_path
-    from pkgate.store import connect
+SinceOpt = Annotated[str | None, typer.Option(help="Start date (UTC, inclusive). Default: 30 days ago.")]
+UntilOpt = Annotated[str | None, typer.Option(help="End date (UTC, exclusive). Default: now.")]
+ProjectOpt = Annotated[str | None, typer.Option(help="Only this project (any spelling).")]
+OutputOpt = Annotated[
+    str | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+]
 
-    if fmt not in FORMATS:
-        raise _fail(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
-    cfg = _load(config)
+
+def _query(since: str | None, until: str | None, project: str | None) -> Query:
+    from pkgate.edge.names import normalize
+    from pkgate.insights import Query
+
     now = dt.datetime.now(dt.UTC)
     start = _day(since, now - dt.timedelta(days=30), "--since")
     end = _day(until, now + dt.timedelta(seconds=1), "--until")
+    return Query(since=start, until=end, project=normalize(project) if project else None)
+
+
+@app.command()
+def report(
+    topic: Annotated[
+        str,
+        typer.Argument(
+            help="downloads, daily, uniques, behaviour, behaviour-summary, heavy-hitters, concentration, "
+            "breakdown, adoption or first-seen."
+        ),
+    ] = "downloads",
+    config: ConfigOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    project: ProjectOpt = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json, csv or parquet.")] = "table",
+    output: OutputOpt = None,
+    by: Annotated[str | None, typer.Option(help="breakdown: the dimension (installer, python, ...).")] = None,
+    over_time: Annotated[bool, typer.Option(help="breakdown: one row per day and value.")] = False,
+    level: Annotated[str, typer.Option(help="uniques: client or network.")] = "client",
+    period: Annotated[str, typer.Option(help="uniques: day, week or month; adoption: day or week.")] = "day",
+    top: Annotated[int, typer.Option(help="heavy-hitters: how many.")] = 20,
+    limit: Annotated[int, typer.Option(help="behaviour: at most this many rows.")] = 1000,
+) -> None:
+    """Usage reports (downloads vs attempts, uniques, behaviour classes, heavy hitters, breakdowns, adoption)."""
+    import msgspec
+
+    from pkgate.insights import DIMENSIONS, LEVELS, PERIODS
+    from pkgate.report import REPORT_FORMATS, TOPICS, Options, columns, render_rows, write_parquet
+    from pkgate.server import store_path
+    from pkgate.store import connect
+
+    if topic not in TOPICS:
+        raise _fail(f"unknown report topic {topic!r}; expected one of {', '.join(TOPICS)}")
+    if fmt not in REPORT_FORMATS:
+        raise _fail(f"--format: expected one of {', '.join(REPORT_FORMATS)}, got {fmt!r}")
+    if fmt == "parquet" and not output:
+        raise _fail("--format parquet needs --output FILE")
+    if by is not None and by not in DIMENSIONS:
+        raise _fail(f"--by: expected one of {', '.join(DIMENSIONS)}, got {by!r}")
+    if level not in LEVELS or period not in PERIODS:
+        raise _fail(f"--level must be one of {', '.join(LEVELS)} and --period one of {', '.join(PERIODS)}")
+    if top < 1 or limit < 1:
+        raise _fail("--top and --limit must be at least 1")
+    cfg = _load(config)
+    q = _query(since, until, project)
+    opts = msgspec.convert(
+        {"by": by, "over_time": over_time, "level": level, "period": period, "top": top, "limit": limit},
+        Options,
+    )
+    chosen = TOPICS[topic]
     try:
         con = connect(store_path(cfg), read_only=True)
+        try:
+            rows = chosen.run(con, q, opts)
+        finally:
+            con.close()
+        if fmt == "parquet":
+            write_parquet(rows, chosen.row, Path(str(output)))
+            typer.echo(f"wrote {len(rows)} rows to {output}", err=True)
+            return
     except PkgateError as exc:
         raise _fail(str(exc)) from None
+    title = f"{chosen.title}, {q.since:%Y-%m-%d} .. {q.until:%Y-%m-%d}"
+    text = render_rows(rows, fmt, title=title, columns=columns(topic))
+    if output:
+        _write_text(Path(output), text)
+    else:
+        sys.stdout.write(text)
+
+
+def _write_text(path: Path, text: str) -> None:
     try:
-        rows = downloads(con, Query(since=start, until=end, project=normalize(project) if project else None))
-    finally:
-        con.close()
-    sys.stdout.write(render_rows(rows, fmt, title=f"Downloads {start:%Y-%m-%d} .. {end:%Y-%m-%d}"))
+        path.write_text(text)
+    except OSError as exc:
+        raise _fail(f"cannot write {path}: {exc.strerror}") from None
+
+
+@app.command()
+def export(
+    config: ConfigOpt = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="parquet or csv.")] = "parquet",
+    output: Annotated[str, typer.Option("--output", "-o", help="The file to write.")] = "",
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    project: ProjectOpt = None,
+) -> None:
+    """Export stored events (every field kept about each request) to Parquet or CSV."""
+    from pkgate.report import EXPORT_FORMATS, export_events
+    from pkgate.server import store_path
+    from pkgate.store import connect
+
+    if fmt not in EXPORT_FORMATS:
+        raise _fail(f"--format: expected one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
+    if not output:
+        raise _fail("--output FILE is required")
+    cfg = _load(config)
+    q = _query(since, until, project)
+    try:
+        con = connect(store_path(cfg), read_only=True)
+        try:
+            n = export_events(con, q, fmt, Path(output))
+        finally:
+            con.close()
+    except PkgateError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"exported {n} events to {output}")
 
 
 @app.command()
