@@ -10,7 +10,7 @@ import os
 import re
 import socket
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,6 +19,8 @@ import msgspec
 from pkgate.errors import ConfigError
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+_PATTERN = re.compile(r"^[A-Za-z0-9._*?-]{1,200}$")
 
 
 class Server(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -38,10 +40,33 @@ class Gateway(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     upstream_timeout: float = 10.0
     max_page_bytes: int = 64 * 1024 * 1024
     default_upstream: str = "pypi"
+    admin_token: str = ""
 
 
 class Upstream(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     url: str
+    kind: Literal["auto", "json", "html"] = "auto"
+    mode: Literal["redirect", "proxy"] = "redirect"
+    timeout: float = 0.0  # 0: gateway.upstream_timeout
+    authoritative: bool = False
+    # Names of environment variables holding credentials; the values never enter the Config.
+    username_env: str = ""
+    password_env: str = ""
+    token_env: str = ""
+
+
+class Rule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Projects (names or `*`/`?` patterns) and the ordered upstreams that alone may serve them."""
+
+    projects: list[str]
+    upstreams: list[str]
+    merge: bool = False
+
+
+class Routing(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    rules: list[Rule] = msgspec.field(default_factory=list)
+    breaker_threshold: int = 5
+    breaker_cooldown: float = 30.0
 
 
 class Storage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -69,6 +94,7 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     )
     storage: Storage = msgspec.field(default_factory=Storage)
     privacy: Privacy = msgspec.field(default_factory=Privacy)
+    routing: Routing = msgspec.field(default_factory=Routing)
 
     @property
     def data_dir(self) -> Path:
@@ -98,8 +124,14 @@ def _env_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> None:
         except tomllib.TOMLDecodeError:
             value = text
         if section == "upstreams":
-            # PKGATE_UPSTREAMS_PYPI_URL=...
-            name, _, field = key.rpartition("_")
+            # PKGATE_UPSTREAMS_PYPI_URL=..., PKGATE_UPSTREAMS_MY_INDEX_TOKEN_ENV=...
+            fields = sorted(Upstream.__struct_fields__, key=len, reverse=True)
+            field = next((f for f in fields if key.endswith("_" + f)), None)
+            if field is None or len(key) <= len(field) + 1:
+                raise ConfigError(
+                    f"environment {var}: expected PKGATE_UPSTREAMS_<NAME>_<KEY>, KEY one of {sorted(fields)}"
+                )
+            name = key[: -len(field) - 1]
             raw.setdefault("upstreams", {}).setdefault(name, {})[field] = value
         else:
             raw.setdefault(section, {})[key] = value
@@ -129,19 +161,103 @@ def _check(cfg: Config, origin: str) -> None:
     if not cfg.upstreams:
         raise bad("upstreams", "at least one upstream is required")
     for name, up in cfg.upstreams.items():
-        if not _NAME.match(name):
-            raise bad(f"upstreams.{name}", "name must be lowercase letters, digits, '-' or '_'")
-        if not re.match(r"^https?://[^\s/?#]+(/[^\s]*)?$", up.url):
-            raise bad(f"upstreams.{name}.url", f"must be an http(s) URL, got {up.url!r}")
-    if cfg.gateway.default_upstream not in cfg.upstreams:
+        _check_upstream(name, up, bad)
+    if cfg.gateway.default_upstream and cfg.gateway.default_upstream not in cfg.upstreams:
         raise bad(
             "gateway.default_upstream",
-            f"{cfg.gateway.default_upstream!r} is not one of upstreams {sorted(cfg.upstreams)}",
+            f"{cfg.gateway.default_upstream!r} is not one of upstreams {sorted(cfg.upstreams)}"
+            ' (or "" to answer 404 for projects no rule claims)',
         )
+    if cfg.gateway.admin_token and len(cfg.gateway.admin_token) < 16:
+        raise bad("gateway.admin_token", "must be at least 16 characters (or empty to disable /admin)")
+    _check_routing(cfg, bad)
     if cfg.storage.retention_days < 0:
         raise bad("storage.retention_days", "must not be negative (0 keeps events forever)")
     if cfg.privacy.window_days < 0:
         raise bad("privacy.window_days", "must not be negative")
+
+
+def _check_upstream(name: str, up: Upstream, bad: Callable[[str, str], ConfigError]) -> None:
+    key = f"upstreams.{name}"
+    if not _NAME.match(name):
+        raise bad(key, "name must be lowercase letters, digits, '-' or '_'")
+    if not re.match(r"^https?://[^\s/?#]+(/[^\s]*)?$", up.url):
+        raise bad(f"{key}.url", f"must be an http(s) URL, got {up.url!r}")
+    if "@" in up.url.split("/", 3)[2]:
+        # Page URLs become the base of every file link, and links are readable by clients.
+        raise bad(f"{key}.url", "must not contain credentials; use username_env/password_env or token_env")
+    if up.timeout < 0:
+        raise bad(f"{key}.timeout", "must not be negative (0: gateway.upstream_timeout)")
+    for field in ("username_env", "password_env", "token_env"):
+        var = getattr(up, field)
+        if var and not _ENV_VAR.match(var):
+            raise bad(f"{key}.{field}", f"must name an environment variable, got {var!r}")
+    if bool(up.username_env) != bool(up.password_env):
+        raise bad(
+            f"{key}.password_env" if up.username_env else f"{key}.username_env", "basic auth needs both"
+        )
+    if up.token_env and up.username_env:
+        raise bad(f"{key}.token_env", "use either token_env or username_env/password_env, not both")
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _check_routing(cfg: Config, bad: Callable[[str, str], ConfigError]) -> None:
+    r = cfg.routing
+    if r.breaker_threshold < 1:
+        raise bad("routing.breaker_threshold", "must be at least 1")
+    if r.breaker_cooldown <= 0:
+        raise bad("routing.breaker_cooldown", "must be positive")
+    claimed: dict[str, int] = {}
+    for i, rule in enumerate(r.rules):
+        key = f"routing.rules[{i}]"
+        if not rule.projects:
+            raise bad(f"{key}.projects", "must list at least one project name or pattern")
+        for pattern in rule.projects:
+            if not _PATTERN.match(pattern):
+                raise bad(
+                    f"{key}.projects",
+                    f"{pattern!r} is not a project name or a pattern (letters, digits, '.', '_', '-', '*', '?')",
+                )
+            norm = _norm(pattern)
+            if norm in claimed:
+                raise bad(
+                    f"{key}.projects", f"{pattern!r} is already claimed by routing.rules[{claimed[norm]}]"
+                )
+            claimed[norm] = i
+        if not rule.upstreams:
+            raise bad(f"{key}.upstreams", "must list at least one upstream")
+        for name in rule.upstreams:
+            if name not in cfg.upstreams:
+                raise bad(f"{key}.upstreams", f"{name!r} is not one of upstreams {sorted(cfg.upstreams)}")
+        if len(set(rule.upstreams)) != len(rule.upstreams):
+            raise bad(f"{key}.upstreams", "lists an upstream twice")
+
+
+def credentials(
+    name: str, up: Upstream, env: Mapping[str, str] | None = None
+) -> tuple[str, str] | str | None:
+    """(username, password) for basic auth, a bearer token, or None, read from the environment.
+
+    Resolved where the credentials are used (workers, preflight), never stored in the Config, so
+    `pkgate config` and every error message only ever show the variable names.
+    """
+    env = os.environ if env is None else env
+
+    def get(field: str) -> str:
+        var = getattr(up, field)
+        value = env.get(var)
+        if value is None:
+            raise ConfigError(f"upstreams.{name}.{field}: environment variable {var} is not set")
+        return value
+
+    if up.token_env:
+        return get("token_env")
+    if up.username_env:
+        return get("username_env"), get("password_env")
+    return None
 
 
 def load(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
@@ -149,18 +265,24 @@ def load(path: str | Path | None = None, env: Mapping[str, str] | None = None) -
     env = os.environ if env is None else env
     if path is None and env.get("PKGATE_CONFIG"):
         path = env["PKGATE_CONFIG"]
-    raw: dict[str, Any] = {}
-    origin = "defaults"
-    if path is not None:
-        origin = str(path)
-        try:
-            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{origin}: no such config file") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{origin}: cannot read: {exc}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{origin}: invalid TOML: {exc}") from None
+    if path is None:
+        return parse("", "defaults", env)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    return parse(text, str(path), env)
+
+
+def parse(text: str, origin: str, env: Mapping[str, str] | None = None) -> Config:
+    """Config from TOML text (errors name `origin`), environment overrides applied, validated."""
+    env = os.environ if env is None else env
+    try:
+        raw: dict[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{origin}: invalid TOML: {exc}") from None
     _env_overrides(raw, env)
     # Upstreams are converted one by one: msgspec's error path does not name dict keys.
     upstreams = raw.pop("upstreams", None)
@@ -200,8 +322,8 @@ def _explain(msg: str) -> str:
 
 
 def _dotted(path: str) -> str:
-    """`upstreams['a'].url` -> `upstreams.a.url`."""
-    return re.sub(r"\[['\"]?([^'\]\"]+)['\"]?\]", r".\1", path).lstrip(".")
+    """`upstreams['a'].url` -> `upstreams.a.url`; list indices stay `rules[0]`."""
+    return re.sub(r"\[['\"]([^'\]\"]+)['\"]\]", r".\1", path).lstrip(".")
 
 
 def to_toml(cfg: Config) -> str:
@@ -216,8 +338,14 @@ def to_toml(cfg: Config) -> str:
                 lines.append("")
             continue
         lines.append(f"[{section}]")
-        lines.extend(f"{k} = {_toml_value(v)}" for k, v in values.items())
+        tables = {k: v for k, v in values.items() if isinstance(v, list) and v and isinstance(v[0], dict)}
+        lines.extend(f"{k} = {_toml_value(v)}" for k, v in values.items() if k not in tables)
         lines.append("")
+        for key, items in tables.items():
+            for item in items:
+                lines.append(f"[[{section}.{key}]]")
+                lines.extend(f"{k} = {_toml_value(v)}" for k, v in item.items())
+                lines.append("")
     return "\n".join(lines)
 
 

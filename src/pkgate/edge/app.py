@@ -2,12 +2,16 @@
 
 `RSGIApp` is what `pkgate serve` runs under granian (the leanest hot path measured, see
 bench/README.md); `ASGIApp` serves the same `Gateway` to any ASGI server and to in-process tests.
-Both are built from the config named by `PKGATE_CONFIG` (plus env overrides) in each worker.
+Both are built in each worker from the published config (`PKGATE_ACTIVE_CONFIG`, see reload.py)
+under `pkgate serve`, else from the file named by `PKGATE_CONFIG` (plus env overrides). Proxied
+file bodies are streamed with both interfaces.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
 import secrets
 import time
@@ -23,8 +27,9 @@ from pkgate.edge.clientip import ClientIP
 from pkgate.edge.gateway import Gateway
 from pkgate.edge.links import LinkSigner
 from pkgate.edge.metrics import Metrics
+from pkgate.edge.proxy import Stream
 from pkgate.edge.recorder import Recorder
-from pkgate.edge.upstream import PageCache
+from pkgate.edge.reload import ACTIVE_ENV, Reloader, build_table, read_generation
 from pkgate.enrich.geo import Enricher
 from pkgate.errors import ConfigError
 from pkgate.events.spool import GroupCommitter, SegmentWriter
@@ -60,11 +65,15 @@ def load_secret(cfg: Config) -> bytes:
 class Worker:
     """One process's gateway: started inside its event loop, closed on shutdown."""
 
-    def __init__(self, cfg: Config) -> None:
+    def __init__(self, cfg: Config, source: str | None = None, active: Path | None = None) -> None:
         self.cfg = cfg
+        self.source = source  # the config file an admin reload re-reads
+        self.active = active  # the published config file to follow (under `pkgate serve`)
         self.gateway: Gateway | None = None
+        self.reloader: Reloader | None = None
         self._client: httpx.AsyncClient | None = None
         self._committer: GroupCommitter | None = None
+        self._watcher: asyncio.Task[None] | None = None
 
     async def start(self) -> Gateway:
         cfg = self.cfg
@@ -78,17 +87,9 @@ class Worker:
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
             headers={"user-agent": "pkgate/0.1 (+https://github.com/pkgate)"},
         )
-        caches = {
-            name: PageCache(
-                name,
-                up.url,
-                self._client,
-                cfg.gateway.cache_ttl,
-                cfg.gateway.stale_ttl,
-                cfg.gateway.max_page_bytes,
-            )
-            for name, up in cfg.upstreams.items()
-        }
+        metrics = Metrics(cfg.data_dir / "metrics")
+        generation = read_generation(self.active) if self.active is not None else 0
+        table = build_table(cfg, self._client, metrics, None, generation)
         enricher = Enricher(
             cfg.data_dir,
             asn_db=Path(cfg.privacy.asn_db) if cfg.privacy.asn_db else None,
@@ -103,18 +104,26 @@ class Worker:
             cfg.server.access_log,
         )
         self.gateway = Gateway(
-            caches,
-            cfg.gateway.default_upstream,
+            table,
             LinkSigner(load_secret(cfg)),
             recorder,
-            Metrics(cfg.data_dir / "metrics"),
+            metrics,
             spool_dir(cfg),
             cfg.gateway.redirect_status,
             cfg.gateway.cache_ttl,
+            cfg.gateway.admin_token,
         )
+        self.reloader = Reloader(self.gateway, self._client, cfg, self.source, self.active, generation)
+        self.gateway.reload = self.reloader.admin
+        if self.active is not None:
+            self._watcher = asyncio.get_running_loop().create_task(self.reloader.watch())
         return self.gateway
 
     async def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
         if self.gateway is not None:
             self.gateway.metrics.remove()
         if self._committer is not None:
@@ -140,8 +149,8 @@ def _peer(client: str) -> str:
 
 
 class RSGIApp:
-    def __init__(self, cfg: Config) -> None:
-        self.worker = Worker(cfg)
+    def __init__(self, cfg: Config, source: str | None = None, active: Path | None = None) -> None:
+        self.worker = Worker(cfg, source, active)
         self.gateway: Gateway | None = None
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -160,15 +169,38 @@ class RSGIApp:
         status, headers, body = await gateway.handle(
             scope.method, scope.path, scope.query_string, scope.headers, _peer(scope.client)
         )
-        if body:
-            protocol.response_bytes(status, headers, body)
-        else:
-            protocol.response_empty(status, headers)
+        if type(body) is bytes:
+            if body:
+                protocol.response_bytes(status, headers, body)
+            else:
+                protocol.response_empty(status, headers)
+            return
+        await _rsgi_stream(protocol, status, headers, body)
+
+
+async def _rsgi_stream(protocol: Any, status: int, headers: list[tuple[str, str]], body: Any) -> None:
+    stream: Stream = body
+    try:
+        transport = protocol.response_stream(status, headers)
+        async for chunk in stream:
+            await transport.send_bytes(chunk)
+    except Exception as exc:  # client gone or upstream broke mid-body: nothing more can be sent
+        logging.getLogger("pkgate.edge").info("proxied body cut short: %s", type(exc).__name__)
+    finally:
+        await stream.aclose()
+
+
+def _from_env() -> tuple[Config, str | None, Path | None]:
+    """The worker's config: the published one under `pkgate serve`, else `PKGATE_CONFIG`."""
+    active = os.environ.get(ACTIVE_ENV) or None
+    source = os.environ.get("PKGATE_CONFIG") or None
+    cfg = config_mod.load(active) if active else config_mod.load(source)
+    return cfg, source, Path(active) if active else None
 
 
 def rsgi_app() -> RSGIApp:
     """Factory used by granian (`--factory`): reads the config from the environment."""
-    return RSGIApp(config_mod.load())
+    return RSGIApp(*_from_env())
 
 
 # ---- ASGI -------------------------------------------------------------------------------------------
@@ -193,8 +225,8 @@ class _ASGIHeaders:
 
 
 class ASGIApp:
-    def __init__(self, cfg: Config) -> None:
-        self.worker = Worker(cfg)
+    def __init__(self, cfg: Config, source: str | None = None, active: Path | None = None) -> None:
+        self.worker = Worker(cfg, source, active)
         self.gateway: Gateway | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -223,7 +255,16 @@ class ASGIApp:
                 "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
             }
         )
-        await send({"type": "http.response.body", "body": body})
+        if type(body) is bytes:
+            await send({"type": "http.response.body", "body": body})
+            return
+        stream: Stream = body  # type: ignore[assignment]
+        try:
+            async for chunk in stream:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            await stream.aclose()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -242,4 +283,4 @@ class ASGIApp:
 
 
 def asgi_app() -> ASGIApp:
-    return ASGIApp(config_mod.load())
+    return ASGIApp(*_from_env())

@@ -3,14 +3,20 @@
 `Gateway.handle` maps one request to `(status, headers, body)` and records it. Routes:
 `/simple/` (index-root), `/simple/<project>/` (index-project), `/files/<project>/<token>/<file>`
 (file, or metadata for `<file>.metadata`), `/healthz` and `/metrics` (operational, not recorded),
-everything else 404 (kind `other`, recorded).
+`POST /admin/reload` (bearer token; recorded as kind `other`, an audit trail), everything else 404
+(kind `other`, recorded). The body is bytes, or a `proxy.Stream` for proxied files.
+
+Which upstream serves a page is the routing table's business (`failover.Table`, swapped whole on a
+reload). File links sign `"<upstream> <url>"`, so a file request knows, without any lookup but one
+dict, which upstream it belongs to and whether that upstream is proxied.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Final
@@ -18,16 +24,20 @@ from urllib.parse import parse_qs, quote, unquote
 
 import msgspec
 
-from pkgate.edge import links, negotiate, pages
+from pkgate.edge import links, negotiate, pages, proxy
+from pkgate.edge.failover import NoRoute, Table
 from pkgate.edge.metrics import Metrics, collect, render
 from pkgate.edge.names import is_valid_project_name, normalize, parse_filename
 from pkgate.edge.recorder import Headers, Recorder
-from pkgate.edge.upstream import Entry, PageCache
+from pkgate.edge.upstream import Entry
 from pkgate.errors import LinkError, SpoolError, UpstreamError, UpstreamNotFound
 from pkgate.events import now_us
 from pkgate.events.spool import pending_frames
 
-Response = tuple[int, list[tuple[str, str]], bytes]
+Response = tuple[int, list[tuple[str, str]], "bytes | proxy.Stream"]
+#: Reload the config; (HTTP status, JSON-able result). Provided by the worker (`reload.py`).
+ReloadHook = Callable[[], Awaitable[tuple[int, dict[str, object]]]]
+ADMIN_RELOAD: Final = "/admin/reload"
 
 _RENDER_PROJECT: Final = {
     negotiate.JSON_V1: pages.render_project_json,
@@ -55,27 +65,36 @@ class Gateway:
 
     def __init__(
         self,
-        upstreams: dict[str, PageCache],
-        default_upstream: str,
+        table: Table,
         signer: links.LinkSigner,
         recorder: Recorder,
         metrics: Metrics,
         spool_dir: Path,
         redirect_status: int = 302,
         cache_ttl: float = 60.0,
+        admin_token: str = "",
+        reload: ReloadHook | None = None,
     ) -> None:
-        self.upstreams = upstreams
-        self.default = upstreams[default_upstream]
+        self.table = table
         self.signer = signer
         self.recorder = recorder
         self.metrics = metrics
         self.spool_dir = spool_dir
         self.redirect_status = redirect_status
         self.cache_control = f"max-age={int(cache_ttl)}, public"
+        self.admin_token = admin_token
+        self.reload = reload
+        metrics.breaker_states = self._breaker_states
 
-    def route(self, project: str) -> PageCache:
-        """The one upstream serving a project (routing rules come with multi-upstream configs)."""
-        return self.default
+    def apply(self, table: Table, redirect_status: int, cache_ttl: float, admin_token: str) -> None:
+        """Switch to a new routing table and settings (one assignment each; no await in between)."""
+        self.table = table
+        self.redirect_status = redirect_status
+        self.cache_control = f"max-age={int(cache_ttl)}, public"
+        self.admin_token = admin_token
+
+    def _breaker_states(self) -> dict[str, int]:
+        return {name: up.cache.breaker.state for name, up in self.table.upstreams.items()}
 
     async def handle(self, method: str, path: str, query: str, headers: Headers, peer: str) -> Response:
         started = time.perf_counter_ns()
@@ -89,6 +108,7 @@ class Gateway:
             logging.getLogger("pkgate.edge").exception("unhandled error for %s %s", method, path[:200])
             response, kind = _text(500, "internal error"), "other"
         status = response[0]
+        failover = fields.pop("failover", False)
         event = self.recorder.build(
             ts_us=ts,
             duration_us=(time.perf_counter_ns() - started) // 1000,
@@ -100,15 +120,21 @@ class Gateway:
             peer=peer,
             **fields,  # type: ignore[arg-type]
         )
+        if failover:
+            event.failover = True
         self.metrics.request(kind, status)
         try:
             await self.recorder.record(event)
         except SpoolError:
             # Not recorded means not answered: the client sees a retryable error, not a lie.
             self.metrics.snap.spool_errors += 1
+            if isinstance(response[2], proxy.Stream):
+                await response[2].aclose()
             return _text(503, "cannot record request; try again", [("retry-after", "1")])
         self.metrics.dump()
-        if method == "HEAD":
+        if method == "HEAD" and response[2]:
+            if isinstance(response[2], proxy.Stream):
+                await response[2].aclose()
             return response[0], response[1], b""
         return response
 
@@ -119,7 +145,10 @@ class Gateway:
             kind = "metadata" if path.endswith(links.METADATA_SUFFIX) else "file"
             if method not in ("GET", "HEAD"):
                 return _text(405, "method not allowed", [("allow", "GET, HEAD")]), kind
-            return self._file(path, fields), kind
+            answer = self._file(path, fields)
+            if type(answer) is proxy.Job:
+                return await proxy.fetch(answer, method, headers), kind
+            return answer, kind  # type: ignore[return-value]
         if path == "/simple" or path.startswith("/simple/"):
             rest = path[len("/simple/") :]
             kind = "index-root" if rest == "" or path == "/simple" else "index-project"
@@ -132,7 +161,26 @@ class Gateway:
             return await self._project(rest, query, headers, fields), kind
         if path == "/" and method in ("GET", "HEAD"):
             return _redirect(302, "/simple/", ""), "other"
+        if path == ADMIN_RELOAD and self.admin_token:
+            return await self._admin_reload(method, headers), "other"
         return _text(404, "not found"), "other"
+
+    async def _admin_reload(self, method: str, headers: Headers) -> Response:
+        if method != "POST":
+            return _text(405, "method not allowed", [("allow", "POST")])
+        scheme, _, token = (headers.get("authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return _text(401, "bearer token required", [("www-authenticate", 'Bearer realm="pkgate"')])
+        if not hmac.compare_digest(token.strip().encode(), self.admin_token.encode()):
+            return _text(403, "wrong token")
+        if self.reload is None:
+            return _text(501, "reload is not available in this worker")
+        status, result = await self.reload()
+        return (
+            status,
+            [("content-type", "application/json"), ("cache-control", "no-store")],
+            msgspec.json.encode(result),
+        )
 
     # ---- index pages ----------------------------------------------------------------------------
 
@@ -148,23 +196,25 @@ class Gateway:
         ctype = negotiate.negotiate(headers.get("accept"), _format_param(query))
         if ctype is None:
             return _not_acceptable()
-        upstream = self.route(canonical)
-        fields["upstream"] = upstream.name
         try:
-            got = await upstream.project(canonical)
+            got = await self.table.project(canonical)
+        except NoRoute:
+            return _text(404, f"no such project: {canonical} (no route)")
         except UpstreamNotFound:
             return _text(404, f"no such project: {canonical}")
         except UpstreamError as exc:
-            self.metrics.upstream(upstream.name, None, True)
             return _text(502, f"upstream error: {exc}")
-        if got.latency is not None:
-            self.metrics.upstream(upstream.name, got.latency, False)
         self.metrics.cache_state(got.state)
+        fields["upstream"] = got.upstream
         fields["cache"] = got.state
+        fields["failover"] = got.failover
         signer = self.signer
+        owner = got.link_upstream
+        served_by = got.upstream
 
         def link(f: pages.FileLink) -> str:
-            return signer.make(canonical, f.filename, f.url)
+            up = owner(f) if owner is not None else served_by
+            return signer.make(canonical, f.filename, f"{up} {f.url}")
 
         render = _RENDER_PROJECT[ctype]
         return self._page(got.entry, ctype, lambda p: render(p, link), headers, fields, got.state)
@@ -173,17 +223,14 @@ class Gateway:
         ctype = negotiate.negotiate(headers.get("accept"), _format_param(query))
         if ctype is None:
             return _not_acceptable()
-        upstream = self.default
-        fields["upstream"] = upstream.name
         try:
-            got = await upstream.root()
+            got = await self.table.root()
         except UpstreamError as exc:
-            self.metrics.upstream(upstream.name, None, True)
             return _text(502, f"upstream error: {exc}")
-        if got.latency is not None:
-            self.metrics.upstream(upstream.name, got.latency, False)
         self.metrics.cache_state(got.state)
+        fields["upstream"] = got.upstream
         fields["cache"] = got.state
+        fields["failover"] = got.failover
         render = _RENDER_ROOT[ctype]
         return self._page(got.entry, ctype, lambda p: render(p, _project_url), headers, fields, got.state)
 
@@ -218,7 +265,7 @@ class Gateway:
 
     # ---- files ----------------------------------------------------------------------------------
 
-    def _file(self, path: str, fields: dict[str, object]) -> Response:
+    def _file(self, path: str, fields: dict[str, object]) -> Response | proxy.Job:
         parts = path[len(links.PREFIX) :].split("/")
         if len(parts) != 3:
             return _text(404, "not found: malformed file link")
@@ -227,15 +274,23 @@ class Gateway:
         is_meta = filename.endswith(links.METADATA_SUFFIX)
         dist = filename[: -len(links.METADATA_SUFFIX)] if is_meta else filename
         try:
-            url = self.signer.verify(project, token, dist)
+            signed = self.signer.verify(project, token, dist)
         except LinkError:
             return _text(404, "not found: unknown or tampered file link")
+        upstream, sep, url = signed.partition(" ")
+        if not sep:  # a link signed before upstream names were part of it
+            upstream, url = "", signed
         fields["project"] = project
         fields["filename"] = dist
         parsed = parse_filename(dist)
         if parsed is not None:
             fields["version"] = parsed[1]
         target = links.metadata_url(url) if is_meta else url
+        if upstream:
+            fields["upstream"] = upstream
+            proxied = self.table.proxied.get(upstream)
+            if proxied is not None:
+                return proxy.Job(proxied, target)
         return (
             self.redirect_status,
             [("location", target), ("cache-control", "no-store"), ("content-length", "0")],

@@ -11,6 +11,7 @@ import contextlib
 import os
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
@@ -27,6 +28,10 @@ class Snapshot(msgspec.Struct):
     latency_sum: dict[str, float] = msgspec.field(default_factory=dict)
     cache: dict[str, int] = msgspec.field(default_factory=dict)  # state -> count
     spool_errors: int = 0
+    failovers: dict[str, int] = msgspec.field(default_factory=dict)  # "primary|served-by" -> count
+    breakers: dict[str, int] = msgspec.field(default_factory=dict)  # upstream -> 0/1/2 (worst worker)
+    reloads: dict[str, int] = msgspec.field(default_factory=dict)  # "ok" | "rejected" -> count
+    generation: int = 0  # config generation in use (lowest worker: who lags behind)
 
 
 class Metrics:
@@ -35,6 +40,8 @@ class Metrics:
         self.snap = Snapshot()
         self._requests: defaultdict[tuple[str, int], int] = defaultdict(int)
         self._last_dump = 0.0
+        #: Called at each dump for the current breaker states (set by whoever owns the breakers).
+        self.breaker_states: Callable[[], dict[str, int]] | None = None
         directory.mkdir(parents=True, exist_ok=True)
         self._path = directory / f"{os.getpid()}.json"
 
@@ -55,6 +62,15 @@ class Metrics:
     def cache_state(self, state: str) -> None:
         self.snap.cache[state] = self.snap.cache.get(state, 0) + 1
 
+    def failover(self, primary: str, served_by: str) -> None:
+        key = f"{primary}|{served_by}"
+        self.snap.failovers[key] = self.snap.failovers.get(key, 0) + 1
+
+    def reload(self, ok: bool, generation: int) -> None:
+        key = "ok" if ok else "rejected"
+        self.snap.reloads[key] = self.snap.reloads.get(key, 0) + 1
+        self.snap.generation = generation
+
     def dump(self, force: bool = False) -> None:
         """Publish this worker's counters (rate-limited to one write per second)."""
         now = time.monotonic()
@@ -62,6 +78,8 @@ class Metrics:
             return
         self._last_dump = now
         self.snap.requests = {f"{k}|{s}": n for (k, s), n in self._requests.items()}
+        if self.breaker_states is not None:
+            self.snap.breakers = self.breaker_states()
         tmp = self._path.with_suffix(".tmp")
         with contextlib.suppress(OSError):
             tmp.write_bytes(msgspec.json.encode(self.snap))
@@ -85,6 +103,7 @@ def _alive(pid: int) -> bool:
 def collect(directory: Path) -> Snapshot:
     """Sum the dumps of all live workers."""
     total = Snapshot()
+    generations: list[int] = []
     for path in directory.glob("*.json"):
         try:
             pid = int(path.stem)
@@ -94,7 +113,7 @@ def collect(directory: Path) -> Snapshot:
             snap = msgspec.json.decode(path.read_bytes(), type=Snapshot)
         except (ValueError, OSError, msgspec.DecodeError):
             continue
-        for attr in ("requests", "upstream_requests", "upstream_failures", "cache"):
+        for attr in ("requests", "upstream_requests", "upstream_failures", "cache", "failovers", "reloads"):
             dst: dict[str, int] = getattr(total, attr)
             for k, v in getattr(snap, attr).items():
                 dst[k] = dst.get(k, 0) + v
@@ -104,6 +123,10 @@ def collect(directory: Path) -> Snapshot:
         for k, v in snap.latency_sum.items():
             total.latency_sum[k] = total.latency_sum.get(k, 0.0) + v
         total.spool_errors += snap.spool_errors
+        for k, state in snap.breakers.items():
+            total.breakers[k] = max(total.breakers.get(k, 0), state)
+        generations.append(snap.generation)
+    total.generation = min(generations, default=0)
     return total
 
 
@@ -142,6 +165,33 @@ def render(snap: Snapshot, spool_lag: int) -> str:
     out += [
         f'pkgate_upstream_failures_total{{upstream="{k}"}} {v}'
         for k, v in sorted(snap.upstream_failures.items())
+    ]
+    out += [
+        "# HELP pkgate_upstream_breaker_state Circuit breaker: 0 closed, 1 half-open, 2 open (worst worker).",
+        "# TYPE pkgate_upstream_breaker_state gauge",
+    ]
+    out += [f'pkgate_upstream_breaker_state{{upstream="{k}"}} {v}' for k, v in sorted(snap.breakers.items())]
+    out += [
+        "# HELP pkgate_upstream_up 1 when no worker's breaker for the upstream is open.",
+        "# TYPE pkgate_upstream_up gauge",
+    ]
+    out += [f'pkgate_upstream_up{{upstream="{k}"}} {int(v != 2)}' for k, v in sorted(snap.breakers.items())]
+    out += [
+        "# HELP pkgate_failovers_total Pages served by a later upstream of the route than the first.",
+        "# TYPE pkgate_failovers_total counter",
+    ]
+    for key, n in sorted(snap.failovers.items()):
+        primary, _, served = key.partition("|")
+        out.append(f'pkgate_failovers_total{{primary="{primary}",upstream="{served}"}} {n}')
+    out += [
+        "# HELP pkgate_config_reloads_total Config reloads applied or rejected, summed over workers.",
+        "# TYPE pkgate_config_reloads_total counter",
+    ]
+    out += [f'pkgate_config_reloads_total{{result="{k}"}} {v}' for k, v in sorted(snap.reloads.items())]
+    out += [
+        "# HELP pkgate_config_generation Config generation every worker has applied (lowest worker).",
+        "# TYPE pkgate_config_generation gauge",
+        f"pkgate_config_generation {snap.generation}",
     ]
     out += [
         "# HELP pkgate_upstream_latency_seconds Upstream response time.",

@@ -1,11 +1,12 @@
-"""Upstream index pages: async fetch with pooling, a short-TTL memory cache, single-flight and
-stale-on-error.
+"""Upstream index pages: async fetch with pooling, a short-TTL memory cache, single-flight, a
+circuit breaker and stale copies.
 
 One `PageCache` per upstream. A fresh entry is served from memory; an expired one is revalidated
-with the upstream's validators (`If-None-Match` / `If-Modified-Since`); when the upstream fails, the
-last good page is served (up to `stale_ttl`) and marked stale. Concurrent misses for the same page
-share one upstream request. Rendered bodies are memoised per content type on the entry, so a hot
-page costs one dict lookup.
+with the upstream's validators (`If-None-Match` / `If-Modified-Since`). When the upstream fails the
+fetch raises, and the caller (`failover.py`) first asks the other upstreams of the route and only
+then falls back to `stale_project()`/`stale_root()`: the last good page, up to `stale_ttl`.
+Concurrent misses for the same page share one upstream request. Rendered bodies are memoised per
+content type on the entry, so a hot page costs one dict lookup.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Generic, TypeVar
 
 import httpx
 
+from pkgate.edge.breaker import Breaker
 from pkgate.edge.pages import ProjectPage, RootPage, parse_project, parse_root
 from pkgate.errors import PageError, UpstreamError, UpstreamNotFound
 
@@ -28,6 +30,12 @@ P = TypeVar("P", ProjectPage, RootPage)
 UPSTREAM_ACCEPT = (
     "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
 )
+#: `Accept` by `upstreams.<name>.kind`.
+ACCEPT_BY_KIND = {
+    "auto": UPSTREAM_ACCEPT,
+    "json": "application/vnd.pypi.simple.v1+json",
+    "html": "application/vnd.pypi.simple.v1+html, text/html;q=0.9",
+}
 
 
 @dataclass
@@ -66,6 +74,11 @@ class PageCache:
         stale_ttl: float,
         max_bytes: int,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        breaker: Breaker | None = None,
+        timeout: float | None = None,
+        headers: dict[str, str] | None = None,
+        accept: str = UPSTREAM_ACCEPT,
     ) -> None:
         self.name = name
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
@@ -74,6 +87,10 @@ class PageCache:
         self.stale_ttl = stale_ttl
         self.max_bytes = max_bytes
         self.clock = clock
+        self.breaker = breaker or Breaker(clock=clock)
+        self.timeout = timeout
+        self.headers = dict(headers or {})  # credentials live here, never in a URL or a message
+        self.accept = accept
         self._projects: dict[str, Entry[ProjectPage]] = {}
         self._missing: dict[str, float] = {}  # negative cache: project -> fetched
         self._root: Entry[RootPage] | None = None
@@ -81,6 +98,19 @@ class PageCache:
         self._root_inflight: asyncio.Future[Fetched[RootPage]] | None = None
         self.failures = 0
         self.requests = 0
+
+    def stale_project(self, name: str) -> Fetched[ProjectPage] | None:
+        """The last good page of a project if it is younger than `stale_ttl` (the last resort)."""
+        entry = self._projects.get(name)
+        if entry is not None and self.clock() - entry.fetched < self.stale_ttl:
+            return Fetched(entry, "stale", None)
+        return None
+
+    def stale_root(self) -> Fetched[RootPage] | None:
+        entry = self._root
+        if entry is not None and self.clock() - entry.fetched < self.stale_ttl:
+            return Fetched(entry, "stale", None)
+        return None
 
     async def project(self, name: str) -> Fetched[ProjectPage]:
         """The page of a normalised project name; raises UpstreamNotFound or UpstreamError."""
@@ -109,12 +139,7 @@ class PageCache:
 
     async def _fetch_project(self, name: str, entry: Entry[ProjectPage] | None) -> Fetched[ProjectPage]:
         url = self.base_url + name + "/"
-        try:
-            status, body, ctype, etag, modified, latency, final = await self._get(url, entry)
-        except UpstreamError:
-            if entry is not None and self.clock() - entry.fetched < self.stale_ttl:
-                return Fetched(entry, "stale", None)
-            raise
+        status, body, ctype, etag, modified, latency, final = await self._get(url, entry)
         if status == 304 and entry is not None:
             entry.fetched = self.clock()
             return Fetched(entry, "revalidated", latency)
@@ -126,9 +151,9 @@ class PageCache:
             page = parse_project(body, ctype, final, name)
         except PageError as exc:
             self.failures += 1
-            if entry is not None and self.clock() - entry.fetched < self.stale_ttl:
-                return Fetched(entry, "stale", latency)
+            self.breaker.failure()
             raise UpstreamError(f"{self.name}: bad page for {name!r}: {exc}") from None
+        self.breaker.success()
         new = Entry(page, self.clock(), etag, modified)
         self._projects[name] = new
         self._missing.pop(name, None)
@@ -154,29 +179,28 @@ class PageCache:
             self._root_inflight = None
 
     async def _fetch_root(self, entry: Entry[RootPage] | None) -> Fetched[RootPage]:
+        status, body, ctype, etag, modified, latency, _ = await self._get(self.base_url, entry)
+        if status == 304 and entry is not None:
+            entry.fetched = self.clock()
+            return Fetched(entry, "revalidated", latency)
+        if status == 404:
+            raise UpstreamError(f"{self.name}: the index root answered 404")
         try:
-            status, body, ctype, etag, modified, latency, _ = await self._get(self.base_url, entry)
-            if status == 304 and entry is not None:
-                entry.fetched = self.clock()
-                return Fetched(entry, "revalidated", latency)
-            if status == 404:
-                raise UpstreamError(f"{self.name}: the index root answered 404")
-            try:
-                page = parse_root(body, ctype)
-            except PageError as exc:
-                self.failures += 1
-                raise UpstreamError(f"{self.name}: bad index root: {exc}") from None
-        except UpstreamError:
-            if entry is not None and self.clock() - entry.fetched < self.stale_ttl:
-                return Fetched(entry, "stale", None)
-            raise
+            page = parse_root(body, ctype)
+        except PageError as exc:
+            self.failures += 1
+            self.breaker.failure()
+            raise UpstreamError(f"{self.name}: bad index root: {exc}") from None
+        self.breaker.success()
         self._root = Entry(page, self.clock(), etag, modified)
         return Fetched(self._root, "miss", latency)
 
     async def _get(
         self, url: str, entry: Entry[ProjectPage] | Entry[RootPage] | None
     ) -> tuple[int, bytes, str, str | None, str | None, float, str]:
-        headers = {"Accept": UPSTREAM_ACCEPT}
+        if not self.breaker.allow():
+            raise UpstreamError(f"{self.name}: circuit open after repeated failures")
+        headers = {**self.headers, "Accept": self.accept}
         if entry is not None:
             if entry.etag:
                 headers["If-None-Match"] = entry.etag
@@ -184,8 +208,9 @@ class PageCache:
                 headers["If-Modified-Since"] = entry.last_modified
         self.requests += 1
         started = time.perf_counter()
+        verdict = False
         try:
-            async with self.client.stream("GET", url, headers=headers) as resp:
+            async with self.client.stream("GET", url, headers=headers, timeout=self.timeout) as resp:
                 if resp.status_code in (304, 404):
                     body = b""
                 elif resp.status_code != 200:
@@ -200,6 +225,9 @@ class PageCache:
                         chunks.append(chunk)
                     body = b"".join(chunks)
                 latency = time.perf_counter() - started
+                verdict = True
+                if resp.status_code != 200:
+                    self.breaker.success()  # 200s are judged once parsed
                 return (
                     resp.status_code,
                     body,
@@ -211,7 +239,14 @@ class PageCache:
                 )
         except httpx.HTTPError as exc:
             self.failures += 1
+            verdict = True
+            self.breaker.failure()
             raise UpstreamError(f"{self.name}: {url}: {type(exc).__name__}: {exc}") from None
         except UpstreamError:
             self.failures += 1
+            verdict = True
+            self.breaker.failure()
             raise
+        finally:
+            if not verdict:
+                self.breaker.abandon()

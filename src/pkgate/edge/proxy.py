@@ -1,0 +1,102 @@
+"""Stream-through file answers for upstreams in `mode = "proxy"`.
+
+Used where the client must not see what opens the file: the upstream's credentials (basic auth or
+a bearer token) are added here, and only for URLs on the upstream's own origin (httpx drops them on
+a redirect to another origin too). The body is relayed chunk by chunk (`CHUNK` bytes at most in
+flight per request), never buffered; `Range`/`If-Range` and validators are forwarded, so 206 and
+304 answers work as they do against the upstream. Only a whitelist of response headers comes back:
+no cookies, no `WWW-Authenticate`, nothing that tells the client how the upstream authenticates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Final
+from urllib.parse import urlsplit
+
+import httpx
+
+from pkgate.edge.failover import UpstreamHandle
+from pkgate.edge.recorder import Headers
+
+__all__ = ["CHUNK", "Job", "Stream", "fetch", "origin"]
+
+CHUNK: Final = 64 * 1024
+_REQUEST_HEADERS: Final = ("range", "if-range", "if-none-match", "if-modified-since")
+_RESPONSE_HEADERS: Final = frozenset(
+    {"content-type", "content-length", "content-range", "accept-ranges", "etag", "last-modified"}
+    | {"cache-control", "content-encoding"}
+)
+_PASS_STATUS: Final = frozenset({200, 206, 304, 416})
+
+
+def origin(url: str) -> tuple[str, str]:
+    """(scheme, host[:port]) lower-cased: credentials go only where the upstream itself lives."""
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A verified file request for a proxied upstream."""
+
+    upstream: UpstreamHandle
+    url: str
+
+
+class Stream:
+    """An upstream body being relayed; iterate once, or `aclose()` to drop it unread."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._response.aiter_raw(CHUNK):
+                if chunk:
+                    yield chunk
+        finally:
+            await self._response.aclose()
+
+    async def aclose(self) -> None:
+        await self._response.aclose()
+
+
+def _text(status: int, message: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    return status, [("content-type", "text/plain; charset=utf-8")], (message + "\n").encode()
+
+
+async def fetch(job: Job, method: str, headers: Headers) -> tuple[int, list[tuple[str, str]], bytes | Stream]:
+    """Ask the upstream for the file and answer with its status, safe headers and streamed body."""
+    up = job.upstream
+    cache = up.cache
+    out_headers = {"accept-encoding": "identity"}
+    if origin(job.url) == up.origin:
+        out_headers.update(cache.headers)
+    for key in _REQUEST_HEADERS:
+        value = headers.get(key)
+        if value is not None:
+            out_headers[key] = value
+    request = cache.client.build_request(
+        "HEAD" if method == "HEAD" else "GET", job.url, headers=out_headers, timeout=cache.timeout
+    )
+    try:
+        response = await cache.client.send(request, stream=True)
+    except httpx.HTTPError as exc:
+        return _text(502, f"upstream error: {up.name}: {type(exc).__name__}")
+    status = response.status_code
+    if status not in _PASS_STATUS:
+        await response.aclose()
+        if status in (404, 410):
+            return _text(404, "not found upstream")
+        return _text(502, f"upstream error: {up.name} answered HTTP {status}")
+    kept = [(k, v) for k, v in response.headers.items() if k.lower() in _RESPONSE_HEADERS]
+    kept.append(("x-pkgate-upstream", up.name))
+    if method == "HEAD" or status == 304:
+        await response.aclose()
+        return status, kept, b""
+    return status, kept, Stream(response)

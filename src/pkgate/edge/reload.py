@@ -1,0 +1,253 @@
+"""Switching config on the fly: build a new routing table, check it, swap it in whole.
+
+A reload is all-or-nothing: the new file is parsed and validated, credentials are resolved and the
+new `failover.Table` is built before anything changes; any error leaves the running config alone
+and is reported (logged, and in the admin response). Caches and breakers of upstreams whose URL,
+kind, credentials and timeout did not change are carried over, so a reload does not empty the page
+cache (stale copies survive it) or forget that an upstream is down.
+
+Under `pkgate serve` several worker processes must switch together, so a validated config is
+*published*: its text is written (0600, atomic rename) to `<data_dir>/run/active-config.toml` with a
+generation number in its first line. Every worker polls that file's stat every `POLL` seconds and
+applies a newer generation; workers that granian starts later read the same file. SIGHUP to the
+main process and `POST /admin/reload` on any worker both publish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import fcntl
+import logging
+import os
+from pathlib import Path
+from typing import Final
+
+import httpx
+
+from pkgate import config as config_mod
+from pkgate.config import Config
+from pkgate.edge.breaker import Breaker
+from pkgate.edge.failover import Table, UpstreamHandle
+from pkgate.edge.gateway import Gateway
+from pkgate.edge.metrics import Metrics
+from pkgate.edge.proxy import origin
+from pkgate.edge.routing import Router
+from pkgate.edge.upstream import ACCEPT_BY_KIND, PageCache
+from pkgate.errors import ConfigError
+
+__all__ = ["ACTIVE_ENV", "POLL", "Reloader", "build_table", "publish", "read_generation", "restart_needed"]
+
+log = logging.getLogger("pkgate.reload")
+
+#: Environment variable naming the published config file (set by `pkgate serve` for its workers).
+ACTIVE_ENV: Final = "PKGATE_ACTIVE_CONFIG"
+POLL: Final = 0.25
+_HEADER: Final = "# pkgate-generation "
+#: Keys a reload cannot change in a running process (they need a restart).
+_FIXED: Final = ("server", "storage", "privacy", "gateway.id", "gateway.secret")
+
+
+def auth_headers(creds: tuple[str, str] | str | None) -> dict[str, str]:
+    if creds is None:
+        return {}
+    if isinstance(creds, str):
+        return {"Authorization": f"Bearer {creds}"}
+    pair = base64.b64encode(f"{creds[0]}:{creds[1]}".encode()).decode("ascii")
+    return {"Authorization": f"Basic {pair}"}
+
+
+def build_table(
+    cfg: Config,
+    client: httpx.AsyncClient,
+    metrics: Metrics,
+    previous: Table | None = None,
+    generation: int = 0,
+) -> Table:
+    """A routing table for `cfg`; raises ConfigError (e.g. a credential variable is not set)."""
+    gw = cfg.gateway
+    handles: dict[str, UpstreamHandle] = {}
+    for name, up in cfg.upstreams.items():
+        headers = auth_headers(config_mod.credentials(name, up))
+        timeout = up.timeout or gw.upstream_timeout
+        base = up.url if up.url.endswith("/") else up.url + "/"
+        signature = (base, up.kind, tuple(sorted(headers.items())), timeout)
+        old = previous.upstreams.get(name) if previous is not None else None
+        if old is not None and old.signature == signature:
+            cache = old.cache
+            cache.ttl, cache.stale_ttl, cache.max_bytes = gw.cache_ttl, gw.stale_ttl, gw.max_page_bytes
+            cache.breaker.threshold = cfg.routing.breaker_threshold
+            cache.breaker.cooldown = cfg.routing.breaker_cooldown
+        else:
+            cache = PageCache(
+                name,
+                base,
+                client,
+                gw.cache_ttl,
+                gw.stale_ttl,
+                gw.max_page_bytes,
+                breaker=Breaker(cfg.routing.breaker_threshold, cfg.routing.breaker_cooldown),
+                timeout=timeout,
+                headers=headers,
+                accept=ACCEPT_BY_KIND[up.kind],
+            )
+        handles[name] = UpstreamHandle(name, cache, up.mode, up.authoritative, origin(base), signature)
+    return Table(Router(cfg), handles, metrics, generation)
+
+
+def restart_needed(old: Config, new: Config) -> list[str]:
+    """Changed keys that only take effect after a restart."""
+    changed = []
+    for key in _FIXED:
+        section, _, field = key.partition(".")
+        a, b = getattr(old, section), getattr(new, section)
+        if field:
+            a, b = getattr(a, field), getattr(b, field)
+        if a != b:
+            changed.append(key)
+    return changed
+
+
+# ---- the published config ---------------------------------------------------------------------
+
+
+def read_generation(path: Path) -> int:
+    """The generation in a published config's first line; 0 if absent or unreadable."""
+    try:
+        with path.open(encoding="utf-8") as fh:
+            first = fh.readline()
+    except OSError:
+        return 0
+    if first.startswith(_HEADER):
+        with contextlib.suppress(ValueError):
+            return int(first[len(_HEADER) :].split()[0])
+    return 0
+
+
+def publish(active: Path, text: str, source: str) -> int:
+    """Write a validated config as the next generation (0600, atomic); its generation number."""
+    active.parent.mkdir(parents=True, exist_ok=True)
+    with open(active.with_suffix(".lock"), "wb") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        generation = read_generation(active) + 1
+        tmp = active.with_suffix(f".tmp{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(f"{_HEADER}{generation} source {source}\n{text}")
+        os.replace(tmp, active)
+    return generation
+
+
+def _read_source(source: str | None) -> str:
+    if source is None:
+        return ""
+    try:
+        return Path(source).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read: {exc}") from None
+
+
+# ---- one worker's reloads ---------------------------------------------------------------------------
+
+
+class Reloader:
+    """Applies new configs to one worker's gateway: on request (admin) and from the published file."""
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        client: httpx.AsyncClient,
+        cfg: Config,
+        source: str | None,
+        active: Path | None,
+        generation: int = 0,
+    ) -> None:
+        self.gateway = gateway
+        self.client = client
+        self.cfg = cfg
+        self.source = source
+        self.active = active
+        self.generation = generation
+        self._stat: tuple[int, int, int] | None = _stat(active) if active is not None else None
+        self._lock = asyncio.Lock()
+        gateway.metrics.snap.generation = generation
+
+    def _apply(self, cfg: Config, generation: int) -> list[str]:
+        """Build first (may raise), then swap: the old config stays on any error."""
+        table = build_table(cfg, self.client, self.gateway.metrics, self.gateway.table, generation)
+        later = restart_needed(self.cfg, cfg)
+        gw = cfg.gateway
+        self.gateway.apply(table, gw.redirect_status, gw.cache_ttl, gw.admin_token)
+        self.cfg = cfg
+        self.generation = generation
+        self.gateway.metrics.reload(True, generation)
+        if later:
+            log.warning("config generation %d: %s changed; takes effect after a restart", generation, later)
+        return later
+
+    async def admin(self) -> tuple[int, dict[str, object]]:
+        """Re-read the config file, validate, publish and apply; (status, result) for the admin."""
+        async with self._lock:
+            try:
+                text = _read_source(self.source)
+                cfg = config_mod.parse(text, self.source or "defaults")
+                build_table(cfg, self.client, self.gateway.metrics)  # credentials resolvable?
+                generation = (
+                    publish(self.active, text, self.source or "defaults")
+                    if self.active is not None
+                    else self.generation + 1
+                )
+                later = self._apply(cfg, generation)
+            except (ConfigError, OSError) as exc:
+                self.gateway.metrics.reload(False, self.generation)
+                log.error("config reload rejected, keeping generation %d: %s", self.generation, exc)
+                return 400, {"status": "rejected", "error": str(exc), "generation": self.generation}
+            if self.active is not None:
+                self._stat = _stat(self.active)
+        log.info("config generation %d applied (admin)", generation)
+        return 200, {
+            "status": "reloaded",
+            "generation": generation,
+            "upstreams": sorted(cfg.upstreams),
+            "rules": len(cfg.routing.rules),
+            "restart_needed": later,
+        }
+
+    async def check(self) -> bool:
+        """Apply the published config if it is newer than ours; True if something was applied."""
+        if self.active is None:
+            return False
+        stat = _stat(self.active)
+        if stat == self._stat:
+            return False
+        async with self._lock:
+            self._stat = stat
+            generation = read_generation(self.active)
+            if generation <= self.generation:
+                return False
+            try:
+                cfg = config_mod.parse(self.active.read_text(encoding="utf-8"), str(self.active))
+                self._apply(cfg, generation)
+            except (ConfigError, OSError) as exc:
+                self.gateway.metrics.reload(False, self.generation)
+                log.error("published config %d not applied, keeping %d: %s", generation, self.generation, exc)
+                return False
+        log.info("config generation %d applied", generation)
+        return True
+
+    async def watch(self) -> None:
+        while True:
+            await asyncio.sleep(POLL)
+            try:
+                await self.check()
+            except Exception:  # the watcher must survive anything
+                log.exception("config watcher")
+
+
+def _stat(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
