@@ -58,6 +58,9 @@ try {
         until: document.getElementById("until").value,
         tiles,
         charts,
+        concentration: document.getElementById("concentration").textContent,
+        heavyRows: document.querySelectorAll("#heavy tbody tr").length,
+        behaviourRows: [...document.querySelectorAll("#behaviour tbody tr")].map((tr) => tr.cells[0].textContent),
         tokenInStorage: sessionStorage.getItem("pkgate.token") !== null,
       };
     });

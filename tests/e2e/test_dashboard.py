@@ -86,6 +86,14 @@ def test_charts_show_the_store_numbers(seen: dict[str, Any]) -> None:
     top = step["charts"]["chart-versions"]
     assert top["labels"] == ["six", "flask"]
     assert top["datasets"][0]["data"] == [4, 2]
+    installers = step["charts"]["chart-breakdown-installer"]
+    assert (installers["labels"], installers["datasets"][0]["data"]) == (["pip"], [6])
+    countries = step["charts"]["chart-breakdown-country"]
+    assert (countries["labels"], countries["datasets"][0]["data"]) == (["DE"], [6])
+    assert step["charts"]["chart-behaviour"]["labels"] == step["behaviourRows"]
+    assert sum(step["charts"]["chart-behaviour"]["datasets"][0]["data"]) == 6  # source-days with requests
+    assert step["heavyRows"] == 6
+    assert step["concentration"].endswith("of 6 downloads")
     for chart in step["charts"].values():
         assert chart["painted"] > 1000, "the canvas stayed blank"
 

@@ -67,7 +67,7 @@ async def test_every_api_route_needs_the_token(client: httpx.AsyncClient, header
 
 async def test_every_api_route_answers_with_the_token(client: httpx.AsyncClient) -> None:
     for path in await api_paths(client):
-        resp = await client.get(path, params=RANGE, headers=AUTH)
+        resp = await client.get(path, params={**RANGE, "by": "installer"}, headers=AUTH)
         assert resp.status_code == 200, (path, resp.text)
         body = resp.json()
         assert body["query"]["since"].startswith("2026-03-01T00:00:00")
@@ -160,14 +160,46 @@ async def test_dashboard_pages_are_served_with_a_strict_csp(client: httpx.AsyncC
     assert (resp.status_code, resp.headers["location"]) == (302, "/dashboard")
 
 
-async def test_daily_series_has_every_day(client: httpx.AsyncClient) -> None:
+async def test_daily_rows(client: httpx.AsyncClient) -> None:
     params = {"since": "2026-03-01", "until": "2026-03-05", "project": "six"}
     rows = (await client.get("/api/downloads_daily", params=params, headers=AUTH)).json()["rows"]
-    assert [r["day"] for r in rows] == ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04"]
-    assert [r["downloads"] for r in rows] == [0, 3, 1, 0]
-    assert [r["not_modified"] for r in rows] == [0, 1, 0, 0]
-    assert [r["failed"] for r in rows] == [0, 0, 1, 0]
-    too_long = {"since": "2020-01-01", "until": "2026-01-01"}
-    resp = await client.get("/api/downloads_daily", params=too_long, headers=AUTH)
+    per_day: dict[str, int] = {}
+    for r in rows:
+        per_day[r["day"]] = per_day.get(r["day"], 0) + r["downloads"]
+    assert per_day == {"2026-03-02": 3, "2026-03-03": 1}
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "message"),
+    [
+        ("/api/breakdown", {}, "by: required; one of installer, "),
+        ("/api/breakdown", {"by": "ip"}, "by: expected one of installer, "),
+        ("/api/breakdown", {"by": "python", "over_time": "maybe"}, "over_time: expected true or false"),
+        ("/api/uniques", {"level": "planet"}, "level: expected one of client, network, got 'planet'"),
+        ("/api/uniques", {"period": "year"}, "period: expected one of day, week, month"),
+        ("/api/heavy_hitters", {"k": "0"}, "k: expected an integer 1..1000, got 0"),
+        ("/api/adoption", {"period": "month"}, "period: expected one of day, week"),
+        ("/api/behaviour", {"limit": "abc"}, "limit: expected an integer"),
+    ],
+)
+async def test_endpoint_parameters_are_checked(
+    client: httpx.AsyncClient, path: str, params: dict[str, str], message: str
+) -> None:
+    resp = await client.get(path, params={**RANGE, **params}, headers=AUTH)
     assert resp.status_code == 400
-    assert resp.json()["error"] == "since: daily series cover at most 400 days"
+    assert resp.json()["error"].startswith(message)
+
+
+async def test_breakdown_and_heavy_hitters(client: httpx.AsyncClient) -> None:
+    rows = (await client.get("/api/breakdown", params={**RANGE, "by": "installer"}, headers=AUTH)).json()[
+        "rows"
+    ]
+    assert [(r["value"], r["downloads"]) for r in rows] == [("pip", 6)]
+    rows = (await client.get("/api/breakdown", params={**RANGE, "by": "country"}, headers=AUTH)).json()[
+        "rows"
+    ]
+    assert [(r["value"], r["downloads"], r["requests"]) for r in rows] == [("DE", 6, 9)]
+    hh = (await client.get("/api/heavy_hitters", params=RANGE, headers=AUTH)).json()["rows"]
+    assert sum(r["downloads"] for r in hh) == 6  # per day, every downloading source
+    assert {r["source_id"] for r in hh} == {"aaaa01", "aaaa02", "aaaa03", "bbbb01", "bbbb02"}
+    assert not any(r["aggressive"] for r in hh)

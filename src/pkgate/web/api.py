@@ -59,6 +59,8 @@ def _handler(endpoint: Endpoint, store: Path, token: str) -> Handler:
         params = dict(request.query_params)
         try:
             q = parse_query(params)
+            for extra in endpoint.params:
+                extra.check(params)
         except ParamError as exc:
             return _error(400, str(exc))
 

@@ -70,7 +70,13 @@ def openapi_document(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for endpoint, row_schema in zip(endpoints, row_schemas, strict=True):
         extra = [
-            {"name": p.name, "in": "query", "description": p.description, "schema": p.schema}
+            {
+                "name": p.name,
+                "in": "query",
+                "description": p.description,
+                "schema": p.schema,
+                "required": p.required,
+            }
             for p in endpoint.params
         ]
         paths[f"/api/{endpoint.name}"] = {

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 from packaging.utils import canonicalize_name
 
 from pkgate.insights import Query
 
-__all__ = ["DEFAULT_DAYS", "MAX_DAYS", "ParamError", "parse_int", "parse_query"]
+__all__ = ["DEFAULT_DAYS", "MAX_DAYS", "ParamError", "parse_bool", "parse_choice", "parse_int", "parse_query"]
 
 #: Range used when `since` is not given.
 DEFAULT_DAYS: Final = 30
@@ -85,3 +85,25 @@ def parse_int(params: Mapping[str, str], name: str, default: int, low: int, high
     if not low <= value <= high:
         raise ParamError(name, f"expected an integer {low}..{high}, got {value}")
     return value
+
+
+def parse_choice(params: Mapping[str, str], name: str, choices: Sequence[str], default: str | None) -> str:
+    """One of `choices` (required when `default` is None); raises ParamError on anything else."""
+    text = params.get(name)
+    if text is None or text == "":
+        if default is None:
+            raise ParamError(name, f"required; one of {', '.join(choices)}")
+        return default
+    if text not in choices:
+        raise ParamError(name, f"expected one of {', '.join(choices)}, got {text[:_MAX_TEXT]!r}")
+    return text
+
+
+def parse_bool(params: Mapping[str, str], name: str) -> bool:
+    """`true`/`1`/`yes` or `false`/`0`/`no` (absent: false); raises ParamError on anything else."""
+    text = params.get(name, "false").lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no", ""):
+        return False
+    raise ParamError(name, f"expected true or false, got {text[:_MAX_TEXT]!r}")

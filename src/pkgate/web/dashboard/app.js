@@ -7,8 +7,6 @@
   const DAY_MS = 86400000;
   const $ = (id) => document.getElementById(id);
   const charts = window.pkgateCharts;
-  let endpoints = new Set();
-  let breakdownDims = [];
   let generation = 0;
 
   // ---- token: typed into the login form, or passed once as #token=... (never sent to the server) --
@@ -91,16 +89,28 @@
     }));
   }
 
-  function daily(rows) {
-    const labels = rows.map((r) => String(r.day));
-    const pick = (f) => rows.map((r) => r[f] || 0);
+  function everyDay(state) {
+    const days = [];
+    for (let d = state.since; d <= state.until; d = addDays(d, 1)) days.push(d);
+    return days;
+  }
+
+  function daily(state, rows) {
+    const labels = everyDay(state);
+    const index = new Map(labels.map((d, i) => [d, i]));
+    const fields = ["downloads", "index_hits", "not_modified", "metadata", "head", "failed"];
+    const sums = Object.fromEntries(fields.map((f) => [f, labels.map(() => 0)]));
+    for (const r of rows) {
+      const i = index.get(String(r.day));
+      if (i !== undefined) fields.forEach((f) => { sums[f][i] += r[f] || 0; });
+    }
     charts.timeSeries("chart-daily", labels, [
-      { label: "Downloads", data: pick("downloads"), kind: "line" },
-      { label: "Index pages", data: pick("index_hits") },
-      { label: "Revalidations (304)", data: pick("not_modified") },
-      { label: "Metadata", data: pick("metadata") },
-      { label: "HEAD", data: pick("head") },
-      { label: "Failed", data: pick("failed") },
+      { label: "Downloads", data: sums.downloads, kind: "line" },
+      { label: "Index pages", data: sums.index_hits },
+      { label: "Revalidations (304)", data: sums.not_modified },
+      { label: "Metadata", data: sums.metadata },
+      { label: "HEAD", data: sums.head },
+      { label: "Failed", data: sums.failed },
     ]);
   }
 
@@ -120,35 +130,68 @@
     }
   }
 
-  // Insight rows are rendered generically (label = first text field, value = the named count) so a
-  // new column in an insight shows up without a dashboard change.
-  function labelOf(row) {
-    for (const [k, v] of Object.entries(row)) if (typeof v === "string" || v === null) return v ?? "unknown";
-    return "?";
+  function behaviour(rows) {
+    const by = new Map();
+    for (const r of rows) {
+      const t = by.get(r.behaviour) || { behaviour: r.behaviour, sources: 0, requests: 0, downloads: 0 };
+      t.sources += r.sources;
+      t.requests += r.requests;
+      t.downloads += r.downloads;
+      by.set(r.behaviour, t);
+    }
+    const totals = [...by.values()].sort((a, b) => b.sources - a.sources || a.behaviour.localeCompare(b.behaviour));
+    charts.doughnut("chart-behaviour", totals.map((t) => t.behaviour), totals.map((t) => t.sources));
+    table($("behaviour"), totals);
   }
-  function valueOf(row, preferred) {
-    for (const f of preferred) if (typeof row[f] === "number") return row[f];
-    for (const v of Object.values(row)) if (typeof v === "number") return v;
-    return 0;
+
+  function adoption(state, rows) {
+    $("panel-adoption").hidden = !state.project;
+    if (!state.project) return;
+    const labels = everyDay(state);
+    const index = new Map(labels.map((d, i) => [d, i]));
+    const byVersion = new Map();
+    for (const r of rows) {
+      if (!byVersion.has(r.version)) byVersion.set(r.version, labels.map(() => null));
+      const i = index.get(String(r.period));
+      if (i !== undefined) byVersion.get(r.version)[i] = Math.round(r.share * 1000) / 10;
+    }
+    charts.lines("chart-adoption", labels, [...byVersion].map(([v, data]) => ({ label: v, data })), true);
   }
+
+  const BREAKDOWNS = ["installer", "python", "system", "distro", "cpu", "country", "org", "cloud", "ci"];
 
   function breakdowns(results) {
     const grid = $("breakdowns");
-    grid.replaceChildren();
-    results.forEach(([dim, rows]) => {
-      const wrap = document.createElement("div");
-      const h = document.createElement("h3");
-      h.textContent = dim;
-      const box = document.createElement("div");
-      box.className = "chart";
-      const canvas = document.createElement("canvas");
-      canvas.id = `chart-breakdown-${dim}`;
-      box.append(canvas);
-      wrap.append(h, box);
-      grid.append(wrap);
-      const top = rows.slice(0, 10);
-      charts.bars(canvas.id, top.map(labelOf), [{ label: "Downloads", data: top.map((r) => valueOf(r, ["downloads"])) }], true);
+    if (!grid.children.length) {
+      for (const dim of BREAKDOWNS) {
+        const wrap = document.createElement("div");
+        const h = document.createElement("h3");
+        h.textContent = dim;
+        const box = document.createElement("div");
+        box.className = "chart";
+        const canvas = document.createElement("canvas");
+        canvas.id = `chart-breakdown-${dim}`;
+        box.append(canvas);
+        wrap.append(h, box);
+        grid.append(wrap);
+      }
+    }
+    BREAKDOWNS.forEach((dim, i) => {
+      const top = results[i].filter((r) => r.downloads > 0).slice(0, 10);
+      charts.bars(`chart-breakdown-${dim}`, top.map((r) => r.value ?? "unknown"),
+        [{ label: "Downloads", data: top.map((r) => r.downloads) }], true);
     });
+  }
+
+  function heavy(rows, conc) {
+    const share = (x) => `${(x * 100).toFixed(1)}%`;
+    $("concentration").textContent = conc.length && conc[0].total_downloads
+      ? conc.map((c) => `top ${c.top}: ${share(c.share)}`).join(" · ") + ` of ${fmt(conc[0].total_downloads)} downloads`
+      : "No downloads in this range.";
+    table($("heavy"), rows.slice(0, 20).map((r) => ({
+      rank: r.rank, day: r.day, source: r.source_id, downloads: r.downloads, requests: r.requests,
+      share: share(r.share), "most of one file": r.max_file_downloads, aggressive: r.aggressive,
+    })));
   }
 
   function table(el, rows) {
@@ -194,34 +237,20 @@
       if (state.project && !names.includes(state.project)) names.unshift(state.project);
       select.replaceChildren(new Option("All projects", ""), ...names.map((n) => new Option(n, n)));
       select.value = state.project;
-
-      const jobs = [api("downloads_daily", q), api("downloads", q)];
-      const optional = [];
-      if (endpoints.has("behaviour")) optional.push(["behaviour", api("behaviour", q)]);
-      if (endpoints.has("heavy_hitters")) optional.push(["heavy_hitters", api("heavy_hitters", q)]);
-      if (endpoints.has("breakdown")) {
-        breakdownDims.forEach((by) => optional.push([`breakdown:${by}`, api("breakdown", { ...q, by })]));
-      }
-      const [days, rows] = await Promise.all(jobs);
-      const extra = await Promise.all(optional.map(([, p]) => p));
+      const [days, rows, behaviours, hitters, conc, adopt, ...bds] = await Promise.all([
+        api("downloads_daily", q), api("downloads", q), api("behaviour_summary", q),
+        api("heavy_hitters", q), api("concentration", q),
+        state.project ? api("adoption", q) : Promise.resolve([]),
+        ...BREAKDOWNS.map((by) => api("breakdown", { ...q, by })),
+      ]);
       if (mine !== generation) return;
       tiles(rows);
-      daily(days);
+      daily(state, days);
       versions(state, state.project ? rows : projects);
-      const got = Object.fromEntries(optional.map(([k], i) => [k, extra[i]]));
-      if (got.behaviour) {
-        $("panel-behaviour").hidden = false;
-        charts.doughnut("chart-behaviour", got.behaviour.map(labelOf), got.behaviour.map((r) => valueOf(r, ["sources", "count"])));
-      }
-      if (got.heavy_hitters) {
-        $("panel-heavy").hidden = false;
-        table($("heavy"), got.heavy_hitters);
-      }
-      const bd = breakdownDims.filter((by) => got[`breakdown:${by}`]).map((by) => [by, got[`breakdown:${by}`]]);
-      if (bd.length) {
-        $("panel-breakdowns").hidden = false;
-        breakdowns(bd);
-      }
+      behaviour(behaviours);
+      adoption(state, adopt);
+      breakdowns(bds);
+      heavy(hitters, conc);
       $("status").textContent = `${state.project || "All projects"}, ${state.since} to ${state.until} (UTC)`;
       document.body.dataset.state = "ready";
     } catch (err) {
@@ -236,14 +265,6 @@
     }
   }
 
-  async function discover() {
-    // The OpenAPI document (public, no data) says which insights this server has.
-    const doc = await (await fetch("/api/openapi.json", { credentials: "omit" })).json();
-    endpoints = new Set(Object.keys(doc.paths).map((p) => p.replace(/^\/api\//, "")));
-    const by = (doc.paths["/api/breakdown"]?.get.parameters || []).find((p) => p.name === "by");
-    breakdownDims = by?.schema?.enum || ["installer", "python", "system", "country"];
-  }
-
   function onPickers() {
     const state = pickersToState();
     if (!state.since || !state.until) return;
@@ -252,7 +273,7 @@
     load(state);
   }
 
-  async function main() {
+  function main() {
     takeFragmentToken();
     $("pickers").addEventListener("change", onPickers);
     $("pickers").addEventListener("submit", (e) => { e.preventDefault(); onPickers(); });
@@ -269,12 +290,6 @@
       load(readState());
     });
     window.addEventListener("popstate", () => load(readState()));
-    try {
-      await discover();
-    } catch (err) {
-      $("status").textContent = `cannot reach the API: ${err}`;
-      return;
-    }
     load(readState());
   }
 

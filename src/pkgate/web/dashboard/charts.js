@@ -69,5 +69,22 @@
     });
   }
 
-  window.pkgateCharts = { timeSeries, bars, doughnut };
+  function lines(id, labels, series, percent) {
+    return upsert(id, {
+      type: "line",
+      data: {
+        labels,
+        datasets: series.map((s, i) => ({
+          label: s.label, data: s.data, borderColor: color(i), backgroundColor: color(i), pointRadius: 2, tension: 0,
+        })),
+      },
+      options: {
+        ...common,
+        scales: { y: { beginAtZero: true, max: percent ? 100 : undefined,
+          ticks: percent ? { callback: (v) => `${v}%` } : {} } },
+      },
+    });
+  }
+
+  window.pkgateCharts = { timeSeries, bars, doughnut, lines };
 })();

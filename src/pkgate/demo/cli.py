@@ -1,0 +1,68 @@
+"""`pkgate demo` (registered in pkgate.cli): see a gateway's insights in a minute, offline."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pkgate.errors import PkgateError
+
+__all__ = ["demo"]
+
+
+def demo(
+    days: Annotated[int, typer.Option(help="Simulated days of traffic (ending today).")] = 3,
+    port: Annotated[int, typer.Option(help="Dashboard port.")] = 8081,
+    wheels: Annotated[
+        str | None,
+        typer.Option(help="Directory of wheels for the local upstream (default: .cache/test-dists)."),
+    ] = None,
+    workdir: Annotated[
+        str | None, typer.Option("--dir", help="Keep the demo's files here (default: a temporary directory).")
+    ] = None,
+    serve: Annotated[bool, typer.Option(help="Serve the dashboard afterwards (until Ctrl-C).")] = True,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated traffic.")] = 7,
+) -> None:
+    """Start a gateway in front of a local upstream, simulate days of clients, serve the dashboard."""
+    from pkgate.demo.run import Demo, find_wheels
+    from pkgate.web.app import create_app
+    from pkgate.web.serve import serve_forever
+
+    if not 1 <= days <= 30:
+        raise _fail(f"--days: must be 1..30, got {days}")
+    source = Path(wheels) if wheels else find_wheels()
+    if source is None or not source.is_dir():
+        raise _fail("no wheels: run scripts/fetch-test-wheels, or pass --wheels DIR with a few .whl files")
+    tmp = None if workdir else tempfile.mkdtemp(prefix="pkgate-demo-")
+    root = Path(workdir or str(tmp))
+    root.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(24)
+    run = Demo(root, source, token, days=days, seed=seed, say=lambda m: typer.echo(f"demo: {m}", err=True))
+    try:
+        run.start()
+        run.play()
+        if serve:
+            app = create_app(run.store, token)
+            typer.echo(
+                f"demo: dashboard http://127.0.0.1:{port}/dashboard#token={token}\n"
+                f"demo: try it yourself: pip install --index-url {run.gateway_url}/simple/ six\n"
+                "demo: Ctrl-C to stop",
+                err=True,
+            )
+            serve_forever(app, "127.0.0.1", port)
+    except PkgateError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        run.stop()
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"pkgate: error: {message}", err=True)
+    return typer.Exit(2)

@@ -1,0 +1,150 @@
+"""The demo's simulated clients: who asks for what, when, from where, with which User-Agent.
+
+A seeded plan of `Visit`s over a few simulated days — the kinds of sources the insights tell apart:
+a production deploy polling on a schedule (mostly 304s), a CI job downloading fresh on every run from
+cloud addresses, developers on laptops in several countries (working hours, pip and uv, several
+versions), a mirror fetching whole projects daily, one-off installs, and one misconfigured source
+downloading the same file over and over. Addresses are public ones of those countries (so the
+offline country lookup has something to say); they are only ever sent as `X-Forwarded-For` to the
+local gateway, which hashes them.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Sequence
+from typing import Final, NamedTuple
+
+__all__ = ["Visit", "plan", "user_agent"]
+
+HOUR_US: Final = 3_600_000_000
+DAY_US: Final = 24 * HOUR_US
+
+
+class Visit(NamedTuple):
+    """One client action: fetch a project page, then maybe its metadata and a file."""
+
+    ts_us: int
+    client: str  # which simulated client (for the summary), e.g. "ci" or "dev-de"
+    ip: str
+    user_agent: str
+    project: str
+    version: str | None = None  # None: the newest
+    download: bool = True
+    metadata: bool = False  # PEP 658 metadata before the file (as pip and uv do)
+    revalidate: bool = False  # send If-None-Match with the page's ETag (a poller's cache)
+    all_files: bool = False  # a mirror: every file of the project
+
+
+_OS: Final = {
+    "linux": ({"name": "Linux", "release": "6.1.0-18-amd64"}, {"name": "Debian GNU/Linux", "version": "12", "id": "bookworm", "libc": {"lib": "glibc", "version": "2.36"}}, "x86_64"),
+    "ubuntu": ({"name": "Linux", "release": "5.15.0-91-generic"}, {"name": "Ubuntu", "version": "22.04", "id": "jammy", "libc": {"lib": "glibc", "version": "2.35"}}, "x86_64"),
+    "macos": ({"name": "Darwin", "release": "23.4.0"}, {"name": "macOS", "version": "14.4.1"}, "arm64"),
+    "windows": ({"name": "Windows", "release": "10"}, None, "AMD64"),
+}  # fmt: skip
+
+
+def user_agent(installer: str, version: str, python: str, os_name: str, ci: bool = False) -> str:
+    """A pip- or uv-style `name/version {json}` User-Agent (the shape linehaul parses)."""
+    system, distro, cpu = _OS[os_name]
+    data: dict[str, object] = {
+        "ci": True if ci else None,
+        "cpu": cpu,
+        "implementation": {"name": "CPython", "version": python},
+        "installer": {"name": installer, "version": version},
+        "python": python,
+        "system": system,
+    }
+    if distro is not None:
+        data["distro"] = distro
+    if installer == "pip":
+        data["openssl_version"] = "OpenSSL 3.0.11 19 Sep 2023"
+        data["setuptools_version"] = "69.0.3"
+    return f"{installer}/{version} {json.dumps(data, sort_keys=True, separators=(',', ':'))}"
+
+
+MIRROR_UA: Final = "bandersnatch/6.5.0 (CPython 3.11.8-final0, Linux x86_64)"
+
+#: Developers' (country, address, OS, installer, python).
+_DEVS: Final = (
+    ("de", "85.214.132.117", "ubuntu", "pip", "3.12.2"),
+    ("fr", "90.84.10.23", "macos", "uv", "3.12.2"),
+    ("jp", "133.242.1.17", "macos", "pip", "3.11.8"),
+    ("br", "177.71.128.40", "windows", "pip", "3.11.8"),
+    ("in", "49.207.1.9", "ubuntu", "uv", "3.13.0"),
+    ("gb", "81.2.69.142", "windows", "uv", "3.12.2"),
+)
+_ONE_OFF_NETS: Final = ("203.2.218.", "200.45.0.", "41.203.64.", "1.2.4.", "85.214.132.", "90.84.10.")
+_CI_NETS: Final = ("20.42.0.", "20.42.1.", "20.42.2.")  # a CI provider's cloud range (several runners)
+PROD_IP: Final = "3.80.0.10"
+MIRROR_IP: Final = "34.64.0.5"
+AGGRESSIVE_IP: Final = "95.173.136.77"
+
+
+def plan(projects: dict[str, list[str]], start_us: int, days: int, now_us: int, seed: int = 7) -> list[Visit]:
+    """Every visit from `start_us` over `days` days (none after `now_us`), in time order.
+
+    `projects` maps each project to its versions, oldest first.
+    """
+    rnd = random.Random(seed)
+    names = sorted(projects)
+    out: list[Visit] = []
+    deployed = names[0]
+    ci_needs = names[: min(3, len(names))]
+    ci_ua = user_agent("pip", "24.0", "3.12.2", "ubuntu", ci=True)
+    prod_ua = user_agent("pip", "23.3.1", "3.11.8", "linux")
+    for day in range(days):
+        base = start_us + day * DAY_US
+        # Production deploy: polls its one pinned project every 10 minutes; downloads once a day.
+        for i in range(0, 24 * 6):
+            ts = base + i * 600_000_000 + rnd.randrange(0, 2_000_000)
+            out.append(
+                Visit(ts, "prod", PROD_IP, prod_ua, deployed, projects[deployed][0], i == 0, False, i > 0)
+            )
+        # CI: a build every 2 hours on a fresh runner, fresh downloads of every requirement.
+        for i in range(12):
+            ts = base + i * 2 * HOUR_US + rnd.randrange(0, 600_000_000)
+            ip = rnd.choice(_CI_NETS) + str(rnd.randrange(2, 250))
+            for j, name in enumerate(ci_needs):
+                out.append(Visit(ts + j * 1_500_000, "ci", ip, ci_ua, name, None, True, True))
+        # Developers: a few irregular sessions in their working hours, trying several versions.
+        for offset, (cc, ip, os_name, inst, py) in enumerate(_DEVS):
+            ua = user_agent(inst, "24.0" if inst == "pip" else "0.4.18", py, os_name)
+            for _ in range(rnd.randrange(1, 5)):
+                hour = 8 + offset % 3 + rnd.random() * 9
+                ts = base + round(hour * HOUR_US)
+                name = rnd.choice(names)
+                version = rnd.choice(projects[name])
+                out.append(Visit(ts, f"dev-{cc}", ip, ua, name, version, True, True))
+        # A mirror: every file of every project, once a day at 03:00.
+        for j, name in enumerate(names):
+            out.append(
+                Visit(
+                    base + 3 * HOUR_US + j * 5_000_000, "mirror", MIRROR_IP, MIRROR_UA, name, all_files=True
+                )
+            )
+        # One-off installs from around the world.
+        for _ in range(rnd.randrange(4, 9)):
+            ip = rnd.choice(_ONE_OFF_NETS) + str(rnd.randrange(2, 250))
+            ua = user_agent(rnd.choice(("pip", "uv")), "24.0", "3.12.2", rnd.choice(list(_OS)))
+            out.append(Visit(base + rnd.randrange(0, DAY_US), "one-off", ip, ua, rnd.choice(names)))
+    # The misconfigured source: the same file every 30 s for three hours on the middle day.
+    mid = start_us + (days // 2) * DAY_US + 14 * HOUR_US
+    loop_ua = user_agent("pip", "24.0", "3.10.12", "ubuntu")
+    target = names[-1]
+    for i in range(360):
+        out.append(
+            Visit(mid + i * 30_000_000, "aggressive", AGGRESSIVE_IP, loop_ua, target, projects[target][-1])
+        )
+    out = [v for v in out if v.ts_us <= now_us]
+    out.sort(key=lambda v: v.ts_us)
+    return out
+
+
+def by_day(visits: Sequence[Visit]) -> list[list[Visit]]:
+    """Visits grouped by UTC day, in order (the gateway keeps only today's and yesterday's keys)."""
+    groups: dict[int, list[Visit]] = {}
+    for v in visits:
+        groups.setdefault(v.ts_us // DAY_US, []).append(v)
+    return [groups[d] for d in sorted(groups)]
