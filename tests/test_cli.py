@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -116,3 +117,66 @@ def test_erase_now_and_later(tmp_path: Path) -> None:
     bad = runner.invoke(app, ["erase", "--config", cfg, "not-hex!"])
     assert bad.exit_code == 2
     assert "not a source id" in bad.output
+
+
+def test_report_topics(tmp_path: Path) -> None:
+    cfg = seed(tmp_path)
+    for topic in (
+        "daily",
+        "uniques",
+        "behaviour",
+        "heavy-hitters",
+        "adoption",
+        "concentration",
+        "first-seen",
+    ):
+        result = runner.invoke(app, ["report", topic, "--config", cfg, "--format", "json"])
+        assert result.exit_code == 0, (topic, result.output)
+        assert json.loads(result.output), topic
+    by = runner.invoke(app, ["report", "breakdown", "--by", "installer", "--config", cfg, "--format", "json"])
+    assert [(r["value"], r["downloads"]) for r in json.loads(by.output)] == [("pip", 2)]
+    weekly = runner.invoke(
+        app, ["report", "uniques", "--period", "week", "--level", "network", "--config", cfg]
+    )
+    assert "Unique sources" in weekly.output
+    hh = json.loads(runner.invoke(app, ["report", "heavy-hitters", "--config", cfg, "-f", "json"]).output)
+    assert sorted((r["source_id"], r["downloads"]) for r in hh) == [("aaaa", 1), ("bbbb", 1)]
+
+
+def test_report_parquet_and_errors(tmp_path: Path) -> None:
+    cfg = seed(tmp_path)
+    out = tmp_path / "d.parquet"
+    result = runner.invoke(app, ["report", "daily", "--config", cfg, "-f", "parquet", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert pq.read_table(out).column("downloads").to_pylist() == [0, 2]
+    for args, message in [
+        (["report", "daily", "-f", "parquet"], "needs --output"),
+        (["report", "nonsense"], "unknown report topic"),
+        (["report", "breakdown"], "needs --by"),
+        (["report", "breakdown", "--by", "path"], "--by"),
+        (["report", "uniques", "--level", "host"], "--level"),
+        (["report", "heavy-hitters", "--top", "0"], "--top"),
+    ]:
+        bad = runner.invoke(app, [*args, "--config", cfg])
+        assert bad.exit_code == 2, args
+        assert message in bad.output
+        assert "Traceback" not in bad.output
+
+
+def test_export(tmp_path: Path) -> None:
+    cfg = seed(tmp_path)
+    out = tmp_path / "events.parquet"
+    result = runner.invoke(app, ["export", "--config", cfg, "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "exported 7 events" in result.output
+    assert pq.read_table(out).num_rows == 7
+    csv_out = tmp_path / "e.csv"
+    assert (
+        runner.invoke(
+            app, ["export", "--config", cfg, "-f", "csv", "-o", str(csv_out), "--project", "nope"]
+        ).exit_code
+        == 0
+    )
+    assert len(csv_out.read_text().splitlines()) == 1  # header only
+    assert "--output" in runner.invoke(app, ["export", "--config", cfg]).output
+    assert "--format" in runner.invoke(app, ["export", "--config", cfg, "-f", "xml", "-o", "x"]).output

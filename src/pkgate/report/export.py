@@ -25,14 +25,17 @@ def export_events(con: duckdb.DuckDBPyConnection, q: Query, fmt: str, output: Pa
     if fmt not in EXPORT_FORMATS:
         raise PkgateError(f"export: format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
     params = [q.since, q.until, q.project, q.project]
-    rel = con.sql(_SELECT, params=params)
+    cur = con.cursor()  # its own result state: the caller may have an unfetched result pending
     try:
+        rel = cur.sql(_SELECT, params=params)
         if fmt == "parquet":
             rel.write_parquet(str(output), compression="zstd")
         else:
             rel.write_csv(str(output), header=True)
     except (duckdb.IOException, OSError) as exc:
         raise PkgateError(f"cannot write {output}: {exc}") from None
+    finally:
+        cur.close()
     row = con.execute(
         "SELECT count(*) FROM events WHERE ts >= ?::TIMESTAMPTZ AND ts < ?::TIMESTAMPTZ "
         "AND (?::VARCHAR IS NULL OR project = ?::VARCHAR)",
