@@ -3,6 +3,11 @@
 Workers (spawned fresh, never forked from a process with threads) answer requests and spool events;
 this process owns the data directory (an exclusive lock), seals segments left open by a crash, and
 runs the loader every `storage.load_interval`; on shutdown it drains the spool into the store.
+
+It also publishes the config the workers run (see edge/reload.py) and takes SIGHUP as "reload the
+config file": granian's own SIGHUP handling (respawn every worker) is replaced, because respawned
+workers would drop their page caches and breakers, and a bad file would crash-loop them. Here the
+file is validated first and a bad one is logged and ignored; workers switch in place.
 """
 
 from __future__ import annotations
@@ -11,16 +16,20 @@ import fcntl
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 from pathlib import Path
+from types import FrameType
 from typing import IO
 
+from pkgate import config as config_mod
 from pkgate.config import Config
 from pkgate.edge.app import load_secret, spool_dir
 from pkgate.edge.clientip import ClientIP
+from pkgate.edge.reload import ACTIVE_ENV, publish, restart_needed
 from pkgate.enrich.geo import GeoLookup
 from pkgate.enrich.sources import SourceHasher
-from pkgate.errors import PkgateError, StoreError
+from pkgate.errors import ConfigError, PkgateError, StoreError
 from pkgate.events import now_us
 from pkgate.events.spool import seal_all
 from pkgate.store import Loader
@@ -50,6 +59,55 @@ def preflight(cfg: Config) -> None:
     GeoLookup(
         Path(cfg.privacy.asn_db) if cfg.privacy.asn_db else None, [Path(p) for p in cfg.privacy.cloud_ranges]
     ).close()
+    for name, up in cfg.upstreams.items():
+        config_mod.credentials(name, up)  # set in this environment? (workers inherit it)
+
+
+def active_config(cfg: Config) -> Path:
+    """Where the config the workers run is published."""
+    return cfg.data_dir / "run" / "active-config.toml"
+
+
+def _source_text(config_path: str | None) -> str:
+    if config_path is None:
+        return ""
+    try:
+        return Path(config_path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{config_path}: cannot read: {exc}") from None
+
+
+class HangupReloader:
+    """SIGHUP: validate the config file and publish it for the workers, or log why not."""
+
+    def __init__(self, cfg: Config, config_path: str | None) -> None:
+        self.cfg = cfg
+        self.config_path = config_path
+        self._lock = threading.Lock()
+
+    def install(self) -> None:
+        signal.signal(signal.SIGHUP, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        # Off the signal handler: file IO and validation do not belong in it.
+        threading.Thread(target=self.reload, name="pkgate-reload", daemon=True).start()
+
+    def reload(self) -> int | None:
+        """The published generation, or None when the new config was rejected (old one stays)."""
+        with self._lock:
+            try:
+                text = _source_text(self.config_path)
+                new = config_mod.parse(text, self.config_path or "defaults")
+                preflight(new)
+                later = restart_needed(self.cfg, new)
+                generation = publish(active_config(self.cfg), text, self.config_path or "defaults")
+            except (PkgateError, OSError) as exc:
+                log.error("config reload rejected, the running config stays: %s", exc)
+                return None
+            if later:
+                log.warning("config reload: %s changed; takes effect after a restart", ", ".join(later))
+            log.info("config generation %d published", generation)
+            return generation
 
 
 class LoaderThread(threading.Thread):
@@ -97,7 +155,12 @@ def serve(cfg: Config, config_path: str | None) -> None:
         if recovered:
             log.warning("loaded %d events left in the spool by an earlier run", recovered)
         if config_path is not None:
-            os.environ["PKGATE_CONFIG"] = str(Path(config_path).resolve())
+            config_path = str(Path(config_path).resolve())
+            os.environ["PKGATE_CONFIG"] = config_path
+        active = active_config(cfg)
+        publish(active, _source_text(config_path), config_path or "defaults")
+        os.environ[ACTIVE_ENV] = str(active)
+        hangup = HangupReloader(cfg, config_path)
         multiprocessing.set_start_method("spawn", force=True)
         keys = SourceHasher(cfg.data_dir / "keys", cfg.privacy.window_days or None)
         loader = LoaderThread(Loader(store_path(cfg), spool_dir(cfg)), cfg.storage.load_interval, keys)
@@ -112,6 +175,7 @@ def serve(cfg: Config, config_path: str | None) -> None:
             factory=True,
             log_access=False,  # its access log would print client IPs
         )
+        server.on_startup(hangup.install)  # runs after granian installed its own SIGHUP handler
         try:
             server.serve()
         finally:

@@ -168,8 +168,8 @@ class Table:
             else:
                 for name in names:
                     chosen.append((route, name, await self._one_root(name)))
-        if len(chosen) == 1 and len(self.router.routes) == 1:
-            entry: Entry[Any] = chosen[0][2].entry  # nothing to filter
+        if len(chosen) == 1 and self.router.routes == [self.router.default]:
+            entry: Entry[Any] = chosen[0][2].entry  # no rules: nothing to filter
         else:
             key = ("root", *(id(got.entry) for _, _, got in chosen))
             hit = self._merged.get(key)
