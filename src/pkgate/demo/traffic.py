@@ -108,15 +108,16 @@ def plan(projects: dict[str, list[str]], start_us: int, days: int, now_us: int, 
             ip = rnd.choice(_CI_NETS) + str(rnd.randrange(2, 250))
             for j, name in enumerate(ci_needs):
                 out.append(Visit(ts + j * 1_500_000, "ci", ip, ci_ua, name, None, True, True))
-        # Developers: a few irregular sessions in their working hours, trying several versions.
+        # Developers: each works on one project a day, in several irregular sessions of their
+        # working hours, trying different versions (the page is revalidated when they have it).
         for offset, (cc, ip, os_name, inst, py) in enumerate(_DEVS):
             ua = user_agent(inst, "24.0" if inst == "pip" else "0.4.18", py, os_name)
-            for _ in range(rnd.randrange(1, 5)):
-                hour = 8 + offset % 3 + rnd.random() * 9
-                ts = base + round(hour * HOUR_US)
-                name = rnd.choice(names)
+            name = rnd.choice(names)
+            hours = sorted(8 + offset % 3 + rnd.random() * 9 for _ in range(rnd.randrange(3, 7)))
+            for hour in hours:
                 version = rnd.choice(projects[name])
-                out.append(Visit(ts, f"dev-{cc}", ip, ua, name, version, True, True))
+                ts = base + round(hour * HOUR_US)
+                out.append(Visit(ts, f"dev-{cc}", ip, ua, name, version, True, True, rnd.random() < 0.5))
         # A mirror: every file of every project, once a day at 03:00.
         for j, name in enumerate(names):
             out.append(
