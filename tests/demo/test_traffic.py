@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import urllib.request
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pkgate.demo.traffic import DAY_US, MIRROR_UA, by_day, plan, user_agent
+from pkgate.demo.upstream import StaticUpstream, build_index, read_dists
+from pkgate.enrich.ua import parse_cached
+
+PROJECTS = {"six": ["1.15.0", "1.16.0"], "flask": ["3.0.0"], "tomli": ["2.0.1"]}
+START = 20_000 * DAY_US
+
+
+def test_plan_is_ordered_deterministic_and_has_every_client() -> None:
+    visits = plan(PROJECTS, START, 3, START + 3 * DAY_US)
+    assert visits == plan(PROJECTS, START, 3, START + 3 * DAY_US)
+    assert [v.ts_us for v in visits] == sorted(v.ts_us for v in visits)
+    kinds = {v.client.split("-")[0] for v in visits}
+    assert kinds == {"prod", "ci", "dev", "mirror", "one", "aggressive"}
+    assert sum(v.client == "aggressive" for v in visits) == 360
+    prod = [v for v in visits if v.client == "prod"]
+    assert sum(v.revalidate for v in prod) == len(prod) - 3  # one fresh download a day, then 304s
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 5), st.integers(0, 5 * DAY_US))
+def test_plan_never_goes_past_now(days: int, elapsed: int) -> None:
+    now = START + elapsed
+    visits = plan(PROJECTS, START, days, now)
+    assert all(START <= v.ts_us <= now for v in visits)
+    assert all(v.project in PROJECTS for v in visits)
+    grouped = by_day(visits)
+    assert sum(map(len, grouped)) == len(visits)
+    assert all(len({v.ts_us // DAY_US for v in g}) == 1 for g in grouped)
+
+
+def test_user_agents_parse_as_intended() -> None:
+    ua = parse_cached(user_agent("uv", "0.4.18", "3.12.2", "macos"))
+    assert (ua.installer, ua.python, ua.system, ua.cpu) == ("uv", "3.12.2", "Darwin", "arm64")
+    ua = parse_cached(user_agent("pip", "24.0", "3.11.8", "ubuntu", ci=True))
+    assert (ua.installer, ua.distro, ua.ci) == ("pip", "Ubuntu", True)
+    assert parse_cached(user_agent("pip", "24.0", "3.11.8", "windows")).system == "Windows"
+    assert parse_cached(MIRROR_UA).installer == "bandersnatch"
+
+
+def test_static_upstream_serves_pages_files_and_304(tmp_path: Path) -> None:
+    wheels = Path(__file__).resolve().parents[2] / ".cache" / "test-dists"
+    dists = read_dists(wheels) if wheels.is_dir() else []
+    if not dists:  # build one tiny real wheel
+        import zipfile
+
+        whl = tmp_path / "demo_pkg-1.0-py3-none-any.whl"
+        with zipfile.ZipFile(whl, "w") as zf:
+            zf.writestr(
+                "demo_pkg-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: Demo.Pkg\nVersion: 1.0\n"
+            )
+        dists = read_dists(tmp_path)
+    names = build_index(dists, tmp_path / "root")
+    up = StaticUpstream(tmp_path / "root").start()
+    try:
+        req = urllib.request.Request(
+            f"{up.simple_url}{names[0]}/", headers={"accept": "application/vnd.pypi.simple.v1+json"}
+        )
+        with urllib.request.urlopen(req) as resp:
+            assert resp.headers["content-type"] == "application/vnd.pypi.simple.v1+json"
+            etag = resp.headers["etag"]
+            body = resp.read()
+        assert b'"files"' in body
+        req.add_header("if-none-match", etag)
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(req)
+        assert info.value.code == 304
+        file_url = up.simple_url.replace("/simple/", f"/files/{dists[0].filename}")
+        with urllib.request.urlopen(file_url) as resp:
+            assert resp.read() == dists[0].path.read_bytes()
+    finally:
+        up.stop()
