@@ -106,13 +106,15 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 ENV_PREFIX = "PKGATE_"
+#: Variables with the prefix that are not config overrides (the file; the one `pkgate serve` publishes).
+_NOT_OVERRIDES = frozenset({"PKGATE_CONFIG", "PKGATE_ACTIVE_CONFIG"})
 
 
 def _env_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> None:
     """Apply `PKGATE_SECTION_KEY=value`; values parse as TOML when they can (numbers, lists)."""
     sections = set(Config.__struct_fields__)
     for var, text in env.items():
-        if not var.startswith(ENV_PREFIX) or var == "PKGATE_CONFIG":
+        if not var.startswith(ENV_PREFIX) or var in _NOT_OVERRIDES:
             continue
         rest = var[len(ENV_PREFIX) :].lower()
         section = next((s for s in sorted(sections, key=len, reverse=True) if rest.startswith(s + "_")), None)
