@@ -8,7 +8,8 @@
 #
 # Environment: WORKERS (1), DURATION (10s), WARMUP (2s), CONNECTIONS (64), THREADS (1),
 # LINKS (500 distinct signed files), SERVERS (all of: nginx bare-rsgi bare-asgi uvicorn
-# gateway-rsgi gateway-asgi), PIN (1: pin servers and wrk to separate CPUs when there are enough),
+# gateway-rsgi gateway-rsgi-spool gateway-asgi; `-spool` defers loading into DuckDB to shutdown, so
+# it measures answering + durable spooling without the loader competing for the same core), PIN (1: pin servers and wrk to separate CPUs when there are enough),
 # SERVER_CPUS / WRK_CPUS (taskset lists, default: the first WORKERS cpus / the rest),
 # KEEP_TMP (1: keep the temp dir with configs, logs and the DuckDB file).
 #
@@ -27,7 +28,7 @@ WARMUP=${WARMUP:-2s}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-1}
 LINKS=${LINKS:-500}
-SERVERS=${SERVERS:-"nginx bare-rsgi bare-asgi uvicorn gateway-rsgi gateway-asgi"}
+SERVERS=${SERVERS:-"nginx bare-rsgi bare-asgi uvicorn gateway-rsgi gateway-rsgi-spool gateway-asgi"}
 SECRET="bench-secret-0123456789"
 LOCATION="https://files.example.org/packages/ab/cd/ef/example-1.0-py3-none-any.whl"
 
@@ -72,12 +73,12 @@ stop_server() {
     SERVER_PID=""
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
     local i
-    for i in $(seq 1 300); do
+    for i in $(seq 1 1800); do # the gateway loads what is left in its spool before it exits
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
     if kill -0 "$pid" 2>/dev/null; then
-        log "server $pid did not stop in 30s; killing it"
+        log "server $pid did not stop in 180s; killing it"
         kill -KILL -- "-$pid" 2>/dev/null || true
     fi
     wait "$pid" 2>/dev/null || true
@@ -98,7 +99,8 @@ start_server() {
     done
     log "$name did not start; its log:"
     cat "$logfile" >&2
-    SERVER_PID=""
+    stop_server
+    FAILED=1
     return 1
 }
 
@@ -193,8 +195,8 @@ run_nginx() {
     if [ "$(id -u)" = 0 ]; then user="user $(id -un) $(id -gn);"; fi
     sed -e "s|@USER@|$user|" -e "s|@WORKERS@|$WORKERS|" -e "s|@PORT@|$PORT|" -e "s|@DIR@|$dir|g" \
         -e "s|@LOCATION@|$LOCATION|" "$BENCH/nginx.conf.template" >"$dir/nginx.conf"
-    start_server nginx "$dir/server.log" nginx -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;'
-    check_redirect "$FIRST_PATH" >/dev/null
+    start_server nginx "$dir/server.log" nginx -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;' || return 0
+    check_redirect "$FIRST_PATH" >/dev/null || { stop_server; FAILED=1; return 0; }
     measure nginx
     stop_server
     log "nginx access log: $(wc -l <"$dir/logs/access.log") lines"
@@ -204,8 +206,8 @@ run_granian_bare() {
     local name=$1 interface=$2 module=$3
     start_server "$name" "$TMP/$name.log" env PYTHONPATH="$BENCH" "$ROOT/.venv/bin/granian" \
         --interface "$interface" --host 127.0.0.1 --port "$PORT" --workers "$WORKERS" \
-        --log-level warning "$module:app"
-    check_redirect "$FIRST_PATH" >/dev/null
+        --log-level warning "$module:app" || return 0
+    check_redirect "$FIRST_PATH" >/dev/null || { stop_server; FAILED=1; return 0; }
     measure "$name"
     stop_server
 }
@@ -213,8 +215,8 @@ run_granian_bare() {
 run_uvicorn() {
     start_server uvicorn "$TMP/uvicorn.log" env PYTHONPATH="$BENCH" "$ROOT/.venv/bin/uvicorn" \
         --host 127.0.0.1 --port "$PORT" --workers "$WORKERS" --loop uvloop --http httptools \
-        --no-access-log --log-level warning bare_asgi:app
-    check_redirect "$FIRST_PATH" >/dev/null
+        --no-access-log --log-level warning bare_asgi:app || return 0
+    check_redirect "$FIRST_PATH" >/dev/null || { stop_server; FAILED=1; return 0; }
     measure uvicorn
     stop_server
 }
@@ -233,7 +235,7 @@ EOF
 }
 
 run_gateway() {
-    local name=$1 interface=$2 dir="$TMP/$1"
+    local name=$1 interface=$2 load_interval=$3 dir="$TMP/$1"
     mkdir -p "$dir/data"
     cat >"$dir/pkgate.toml" <<EOF
 [server]
@@ -251,10 +253,11 @@ url = "http://127.0.0.1:9/simple/"
 
 [storage]
 data_dir = "$dir/data"
+load_interval = $load_interval
 EOF
-    start_server "$name" "$dir/server.log" "$ROOT/.venv/bin/pkgate" serve --config "$dir/pkgate.toml"
+    start_server "$name" "$dir/server.log" "$ROOT/.venv/bin/pkgate" serve --config "$dir/pkgate.toml" || return 0
     local location
-    location=$(check_redirect "$FIRST_PATH")
+    location=$(check_redirect "$FIRST_PATH") || { stop_server; FAILED=1; return 0; }
     case $location in
         https://files.example.org/packages/*) ;;
         *) log "$name redirected to an unexpected location: $location"; FAILED=1 ;;
@@ -283,8 +286,9 @@ for server in $SERVERS; do
         bare-rsgi) run_granian_bare bare-rsgi rsgi bare_rsgi ;;
         bare-asgi) run_granian_bare bare-asgi asgi bare_asgi ;;
         uvicorn) run_uvicorn ;;
-        gateway-rsgi) run_gateway gateway-rsgi rsgi ;;
-        gateway-asgi) run_gateway gateway-asgi asgi ;;
+        gateway-rsgi) run_gateway gateway-rsgi rsgi 1.0 ;;
+        gateway-rsgi-spool) run_gateway gateway-rsgi-spool rsgi 86400.0 ;;
+        gateway-asgi) run_gateway gateway-asgi asgi 1.0 ;;
         *) log "unknown server $server"; exit 2 ;;
     esac
 done
