@@ -127,7 +127,7 @@ features_st = st.builds(
 )
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(fs=st.lists(features_st, min_size=1, max_size=20))
 def test_sql_rules_equal_python_rules(fs: list[Features]) -> None:
     con = duckdb.connect()
