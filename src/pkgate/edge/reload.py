@@ -172,6 +172,7 @@ class Reloader:
         self._stat: tuple[int, int, int] | None = _stat(active) if active is not None else None
         self._lock = asyncio.Lock()
         gateway.metrics.snap.generation = generation
+        gateway.metrics.dump(force=True)
 
     def _apply(self, cfg: Config, generation: int) -> list[str]:
         """Build first (may raise), then swap: the old config stays on any error."""
@@ -182,6 +183,7 @@ class Reloader:
         self.cfg = cfg
         self.generation = generation
         self.gateway.metrics.reload(True, generation)
+        self.gateway.metrics.dump(force=True)  # /metrics shows which workers switched, even idle ones
         if later:
             log.warning("config generation %d: %s changed; takes effect after a restart", generation, later)
         return later
