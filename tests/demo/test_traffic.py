@@ -73,6 +73,7 @@ def test_static_upstream_serves_pages_files_and_304(tmp_path: Path) -> None:
         req.add_header("if-none-match", etag)
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(req)
+        info.value.close()
         assert info.value.code == 304
         file_url = up.simple_url.replace("/simple/", f"/files/{dists[0].filename}")
         with urllib.request.urlopen(file_url) as resp:
