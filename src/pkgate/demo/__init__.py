@@ -1,9 +1,18 @@
-"""`pkgate demo`: a real gateway in front of a local upstream, driven by simulated clients."""
+"""`pkgate demo`: a real gateway in front of a local upstream, driven by simulated clients.
 
-from pkgate.demo.driver import DEMO_CLOCK_HEADER, Player
-from pkgate.demo.run import Demo, demo_clock_supported, find_wheels
-from pkgate.demo.traffic import Visit, plan, user_agent
-from pkgate.demo.upstream import StaticUpstream, build_index, read_dists
+Names are imported on first use, so `pkgate --help` does not pay for them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pkgate.demo.driver import DEMO_CLOCK_HEADER, Player
+    from pkgate.demo.run import Demo, demo_clock_supported, find_wheels
+    from pkgate.demo.traffic import Visit, plan, user_agent
+    from pkgate.demo.upstream import StaticUpstream, build_index, read_dists
 
 __all__ = [
     "DEMO_CLOCK_HEADER",
@@ -18,3 +27,23 @@ __all__ = [
     "read_dists",
     "user_agent",
 ]
+
+_HOME = {
+    "DEMO_CLOCK_HEADER": "driver",
+    "Player": "driver",
+    "Demo": "run",
+    "demo_clock_supported": "run",
+    "find_wheels": "run",
+    "Visit": "traffic",
+    "plan": "traffic",
+    "user_agent": "traffic",
+    "StaticUpstream": "upstream",
+    "build_index": "upstream",
+    "read_dists": "upstream",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        return getattr(importlib.import_module(f"pkgate.demo.{_HOME[name]}"), name)
+    raise AttributeError(f"module 'pkgate.demo' has no attribute {name!r}")

@@ -1,8 +1,32 @@
-"""The JSON API and the web dashboard over the store (`pkgate dashboard`)."""
+"""The JSON API and the web dashboard over the store (`pkgate dashboard`).
 
-from pkgate.web.app import create_app
-from pkgate.web.endpoints import ENDPOINTS, Endpoint
-from pkgate.web.openapi import openapi_document
-from pkgate.web.params import ParamError, parse_query
+Names are imported on first use, so `pkgate --help` does not pay for starlette and DuckDB.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pkgate.web.app import create_app
+    from pkgate.web.endpoints import ENDPOINTS, Endpoint
+    from pkgate.web.openapi import openapi_document
+    from pkgate.web.params import ParamError, parse_query
 
 __all__ = ["ENDPOINTS", "Endpoint", "ParamError", "create_app", "openapi_document", "parse_query"]
+
+_HOME = {
+    "create_app": "app",
+    "ENDPOINTS": "endpoints",
+    "Endpoint": "endpoints",
+    "openapi_document": "openapi",
+    "ParamError": "params",
+    "parse_query": "params",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        return getattr(importlib.import_module(f"pkgate.web.{_HOME[name]}"), name)
+    raise AttributeError(f"module 'pkgate.web' has no attribute {name!r}")
