@@ -102,7 +102,9 @@ class HangupReloader:
                 later = restart_needed(self.cfg, new)
                 generation = publish(active_config(self.cfg), text, self.config_path or "defaults")
             except (PkgateError, OSError) as exc:
-                log.error("config reload rejected, the running config stays: %s", exc)
+                origin = self.config_path or "defaults"
+                error = str(exc) if str(exc).startswith(origin) else f"{origin}: {exc}"
+                log.error("config reload rejected, the running config stays: %s", error)
                 return None
             if later:
                 log.warning("config reload: %s changed; takes effect after a restart", ", ".join(later))

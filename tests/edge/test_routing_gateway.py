@@ -395,3 +395,15 @@ async def test_missing_credential_variable_fails_start(
     monkeypatch.delenv("PRIV_PASS")
     with pytest.raises(config.ConfigError, match="PRIV_PASS is not set"):  # type: ignore[attr-defined]
         await start(AUTH_UPSTREAM.format(url=indexes["auth"].simple_url))
+
+
+async def test_reload_without_credential_variable_keeps_old_config(
+    start: Start, indexes: Indexes, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    client, _ = await start(AUTH_UPSTREAM.format(url=indexes["auth"].simple_url))
+    monkeypatch.delenv("PRIV_PASS")
+    r = await reload(client)
+    assert r.status_code == 400
+    assert r.json()["error"].startswith(f"{tmp_path / 'pkgate.toml'}: upstreams.auth.password_env")
+    assert "PRIV_PASS is not set" in r.json()["error"]
+    assert (await page(client, "six")).status_code == 200  # still the old table, credentials and all

@@ -203,8 +203,9 @@ class Reloader:
                 later = self._apply(cfg, generation)
             except (ConfigError, OSError) as exc:
                 self.gateway.metrics.reload(False, self.generation)
-                log.error("config reload rejected, keeping generation %d: %s", self.generation, exc)
-                return 400, {"status": "rejected", "error": str(exc), "generation": self.generation}
+                error = _named(str(exc), self.source or "defaults")
+                log.error("config reload rejected, keeping generation %d: %s", self.generation, error)
+                return 400, {"status": "rejected", "error": error, "generation": self.generation}
             if self.active is not None:
                 self._stat = _stat(self.active)
         log.info("config generation %d applied (admin)", generation)
@@ -245,6 +246,11 @@ class Reloader:
                 await self.check()
             except Exception:  # the watcher must survive anything
                 log.exception("config watcher")
+
+
+def _named(message: str, origin: str) -> str:
+    """Every config error names the file (credential errors come without it)."""
+    return message if message.startswith(origin) else f"{origin}: {message}"
 
 
 def _stat(path: Path) -> tuple[int, int, int] | None:
