@@ -225,7 +225,9 @@ def main() -> int:
     ensure_schema(con)
     have = con.execute("SELECT count(*) FROM events").fetchone()
     if have and have[0]:
-        print(f"reusing {args.db}: {have[0]:,} events", file=sys.stderr)
+        t0 = time.perf_counter()
+        refresh_rollups(con)
+        print(f"reusing {args.db}: {have[0]:,} events, rollups refreshed in {time.perf_counter() - t0:.1f} s")
     else:
         t = build(con, args.events, args.days, args.unrolled_days)
         print(f"generated {args.events:,} events in {t['generate']:.1f} s, rollups in {t['refresh']:.1f} s")

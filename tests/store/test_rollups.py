@@ -6,7 +6,7 @@ import datetime as dt
 
 import duckdb
 
-from pkgate.insights import behaviour, downloads, uniques
+from pkgate.insights import behaviour, downloads, heavy_hitters, uniques
 from pkgate.store import ensure_schema, erase, insert_events
 from pkgate.store.rollups import _blocks, apply_retention, forget_sources, has_rollups, refresh_rollups
 from tests.insights.data import ALL, D1, D2, D3, at, day3, day12, ev
@@ -74,6 +74,7 @@ def test_forget_sources_in_folded_days() -> None:
     apply_retention(con, 1, now=dt.datetime(2026, 3, 9, tzinfo=dt.UTC))
     assert forget_sources(con, ["a", "n2"]) == 4  # a (django), c (django, six), d (django)
     assert {r.source_id for r in behaviour(con, ALL)} == {"b", "e"}
+    assert {r.source_id for r in heavy_hitters(con, ALL)} == {"b", "e"}
 
 
 def test_blocks() -> None:

@@ -26,29 +26,33 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import operator
 import statistics
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any
 
 import duckdb
 import msgspec
 
 from pkgate.insights.coverage import daily
 from pkgate.insights.query import Query
-from pkgate.store.aggregates import CI_CLOUDS, REGULAR_TOLERANCE, RUN_GAP_S, sources_sql
+from pkgate.store.aggregates import CI_CLOUDS, REGULAR_TOLERANCE, RUN_GAP_S, behaviour_sql, sources_sql
+from pkgate.store.classes import CLASSES, Features, Thresholds, class_sql, classify_features, rules
 
-CLASSES: Final = ("mirror", "polling", "ci", "one-off", "developer")
-
-
-class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
-    mirror_projects: int = 20
-    poll_min_runs: int = 4
-    poll_regularity: float = 0.8
-    poll_revalidated: float = 0.5
-    poll_max_versions: int = 1
-    ci_fresh: float = 0.5
-    oneoff_max_runs: int = 2
+__all__ = [
+    "CLASSES",
+    "BehaviourRow",
+    "BehaviourSummaryRow",
+    "Features",
+    "Request",
+    "Thresholds",
+    "behaviour",
+    "behaviour_summary",
+    "class_sql",
+    "classify",
+    "classify_features",
+    "features",
+    "rules",
+]
 
 
 class Request(msgspec.Struct, frozen=True, kw_only=True):
@@ -68,83 +72,6 @@ class Request(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def download(self) -> bool:
         return self.kind == "file" and self.method == "GET" and 300 <= self.status <= 399
-
-
-class Features(msgspec.Struct, frozen=True, kw_only=True):
-    requests: int
-    runs: int
-    download_runs: int
-    downloads: int
-    not_modified: int
-    versions: int
-    projects: int
-    mirror_ua: bool
-    ci: bool
-    regularity: float | None
-    cv: float | None
-
-    @property
-    def revalidated(self) -> float | None:
-        return self.not_modified / self.requests if self.requests else None
-
-    @property
-    def fresh(self) -> float | None:
-        return self.download_runs / self.runs if self.runs else None
-
-
-Cond = tuple[str, str, float | int | bool]
-Rule = tuple[str, tuple[tuple[Cond, ...], ...]]  # class, alternatives (OR) of conditions (AND)
-
-
-def rules(t: Thresholds = Thresholds()) -> tuple[Rule, ...]:  # noqa: B008 - frozen, immutable
-    regular: tuple[Cond, ...] = (("runs", ">=", t.poll_min_runs), ("regularity", ">=", t.poll_regularity))
-    return (
-        ("mirror", ((("mirror_ua", "==", True),), (("projects", ">=", t.mirror_projects),))),
-        (
-            "polling",
-            (
-                (
-                    *regular,
-                    ("revalidated", ">=", t.poll_revalidated),
-                    ("versions", "<=", t.poll_max_versions),
-                ),
-            ),
-        ),
-        ("ci", ((("ci", "==", True),), (*regular, ("fresh", ">=", t.ci_fresh)))),
-        ("one-off", ((("runs", "<=", t.oneoff_max_runs),),)),
-        ("developer", ((),)),
-    )
-
-
-_OPS: Final = {">=": operator.ge, "<=": operator.le, "==": operator.eq}
-
-
-def classify_features(f: Features, t: Thresholds = Thresholds()) -> str:  # noqa: B008
-    """The first rule whose conditions all hold (a missing feature fails its condition)."""
-    for name, alternatives in rules(t):
-        for conds in alternatives:
-            values = [(getattr(f, feat), op, v) for feat, op, v in conds]
-            if all(x is not None and _OPS[op](x, v) for x, op, v in values):
-                return name
-    return "developer"  # unreachable: the last rule always matches
-
-
-def _literal(v: float | int | bool) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return repr(float(v)) if isinstance(v, float) else str(int(v))
-
-
-def class_sql(t: Thresholds = Thresholds()) -> str:  # noqa: B008
-    """`rules(t)` as a SQL CASE over the feature columns (+ `revalidated`, `fresh`)."""
-    whens = []
-    for name, alternatives in rules(t):
-        alts = [
-            " AND ".join(f"{feat} {'=' if op == '==' else op} {_literal(v)}" for feat, op, v in c) or "true"
-            for c in alternatives
-        ]
-        whens.append(f"WHEN {' OR '.join(f'({a})' for a in alts)} THEN '{name}'")
-    return f"CASE {' '.join(whens)} END"
 
 
 def features(series: Sequence[Request], projects: int | None = None) -> Features:
@@ -216,11 +143,10 @@ class BehaviourSummaryRow(msgspec.Struct):
 
 
 def _classified(con: duckdb.DuckDBPyConnection, q: Query, t: Thresholds) -> tuple[str, list[Any]]:
+    """Per (day, project, source) rows with `behaviour` under thresholds `t` (stored for defaults)."""
     rel, params = daily(con, q, "rollup_sources", sources_sql())
-    sql = (
-        f"SELECT *, {class_sql(t)} AS behaviour FROM (SELECT *, not_modified / requests AS revalidated, "  # noqa: S608
-        f"download_runs / runs AS fresh FROM ({rel}) WHERE ?::VARCHAR IS NULL OR project = ?::VARCHAR)"
-    )
+    cls = "" if t == Thresholds() else f" REPLACE ({class_sql(t)} AS behaviour)"
+    sql = f"SELECT *{cls} FROM ({rel}) WHERE ?::VARCHAR IS NULL OR project = ?::VARCHAR"  # noqa: S608
     return sql, [*params, q.project, q.project]
 
 
@@ -247,11 +173,17 @@ def behaviour_summary(
     thresholds: Thresholds = Thresholds(),  # noqa: B008
 ) -> list[BehaviourSummaryRow]:
     """Per (day, class): distinct sources, their requests and downloads (a source can show two
-    classes on two projects; it then counts in both)."""
-    sql, params = _classified(con, q, thresholds)
+    classes on two projects; it then counts in both). Default thresholds read a pre-aggregated rollup."""
+    if thresholds == Thresholds():
+        rel, params = daily(con, q, "rollup_behaviour", behaviour_sql(sources_sql()))
+        sql = f"SELECT * FROM ({rel}) WHERE project IS NOT DISTINCT FROM ?::VARCHAR"  # noqa: S608
+        params.append(q.project)
+        agg = "sum(sources), sum(requests), sum(downloads)"
+    else:
+        sql, params = _classified(con, q, thresholds)
+        agg = "count(DISTINCT source_id), sum(requests), sum(downloads)"
     rows = con.execute(
-        f"SELECT day, behaviour, count(DISTINCT source_id), sum(requests), sum(downloads) FROM ({sql}) "  # noqa: S608
-        "GROUP BY ALL ORDER BY day, behaviour",
+        f"SELECT day, behaviour, {agg} FROM ({sql}) GROUP BY ALL ORDER BY day, behaviour",  # noqa: S608
         params,
     ).fetchall()
     return [BehaviourSummaryRow(r[0], r[1], int(r[2]), int(r[3]), int(r[4])) for r in rows]

@@ -72,7 +72,7 @@ def daily(con: duckdb.DuckDBPyConnection, q: Query, table: str, sql: str) -> tup
             f"SELECT * FROM {table} WHERE day BETWEEN ? AND ? AND list_contains(?::DATE[], day)"  # noqa: S608
         )
         params += [cov.rolled[0], cov.rolled[-1], cov.rolled]
-    for start, end in cov.raw or [(_utc(q.since), _utc(q.since))]:
+    for start, end in cov.raw or ([] if cov.rolled else [(_utc(q.since), _utc(q.since))]):
         parts.append(sql)
         params += [start, end]
     return " UNION ALL BY NAME ".join(f"({p})" for p in parts), params

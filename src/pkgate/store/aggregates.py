@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
+from pkgate.store.classes import class_sql
+
 #: UTC day of an event: source ids rotate at UTC midnight, so days are always UTC days.
 DAY: Final = "CAST(timezone('UTC', ts) AS DATE)"
 #: A download: a file GET that the gateway answered with a redirect to the upstream file.
@@ -115,6 +117,7 @@ def sources_sql() -> str:
     between run starts that are close to a whole multiple of the median gap (NULL with no gap);
     `cv` the coefficient of variation of those gaps (NULL with fewer than two). `projects`,
     `mirror_ua` and `ci` look at all the source's requests of the day, not just this project's.
+    `behaviour` is the class under the default thresholds (`pkgate.store.classes`).
     """
     ci_clouds = ", ".join(f"'{c}'" for c in CI_CLOUDS)
     key = "day, project, source_id"
@@ -174,6 +177,8 @@ files AS (
         GROUP BY {key}, filename)
   GROUP BY {key}
 )
+SELECT *, {class_sql()} AS behaviour FROM (
+SELECT *, not_modified / requests AS revalidated, download_runs / runs AS fresh FROM (
 SELECT c.day, c.project, c.source_id, c.network_id, c.requests, s.runs, s.download_runs,
   c.downloads, c.not_modified, c.versions, coalesce(f.max_file_downloads, 0) AS max_file_downloads,
   src.projects, src.mirror_ua, src.ci, reg.regularity,
@@ -182,4 +187,20 @@ FROM cnt c
 JOIN gstat s USING (day, project, source_id)
 JOIN src USING (day, source_id)
 LEFT JOIN files f USING (day, project, source_id)
-LEFT JOIN reg USING (day, project, source_id)"""  # noqa: S608 - constants only
+LEFT JOIN reg USING (day, project, source_id)))"""  # noqa: S608 - constants only
+
+
+def behaviour_sql(rel: str) -> str:
+    """Per (day, project, class) and (day, class) with project NULL, from `sources_sql` rows."""
+    return f"""
+SELECT day, project, behaviour, count(DISTINCT source_id) AS sources, sum(requests)::BIGINT AS requests,
+  sum(downloads)::BIGINT AS downloads
+FROM ({rel}) GROUP BY GROUPING SETS ((day, project, behaviour), (day, behaviour))"""  # noqa: S608
+
+
+def source_days_sql(rel: str) -> str:
+    """Per (day, source) over all projects, from `sources_sql` rows: the heavy-hitter unit."""
+    return f"""
+SELECT day, source_id, sum(downloads)::BIGINT AS downloads, sum(requests)::BIGINT AS requests,
+  max(max_file_downloads) AS max_file_downloads
+FROM ({rel}) GROUP BY day, source_id"""  # noqa: S608

@@ -19,7 +19,15 @@ from typing import Final
 import duckdb
 import msgspec
 
-from pkgate.store.aggregates import DAY, breakdown_sql, daily_sql, sources_sql, uniques_sql
+from pkgate.store.aggregates import (
+    DAY,
+    behaviour_sql,
+    breakdown_sql,
+    daily_sql,
+    source_days_sql,
+    sources_sql,
+    uniques_sql,
+)
 
 #: rollup table -> the aggregate query that fills it.
 ROLLUPS: Final[dict[str, Callable[[], str]]] = {
@@ -28,6 +36,13 @@ ROLLUPS: Final[dict[str, Callable[[], str]]] = {
     "rollup_breakdown": breakdown_sql,
     "rollup_sources": sources_sql,
 }
+#: rollup table -> (the rollup it is derived from, query over a relation of that rollup's rows).
+DERIVED: Final[dict[str, tuple[str, Callable[[str], str]]]] = {
+    "rollup_behaviour": ("rollup_sources", behaviour_sql),
+    "rollup_source_days": ("rollup_sources", source_days_sql),
+}
+#: Rows are stored in this order so that zone maps skip other days and, within a day, other projects.
+_ORDER: Final = {"rollup_source_days": "day, source_id"}
 
 _STATE: Final = """
 CREATE TABLE IF NOT EXISTS rollup_state (
@@ -65,6 +80,8 @@ def ensure_rollups(con: duckdb.DuckDBPyConnection) -> None:
     epoch = _midnight(dt.date(1970, 1, 1))
     for table, sql in ROLLUPS.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM ({sql()}) LIMIT 0", [epoch, epoch])  # noqa: S608
+    for table, (base, derive) in DERIVED.items():
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS {derive(f'SELECT * FROM {base}')} LIMIT 0")  # noqa: S608
 
 
 def _blocks(days: Sequence[dt.date]) -> list[tuple[dt.date, dt.date]]:
@@ -83,9 +100,18 @@ def _rebuild(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date) -> N
     start, end = _midnight(first), _midnight(last + dt.timedelta(days=1))
     con.begin()
     try:
-        for table, sql in ROLLUPS.items():
+        for table in (*ROLLUPS, *DERIVED):
             con.execute(f"DELETE FROM {table} WHERE day BETWEEN ? AND ?", [first, last])  # noqa: S608
-            con.execute(f"INSERT INTO {table} BY NAME {sql()}", [start, end])
+        for table, sql in ROLLUPS.items():
+            order = _ORDER.get(table, "day, project")
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM ({sql()}) ORDER BY {order}", [start, end])  # noqa: S608
+        for table, (base, derive) in DERIVED.items():
+            rel = f"SELECT * FROM {base} WHERE day BETWEEN ? AND ?"  # noqa: S608
+            order = _ORDER.get(table, "day, project")
+            con.execute(
+                f"INSERT INTO {table} BY NAME SELECT * FROM ({derive(rel)}) ORDER BY {order}",  # noqa: S608
+                [first, last],
+            )
         con.execute("DELETE FROM rollup_state WHERE day BETWEEN ? AND ?", [first, last])
         con.execute(
             f"INSERT INTO rollup_state SELECT day, n, h, false, now() FROM ({_CHECK} "  # noqa: S608
@@ -120,7 +146,7 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection) -> RefreshResult:
     for first, last in _blocks(gone):
         con.begin()
         try:
-            for table in (*ROLLUPS, "rollup_state"):
+            for table in (*ROLLUPS, *DERIVED, "rollup_state"):
                 con.execute(f"DELETE FROM {table} WHERE day BETWEEN ? AND ?", [first, last])  # noqa: S608
             con.commit()
         except BaseException:
@@ -158,9 +184,17 @@ def forget_sources(con: duckdb.DuckDBPyConnection, source_ids: Sequence[str]) ->
     if not has_rollups(con):
         return 0
     ids = list(dict.fromkeys(source_ids))
-    rows = con.execute(
-        "DELETE FROM rollup_sources WHERE source_id IN (SELECT unnest(?::VARCHAR[])) "
-        "OR network_id IN (SELECT unnest(?::VARCHAR[])) RETURNING 1",
-        [ids, ids],
-    ).fetchall()
+    con.begin()
+    try:
+        rows = con.execute(
+            "DELETE FROM rollup_sources WHERE source_id IN (SELECT unnest(?::VARCHAR[])) "
+            "OR network_id IN (SELECT unnest(?::VARCHAR[])) RETURNING source_id",
+            [ids, ids],
+        ).fetchall()
+        gone = list({r[0] for r in rows} | set(ids))
+        con.execute("DELETE FROM rollup_source_days WHERE source_id IN (SELECT unnest(?::VARCHAR[]))", [gone])
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
     return len(rows)
