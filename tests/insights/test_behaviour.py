@@ -227,3 +227,16 @@ def test_behaviour_over_a_store(mode: str) -> None:
     summary = {(r.day, r.behaviour): r for r in behaviour_summary(build(mode), ALL)}
     assert summary[(D1, "one-off")].sources == 3
     assert summary[(D3, "ci")].downloads == 30
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_summary_with_other_thresholds_and_per_project(mode: str) -> None:
+    strict = Thresholds(oneoff_max_runs=0)  # nobody is one-off: the residual class takes them
+    summary = {(r.day, r.behaviour): r.sources for r in behaviour_summary(build(mode), ALL, strict)}
+    assert summary[(D1, "developer")] == 3
+    assert not any(b == "one-off" for _, b in summary)
+    assert {r.behaviour for r in behaviour(build(mode), ALL, strict)} == {"developer", "ci"}
+    six = Query(since=ALL.since, until=ALL.until, project="six")
+    assert [(r.day, r.behaviour, r.sources, r.downloads) for r in behaviour_summary(build(mode), six)] == [
+        (D1, "one-off", 1, 1)
+    ]
