@@ -26,7 +26,7 @@ from pkgate import config as config_mod
 from pkgate.config import Config
 from pkgate.edge.app import load_secret, spool_dir
 from pkgate.edge.clientip import ClientIP
-from pkgate.edge.reload import ACTIVE_ENV, publish, restart_needed
+from pkgate.edge.reload import ACTIVE_ENV, check_reloadable, publish
 from pkgate.enrich.geo import GeoLookup
 from pkgate.enrich.sources import SourceHasher
 from pkgate.errors import ConfigError, PkgateError, StoreError
@@ -65,7 +65,7 @@ def preflight(cfg: Config) -> None:
 
 def active_config(cfg: Config) -> Path:
     """Where the config the workers run is published."""
-    return cfg.data_dir / "run" / "active-config.toml"
+    return cfg.data_dir / "run" / "pkgate.toml"  # a config file like any other (0600)
 
 
 def _source_text(config_path: str | None) -> str:
@@ -99,15 +99,13 @@ class HangupReloader:
                 text = _source_text(self.config_path)
                 new = config_mod.parse(text, self.config_path or "defaults")
                 preflight(new)
-                later = restart_needed(self.cfg, new)
+                check_reloadable(self.cfg, new)
                 generation = publish(active_config(self.cfg), text, self.config_path or "defaults")
             except (PkgateError, OSError) as exc:
                 origin = self.config_path or "defaults"
                 error = str(exc) if str(exc).startswith(origin) else f"{origin}: {exc}"
                 log.error("config reload rejected, the running config stays: %s", error)
                 return None
-            if later:
-                log.warning("config reload: %s changed; takes effect after a restart", ", ".join(later))
             log.info("config generation %d published", generation)
             return generation
 

@@ -407,3 +407,13 @@ async def test_reload_without_credential_variable_keeps_old_config(
     assert r.json()["error"].startswith(f"{tmp_path / 'pkgate.toml'}: upstreams.auth.password_env")
     assert "PRIV_PASS is not set" in r.json()["error"]
     assert (await page(client, "six")).status_code == 200  # still the old table, credentials and all
+
+
+async def test_reload_refuses_restart_only_keys(start: Start, tmp_path: Path) -> None:
+    client, _ = await start("")
+    path = tmp_path / "pkgate.toml"
+    path.write_text(path.read_text().replace('data_dir = "', 'data_dir = "/elsewhere'))
+    r = await reload(client)
+    assert r.status_code == 400
+    assert "storage: cannot change while running" in r.json()["error"]
+    assert (await page(client, "six")).status_code == 200

@@ -32,6 +32,7 @@ class Snapshot(msgspec.Struct):
     breakers: dict[str, int] = msgspec.field(default_factory=dict)  # upstream -> 0/1/2 (worst worker)
     reloads: dict[str, int] = msgspec.field(default_factory=dict)  # "ok" | "rejected" -> count
     generation: int = 0  # config generation in use (lowest worker: who lags behind)
+    workers: int = 0  # set by collect(): live workers with a dump
 
 
 class Metrics:
@@ -126,6 +127,7 @@ def collect(directory: Path) -> Snapshot:
         for k, state in snap.breakers.items():
             total.breakers[k] = max(total.breakers.get(k, 0), state)
         generations.append(snap.generation)
+        total.workers += 1
     total.generation = min(generations, default=0)
     return total
 
@@ -192,6 +194,9 @@ def render(snap: Snapshot, spool_lag: int) -> str:
         "# HELP pkgate_config_generation Config generation every worker has applied (lowest worker).",
         "# TYPE pkgate_config_generation gauge",
         f"pkgate_config_generation {snap.generation}",
+        "# HELP pkgate_workers Worker processes currently publishing metrics.",
+        "# TYPE pkgate_workers gauge",
+        f"pkgate_workers {snap.workers}",
     ]
     out += [
         "# HELP pkgate_upstream_latency_seconds Upstream response time.",

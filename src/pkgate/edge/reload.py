@@ -7,7 +7,7 @@ kind, credentials and timeout did not change are carried over, so a reload does 
 cache (stale copies survive it) or forget that an upstream is down.
 
 Under `pkgate serve` several worker processes must switch together, so a validated config is
-*published*: its text is written (0600, atomic rename) to `<data_dir>/run/active-config.toml` with a
+*published*: its text is written (0600, atomic rename) to `<data_dir>/run/pkgate.toml` with a
 generation number in its first line. Every worker polls that file's stat every `POLL` seconds and
 applies a newer generation; workers that granian starts later read the same file. SIGHUP to the
 main process and `POST /admin/reload` on any worker both publish.
@@ -37,7 +37,7 @@ from pkgate.edge.routing import Router
 from pkgate.edge.upstream import ACCEPT_BY_KIND, PageCache
 from pkgate.errors import ConfigError
 
-__all__ = ["ACTIVE_ENV", "POLL", "Reloader", "build_table", "publish", "read_generation", "restart_needed"]
+__all__ = ["ACTIVE_ENV", "POLL", "Reloader", "build_table", "check_reloadable", "publish", "read_generation"]
 
 log = logging.getLogger("pkgate.reload")
 
@@ -96,8 +96,12 @@ def build_table(
     return Table(Router(cfg), handles, metrics, generation)
 
 
-def restart_needed(old: Config, new: Config) -> list[str]:
-    """Changed keys that only take effect after a restart."""
+def check_reloadable(old: Config, new: Config) -> None:
+    """Refuse a reload that changes keys only a restart can apply.
+
+    Applying the rest would split the fleet: workers granian starts later read the published file
+    and would use, say, a new `gateway.secret` while the others keep the old one.
+    """
     changed = []
     for key in _FIXED:
         section, _, field = key.partition(".")
@@ -106,7 +110,8 @@ def restart_needed(old: Config, new: Config) -> list[str]:
             a, b = getattr(a, field), getattr(b, field)
         if a != b:
             changed.append(key)
-    return changed
+    if changed:
+        raise ConfigError(f"{', '.join(changed)}: cannot change while running; restart pkgate serve instead")
 
 
 # ---- the published config ---------------------------------------------------------------------
@@ -174,19 +179,16 @@ class Reloader:
         gateway.metrics.snap.generation = generation
         gateway.metrics.dump(force=True)
 
-    def _apply(self, cfg: Config, generation: int) -> list[str]:
-        """Build first (may raise), then swap: the old config stays on any error."""
+    def _apply(self, cfg: Config, generation: int) -> None:
+        """Check and build first (may raise), then swap: the old config stays on any error."""
+        check_reloadable(self.cfg, cfg)
         table = build_table(cfg, self.client, self.gateway.metrics, self.gateway.table, generation)
-        later = restart_needed(self.cfg, cfg)
         gw = cfg.gateway
         self.gateway.apply(table, gw.redirect_status, gw.cache_ttl, gw.admin_token)
         self.cfg = cfg
         self.generation = generation
         self.gateway.metrics.reload(True, generation)
         self.gateway.metrics.dump(force=True)  # /metrics shows which workers switched, even idle ones
-        if later:
-            log.warning("config generation %d: %s changed; takes effect after a restart", generation, later)
-        return later
 
     async def admin(self) -> tuple[int, dict[str, object]]:
         """Re-read the config file, validate, publish and apply; (status, result) for the admin."""
@@ -194,13 +196,14 @@ class Reloader:
             try:
                 text = _read_source(self.source)
                 cfg = config_mod.parse(text, self.source or "defaults")
+                check_reloadable(self.cfg, cfg)
                 build_table(cfg, self.client, self.gateway.metrics)  # credentials resolvable?
                 generation = (
                     publish(self.active, text, self.source or "defaults")
                     if self.active is not None
                     else self.generation + 1
                 )
-                later = self._apply(cfg, generation)
+                self._apply(cfg, generation)
             except (ConfigError, OSError) as exc:
                 self.gateway.metrics.reload(False, self.generation)
                 error = _named(str(exc), self.source or "defaults")
@@ -214,7 +217,6 @@ class Reloader:
             "generation": generation,
             "upstreams": sorted(cfg.upstreams),
             "rules": len(cfg.routing.rules),
-            "restart_needed": later,
         }
 
     async def check(self) -> bool:
