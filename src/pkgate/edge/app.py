@@ -29,7 +29,7 @@ from pkgate.edge.links import LinkSigner
 from pkgate.edge.metrics import Metrics
 from pkgate.edge.proxy import Stream
 from pkgate.edge.recorder import Recorder
-from pkgate.edge.reload import ACTIVE_ENV, Reloader, build_table, read_generation
+from pkgate.edge.reload import ACTIVE_ENV, Reloader, build_table, read_published
 from pkgate.enrich.geo import Enricher
 from pkgate.errors import ConfigError
 from pkgate.events.spool import GroupCommitter, SegmentWriter
@@ -65,10 +65,13 @@ def load_secret(cfg: Config) -> bytes:
 class Worker:
     """One process's gateway: started inside its event loop, closed on shutdown."""
 
-    def __init__(self, cfg: Config, source: str | None = None, active: Path | None = None) -> None:
+    def __init__(
+        self, cfg: Config, source: str | None = None, active: Path | None = None, generation: int = 0
+    ) -> None:
         self.cfg = cfg
         self.source = source  # the config file an admin reload re-reads
         self.active = active  # the published config file to follow (under `pkgate serve`)
+        self.generation = generation  # of `cfg`, when it came from `active`
         self.gateway: Gateway | None = None
         self.reloader: Reloader | None = None
         self._client: httpx.AsyncClient | None = None
@@ -88,7 +91,7 @@ class Worker:
             headers={"user-agent": "pkgate/0.1 (+https://github.com/pkgate)"},
         )
         metrics = Metrics(cfg.data_dir / "metrics")
-        generation = read_generation(self.active) if self.active is not None else 0
+        generation = self.generation
         table = build_table(cfg, self._client, metrics, None, generation)
         enricher = Enricher(
             cfg.data_dir,
@@ -149,8 +152,10 @@ def _peer(client: str) -> str:
 
 
 class RSGIApp:
-    def __init__(self, cfg: Config, source: str | None = None, active: Path | None = None) -> None:
-        self.worker = Worker(cfg, source, active)
+    def __init__(
+        self, cfg: Config, source: str | None = None, active: Path | None = None, generation: int = 0
+    ) -> None:
+        self.worker = Worker(cfg, source, active, generation)
         self.gateway: Gateway | None = None
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -190,12 +195,14 @@ async def _rsgi_stream(protocol: Any, status: int, headers: list[tuple[str, str]
         await stream.aclose()
 
 
-def _from_env() -> tuple[Config, str | None, Path | None]:
+def _from_env() -> tuple[Config, str | None, Path | None, int]:
     """The worker's config: the published one under `pkgate serve`, else `PKGATE_CONFIG`."""
     active = os.environ.get(ACTIVE_ENV) or None
     source = os.environ.get("PKGATE_CONFIG") or None
-    cfg = config_mod.load(active) if active else config_mod.load(source)
-    return cfg, source, Path(active) if active else None
+    if active is None:
+        return config_mod.load(source), source, None, 0
+    cfg, generation = read_published(Path(active))
+    return cfg, source, Path(active), generation
 
 
 def rsgi_app() -> RSGIApp:
@@ -225,8 +232,10 @@ class _ASGIHeaders:
 
 
 class ASGIApp:
-    def __init__(self, cfg: Config, source: str | None = None, active: Path | None = None) -> None:
-        self.worker = Worker(cfg, source, active)
+    def __init__(
+        self, cfg: Config, source: str | None = None, active: Path | None = None, generation: int = 0
+    ) -> None:
+        self.worker = Worker(cfg, source, active, generation)
         self.gateway: Gateway | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

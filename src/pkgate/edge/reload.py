@@ -37,7 +37,16 @@ from pkgate.edge.routing import Router
 from pkgate.edge.upstream import ACCEPT_BY_KIND, PageCache
 from pkgate.errors import ConfigError
 
-__all__ = ["ACTIVE_ENV", "POLL", "Reloader", "build_table", "check_reloadable", "publish", "read_generation"]
+__all__ = [
+    "ACTIVE_ENV",
+    "POLL",
+    "Reloader",
+    "build_table",
+    "check_reloadable",
+    "publish",
+    "read_generation",
+    "read_published",
+]
 
 log = logging.getLogger("pkgate.reload")
 
@@ -117,17 +126,29 @@ def check_reloadable(old: Config, new: Config) -> None:
 # ---- the published config ---------------------------------------------------------------------
 
 
+def generation_of(text: str) -> int:
+    """The generation in a published config's first line; 0 if absent."""
+    if text.startswith(_HEADER):
+        with contextlib.suppress(ValueError, IndexError):
+            return int(text[len(_HEADER) :].split(maxsplit=1)[0])
+    return 0
+
+
 def read_generation(path: Path) -> int:
-    """The generation in a published config's first line; 0 if absent or unreadable."""
     try:
         with path.open(encoding="utf-8") as fh:
-            first = fh.readline()
-    except OSError:
+            return generation_of(fh.readline())
+    except (OSError, UnicodeDecodeError):
         return 0
-    if first.startswith(_HEADER):
-        with contextlib.suppress(ValueError):
-            return int(first[len(_HEADER) :].split()[0])
-    return 0
+
+
+def read_published(path: Path) -> tuple[Config, int]:
+    """The published config and its generation, from one read (a newer file may replace it)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    return config_mod.parse(text, str(path)), generation_of(text)
 
 
 def publish(active: Path, text: str, source: str) -> int:
@@ -228,15 +249,16 @@ class Reloader:
             return False
         async with self._lock:
             self._stat = stat
-            generation = read_generation(self.active)
-            if generation <= self.generation:
+            if read_generation(self.active) <= self.generation:
                 return False
             try:
-                cfg = config_mod.parse(self.active.read_text(encoding="utf-8"), str(self.active))
+                cfg, generation = read_published(self.active)
+                if generation <= self.generation:
+                    return False
                 self._apply(cfg, generation)
             except (ConfigError, OSError) as exc:
                 self.gateway.metrics.reload(False, self.generation)
-                log.error("published config %d not applied, keeping %d: %s", generation, self.generation, exc)
+                log.error("published config not applied, keeping %d: %s", self.generation, exc)
                 return False
         log.info("config generation %d applied", generation)
         return True
