@@ -82,7 +82,10 @@ class Forwarder:
         ids = [f"{segment}:{start}", *(f"{segment}:{o}" for o in offsets[:-1])]
         # Concurrent publishes, each awaiting its ack: one round trip per batch, not per event.
         await asyncio.gather(
-            *(js.publish(self.subject, p, headers={"Nats-Msg-Id": i}) for p, i in zip(payloads, ids, strict=True))
+            *(
+                js.publish(self.subject, p, headers={"Nats-Msg-Id": i})
+                for p, i in zip(payloads, ids, strict=True)
+            )
         )
 
     async def _drop(self) -> None:
