@@ -41,6 +41,8 @@ class Gateway(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_page_bytes: int = 64 * 1024 * 1024
     default_upstream: str = "pypi"
     admin_token: str = ""
+    #: `pkgate demo` only: take each request's time from `X-Pkgate-Demo-Time` (loopback peers only).
+    demo_clock: bool = False
 
 
 class Upstream(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -173,6 +175,8 @@ def _check(cfg: Config, origin: str) -> None:
     if cfg.gateway.admin_token and len(cfg.gateway.admin_token) < 16:
         raise bad("gateway.admin_token", "must be at least 16 characters (or empty to disable /admin)")
     _check_routing(cfg, bad)
+    if cfg.gateway.demo_clock and cfg.server.host not in ("127.0.0.1", "::1", "localhost"):
+        raise bad("gateway.demo_clock", "only for `pkgate demo`: needs server.host on loopback")
     if cfg.storage.retention_days < 0:
         raise bad("storage.retention_days", "must not be negative (0 keeps events forever)")
     if cfg.privacy.window_days < 0:

@@ -116,6 +116,7 @@ class Worker:
             cfg.gateway.cache_ttl,
             cfg.gateway.admin_token,
         )
+        self.gateway.demo_clock = cfg.gateway.demo_clock
         self.reloader = Reloader(self.gateway, self._client, cfg, self.source, self.active, generation)
         self.gateway.reload = self.reloader.admin
         if self.active is not None:

@@ -84,6 +84,7 @@ class Gateway:
         self.cache_control = f"max-age={int(cache_ttl)}, public"
         self.admin_token = admin_token
         self.reload = reload
+        self.demo_clock = False  # config gateway.demo_clock, for `pkgate demo` only
         metrics.breaker_states = self._breaker_states
 
     def apply(self, table: Table, redirect_status: int, cache_ttl: float, admin_token: str) -> None:
@@ -99,6 +100,8 @@ class Gateway:
     async def handle(self, method: str, path: str, query: str, headers: Headers, peer: str) -> Response:
         started = time.perf_counter_ns()
         ts = now_us()
+        if self.demo_clock:
+            ts = demo_time(headers.get(DEMO_CLOCK_HEADER), peer, ts)
         if path == "/healthz" or path == "/metrics":
             return self._ops(path)
         fields: dict[str, object] = {}
@@ -108,7 +111,6 @@ class Gateway:
             logging.getLogger("pkgate.edge").exception("unhandled error for %s %s", method, path[:200])
             response, kind = _text(500, "internal error"), "other"
         status = response[0]
-        failover = fields.pop("failover", False)
         event = self.recorder.build(
             ts_us=ts,
             duration_us=(time.perf_counter_ns() - started) // 1000,
@@ -120,8 +122,6 @@ class Gateway:
             peer=peer,
             **fields,  # type: ignore[arg-type]
         )
-        if failover:
-            event.failover = True
         self.metrics.request(kind, status)
         try:
             await self.recorder.record(event)
@@ -342,3 +342,16 @@ def _not_modified(inm: str | None, ims: str | None, etag: str, last_modified: st
         except (TypeError, ValueError, IndexError):
             return False
     return False
+
+
+DEMO_CLOCK_HEADER = "x-pkgate-demo-time"
+_DEMO_MAX_AGE_US = 31 * 86_400_000_000
+
+
+def demo_time(value: str | None, peer: str, now: int) -> int:
+    """A request's simulated time (epoch microseconds) from `pkgate demo`'s header: honoured only from
+    loopback, never in the future, at most 31 days back; anything else is the real time."""
+    if value is None or peer not in ("127.0.0.1", "::1") or not (0 < len(value) <= 20 and value.isdigit()):
+        return now
+    ts = int(value)
+    return ts if now - _DEMO_MAX_AGE_US <= ts <= now else now

@@ -57,6 +57,7 @@ class Recorder:
         conditional: bool = False,
         upstream: str | None = None,
         cache: str | None = None,
+        failover: bool = False,
     ) -> Event:
         ip = self.client_ip.resolve(peer, headers.get("x-forwarded-for"), headers.get("forwarded"))
         facts = self.enricher.facts(ip, ts_us)
@@ -83,6 +84,7 @@ class Recorder:
             cloud=facts.cloud,
             upstream=upstream,
             cache=cache,
+            failover=failover,
             partial=headers.get("range") is not None,
         )
 
