@@ -39,6 +39,7 @@ class Gateway(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     stale_ttl: float = 86400.0
     upstream_timeout: float = 10.0
     max_page_bytes: int = 64 * 1024 * 1024
+    cache_bytes: int = 256 * 1024 * 1024
     default_upstream: str = "pypi"
     admin_token: str = ""
     #: `pkgate demo` only: take each request's time from `X-Pkgate-Demo-Time` (loopback peers only).
@@ -177,6 +178,8 @@ def _check(cfg: Config, origin: str) -> None:
     _check_routing(cfg, bad)
     if cfg.gateway.demo_clock and cfg.server.host not in ("127.0.0.1", "::1", "localhost"):
         raise bad("gateway.demo_clock", "only for `pkgate demo`: needs server.host on loopback")
+    if cfg.gateway.cache_bytes < 1 << 20:
+        raise bad("gateway.cache_bytes", "must be at least 1 MiB (1048576)")
     if cfg.storage.retention_days < 0:
         raise bad("storage.retention_days", "must not be negative (0 keeps events forever)")
     if cfg.privacy.window_days < 0:

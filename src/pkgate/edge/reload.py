@@ -86,6 +86,7 @@ def build_table(
         if old is not None and old.signature == signature:
             cache = old.cache
             cache.ttl, cache.stale_ttl, cache.max_bytes = gw.cache_ttl, gw.stale_ttl, gw.max_page_bytes
+            cache.cache_bytes = gw.cache_bytes
             cache.breaker.threshold = cfg.routing.breaker_threshold
             cache.breaker.cooldown = cfg.routing.breaker_cooldown
         else:
@@ -100,6 +101,7 @@ def build_table(
                 timeout=timeout,
                 headers=headers,
                 accept=ACCEPT_BY_KIND[up.kind],
+                cache_bytes=gw.cache_bytes,
             )
         handles[name] = UpstreamHandle(name, cache, up.mode, up.authoritative, origin(base), signature)
     return Table(Router(cfg), handles, metrics, generation)

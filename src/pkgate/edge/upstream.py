@@ -38,6 +38,12 @@ ACCEPT_BY_KIND = {
 }
 
 
+#: Negative-cache entries kept per upstream (names that answered 404).
+MAX_MISSING = 10_000
+#: Estimated bytes held per byte of upstream page: parsed objects plus rendered variants.
+ENTRY_OVERHEAD = 4
+
+
 @dataclass
 class Entry(Generic[P]):
     page: P
@@ -45,6 +51,7 @@ class Entry(Generic[P]):
     etag: str | None
     last_modified: str | None
     rendered: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # ctype -> (body, etag)
+    size: int = 0  # estimated bytes held: parsed page plus up to three rendered bodies
 
     def body(self, ctype: str, render: Callable[[P], bytes]) -> tuple[bytes, str]:
         hit = self.rendered.get(ctype)
@@ -79,6 +86,7 @@ class PageCache:
         timeout: float | None = None,
         headers: dict[str, str] | None = None,
         accept: str = UPSTREAM_ACCEPT,
+        cache_bytes: int = 256 << 20,
     ) -> None:
         self.name = name
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
@@ -91,8 +99,12 @@ class PageCache:
         self.timeout = timeout
         self.headers = dict(headers or {})  # credentials live here, never in a URL or a message
         self.accept = accept
+        # Bounded: a client walking every project name must not grow memory without limit. Eviction
+        # is oldest-first (insertion order); a hot page is simply fetched again after eviction.
+        self.cache_bytes = cache_bytes
+        self._held = 0
         self._projects: dict[str, Entry[ProjectPage]] = {}
-        self._missing: dict[str, float] = {}  # negative cache: project -> fetched
+        self._missing: dict[str, float] = {}  # negative cache: project -> fetched, at most MAX_MISSING
         self._root: Entry[RootPage] | None = None
         self._inflight: dict[str, asyncio.Future[Fetched[ProjectPage]]] = {}
         self._root_inflight: asyncio.Future[Fetched[RootPage]] | None = None
@@ -144,8 +156,10 @@ class PageCache:
             entry.fetched = self.clock()
             return Fetched(entry, "revalidated", latency)
         if status == 404:
+            if len(self._missing) >= MAX_MISSING:
+                del self._missing[next(iter(self._missing))]
             self._missing[name] = self.clock()
-            self._projects.pop(name, None)
+            self._forget(name)
             raise UpstreamNotFound(f"{self.name}: no project {name!r}")
         try:
             page = parse_project(body, ctype, final, name)
@@ -154,10 +168,23 @@ class PageCache:
             self.breaker.failure()
             raise UpstreamError(f"{self.name}: bad page for {name!r}: {exc}") from None
         self.breaker.success()
-        new = Entry(page, self.clock(), etag, modified)
+        new = Entry(page, self.clock(), etag, modified, size=ENTRY_OVERHEAD * len(body) + 1024)
+        self._forget(name)
+        while self._projects and self._held + new.size > self.cache_bytes:
+            self._forget(next(iter(self._projects)))
         self._projects[name] = new
+        self._held += new.size
         self._missing.pop(name, None)
         return Fetched(new, "miss", latency)
+
+    def _forget(self, name: str) -> None:
+        old = self._projects.pop(name, None)
+        if old is not None:
+            self._held -= old.size
+
+    @property
+    def held_bytes(self) -> int:
+        return self._held
 
     async def root(self) -> Fetched[RootPage]:
         entry = self._root
