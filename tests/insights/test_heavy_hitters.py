@@ -25,6 +25,7 @@ def test_aggressive_listed_beyond_k_and_threshold(mode: str) -> None:
     rows = heavy_hitters(con, django, k=1, max_file_per_day=0)
     assert len(rows) == 5  # every downloading source downloaded some file more than 0 times
     assert rows[1].downloads == 1  # c downloaded one django file (six is another project)
+    assert [r.rank for r in rows] == [1, 2, 2, 2, 2]  # ties share a rank
     assert [r.source_id for r in heavy_hitters(con, ALL, k=1, max_file_per_day=30)] == ["e"]
 
 

@@ -58,17 +58,27 @@ def _per_source(con: duckdb.DuckDBPyConnection, q: Query) -> tuple[str, list[Any
 def heavy_hitters(
     con: duckdb.DuckDBPyConnection, q: Query, k: int = 20, max_file_per_day: int = MAX_FILE_PER_DAY
 ) -> list[HeavyHitterRow]:
-    """The top-k source-days by downloads, plus every aggressive one."""
+    """The top-k source-days by downloads, plus every aggressive one.
+
+    `rank` is 1 + the number of source-days with more downloads (ties share a rank). No full sort:
+    a top-k, a filter and a histogram of download counts, so it stays fast with millions of rows.
+    """
     rel, params = _per_source(con, q)
     rows = con.execute(
-        f"""WITH s AS ({rel}),
-        r AS (SELECT *, row_number() OVER (ORDER BY downloads DESC, requests DESC, day, source_id) AS rank,
-                     sum(downloads) OVER () AS total FROM s)
-        SELECT rank, day, source_id, downloads, requests,
-          CASE WHEN total > 0 THEN round(downloads / total, 4) ELSE 0.0 END,
+        f"""WITH s AS MATERIALIZED ({rel}),
+        tot AS (SELECT coalesce(sum(downloads), 0) AS total FROM s),
+        top AS (SELECT * FROM s WHERE downloads > 0 ORDER BY downloads DESC, requests DESC, day, source_id LIMIT ?),
+        pick AS (SELECT * FROM top UNION SELECT * FROM s WHERE max_file_downloads > ?),
+        hist AS (SELECT downloads, count(*) AS n FROM s WHERE downloads >= (SELECT min(downloads) FROM pick)
+                 GROUP BY downloads),
+        above AS (SELECT downloads, coalesce(sum(n) OVER (ORDER BY downloads DESC
+                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS greater FROM hist)
+        SELECT (above.greater + 1)::BIGINT AS rank, day, source_id, pick.downloads, requests,
+          CASE WHEN total > 0 THEN round(pick.downloads / total, 4) ELSE 0.0 END,
           max_file_downloads, max_file_downloads > ?
-        FROM r WHERE (rank <= ? AND downloads > 0) OR max_file_downloads > ? ORDER BY rank""",  # noqa: S608
-        [*params, max_file_per_day, k, max_file_per_day],
+        FROM pick JOIN above USING (downloads), tot
+        ORDER BY rank, requests DESC, day, source_id""",  # noqa: S608
+        [*params, k, max_file_per_day, max_file_per_day],
     ).fetchall()
     return [HeavyHitterRow(*r) for r in rows]
 
@@ -79,18 +89,16 @@ def concentration(
     """Share of all downloads made by the top N source-days, for each N in `tops`."""
     rel, params = _per_source(con, q)
     rows = con.execute(
-        f"""WITH s AS ({rel}),
-        r AS (SELECT downloads, row_number() OVER (ORDER BY downloads DESC) AS rank FROM s WHERE downloads > 0),
-        t AS (SELECT unnest(?::INTEGER[]) AS top)
-        SELECT top, coalesce(sum(downloads) FILTER (WHERE rank <= top), 0),
-          (SELECT coalesce(sum(downloads), 0) FROM r), (SELECT count(*) FROM r)
-        FROM t, r GROUP BY top ORDER BY top""",  # noqa: S608
-        [*params, list(tops)],
-    ).fetchall()
-    out = {int(r[0]): r for r in rows}
+        f"""WITH s AS MATERIALIZED ({rel})
+        SELECT list(downloads ORDER BY downloads DESC)[1:?],
+          (SELECT coalesce(sum(downloads), 0) FROM s), (SELECT count(*) FROM s WHERE downloads > 0)
+        FROM (SELECT downloads FROM s WHERE downloads > 0 ORDER BY downloads DESC LIMIT ?)""",  # noqa: S608
+        [*params, max(tops, default=0), max(tops, default=0)],
+    ).fetchone()
+    best: list[int] = list(rows[0] or []) if rows else []
+    total, n = (int(rows[1]), int(rows[2])) if rows else (0, 0)
     result = []
     for top in tops:
-        r = out.get(top)
-        got, total, n = (int(r[1]), int(r[2]), int(r[3])) if r else (0, 0, 0)
+        got = int(sum(best[:top]))
         result.append(ConcentrationRow(top, got, round(got / total, 4) if total else 0.0, total, n))
     return result
