@@ -89,6 +89,14 @@ class Privacy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     window_days: int = 0
 
 
+class Fleet(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Fleet mode: gateways forward their spool to NATS JetStream; `pkgate collect` fills the store."""
+
+    nats_url: str = ""
+    subject: str = "pkgate.events"
+    stream: str = "PKGATE_EVENTS"
+
+
 class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     server: Server = msgspec.field(default_factory=Server)
     gateway: Gateway = msgspec.field(default_factory=Gateway)
@@ -98,6 +106,7 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     storage: Storage = msgspec.field(default_factory=Storage)
     privacy: Privacy = msgspec.field(default_factory=Privacy)
     routing: Routing = msgspec.field(default_factory=Routing)
+    fleet: Fleet = msgspec.field(default_factory=Fleet)
 
     @property
     def data_dir(self) -> Path:
@@ -178,6 +187,14 @@ def _check(cfg: Config, origin: str) -> None:
     _check_routing(cfg, bad)
     if cfg.gateway.demo_clock and cfg.server.host not in ("127.0.0.1", "::1", "localhost"):
         raise bad("gateway.demo_clock", "only for `pkgate demo`: needs server.host on loopback")
+    if cfg.fleet.nats_url and not re.match(r"^(nats|tls)://[^\s/]+$", cfg.fleet.nats_url):
+        raise bad(
+            "fleet.nats_url", f"must be nats://host:port or tls://host:port, got {cfg.fleet.nats_url!r}"
+        )
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,128}", cfg.fleet.subject) or ".." in cfg.fleet.subject:
+        raise bad("fleet.subject", f"must be a plain NATS subject, got {cfg.fleet.subject!r}")
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", cfg.fleet.stream):
+        raise bad("fleet.stream", f"must be letters, digits, '-' or '_', got {cfg.fleet.stream!r}")
     if cfg.gateway.cache_bytes < 1 << 20:
         raise bad("gateway.cache_bytes", "must be at least 1 MiB (1048576)")
     if cfg.storage.retention_days < 0:

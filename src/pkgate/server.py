@@ -20,7 +20,7 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import IO
+from typing import IO, Protocol
 
 from pkgate import config as config_mod
 from pkgate.config import Config
@@ -29,8 +29,9 @@ from pkgate.edge.clientip import ClientIP
 from pkgate.edge.reload import ACTIVE_ENV, check_reloadable, publish
 from pkgate.enrich.geo import GeoLookup
 from pkgate.enrich.sources import SourceHasher
-from pkgate.errors import ConfigError, PkgateError, StoreError
+from pkgate.errors import ConfigError, FleetError, PkgateError, StoreError
 from pkgate.events import now_us
+from pkgate.events.nats import Forwarder
 from pkgate.events.spool import seal_all
 from pkgate.store import Loader
 
@@ -110,10 +111,23 @@ class HangupReloader:
             return generation
 
 
-class LoaderThread(threading.Thread):
-    """Loads the spool every `interval`; also deletes expired source-id keys even when idle."""
+class Consumer(Protocol):
+    def run_once(self) -> int: ...
 
-    def __init__(self, loader: Loader, interval: float, keys: SourceHasher) -> None:
+
+def spool_consumer(cfg: Config) -> Loader | Forwarder:
+    """The local store's loader, or in fleet mode the forwarder to NATS JetStream."""
+    if cfg.fleet.nats_url:
+        return Forwarder(
+            spool_dir(cfg), cfg.fleet.nats_url, subject=cfg.fleet.subject, stream=cfg.fleet.stream
+        )
+    return Loader(store_path(cfg), spool_dir(cfg))
+
+
+class LoaderThread(threading.Thread):
+    """Consumes the spool every `interval`; also deletes expired source-id keys even when idle."""
+
+    def __init__(self, loader: Consumer, interval: float, keys: SourceHasher) -> None:
         super().__init__(name="pkgate-loader", daemon=True)
         self.loader = loader
         self.interval = interval
@@ -132,15 +146,19 @@ class LoaderThread(threading.Thread):
 
 
 def drain(cfg: Config) -> int:
-    """Load everything spooled (after sealing open segments). Call only without running workers."""
+    """Consume everything spooled (after sealing open segments). Call only without running workers."""
     seal_all(spool_dir(cfg))
-    loader = Loader(store_path(cfg), spool_dir(cfg))
+    consumer = spool_consumer(cfg)
     total = 0
-    while True:
-        n = loader.run_once()
-        total += n
-        if n == 0:
-            return total
+    try:
+        while True:
+            n = consumer.run_once()
+            total += n
+            if n == 0:
+                return total
+    finally:
+        if isinstance(consumer, Forwarder):
+            consumer.close()
 
 
 def serve(cfg: Config, config_path: str | None) -> None:
@@ -151,9 +169,13 @@ def serve(cfg: Config, config_path: str | None) -> None:
     lock = lock_data_dir(cfg)
     try:
         load_secret(cfg)  # create it once here, before workers race for it
-        recovered = drain(cfg)
-        if recovered:
-            log.warning("loaded %d events left in the spool by an earlier run", recovered)
+        try:
+            recovered = drain(cfg)
+        except FleetError as exc:  # NATS down: serve anyway, the spool keeps the events
+            log.error("%s", exc)
+        else:
+            if recovered:
+                log.warning("consumed %d events left in the spool by an earlier run", recovered)
         if config_path is not None:
             config_path = str(Path(config_path).resolve())
             os.environ["PKGATE_CONFIG"] = config_path
@@ -163,7 +185,7 @@ def serve(cfg: Config, config_path: str | None) -> None:
         hangup = HangupReloader(cfg, config_path)
         multiprocessing.set_start_method("spawn", force=True)
         keys = SourceHasher(cfg.data_dir / "keys", cfg.privacy.window_days or None)
-        loader = LoaderThread(Loader(store_path(cfg), spool_dir(cfg)), cfg.storage.load_interval, keys)
+        loader = LoaderThread(spool_consumer(cfg), cfg.storage.load_interval, keys)
         loader.start()
         target = "pkgate.edge.app:rsgi_app" if cfg.server.interface == "rsgi" else "pkgate.edge.app:asgi_app"
         server = Granian(
@@ -183,7 +205,34 @@ def serve(cfg: Config, config_path: str | None) -> None:
             loader.join(timeout=30)
             try:
                 drain(cfg)
-            except StoreError as exc:
-                log.error("final load failed, the spool keeps the events: %s", exc)
+            except (StoreError, FleetError) as exc:
+                log.error("final drain failed, the spool keeps the events: %s", exc)
+    finally:
+        lock.close()
+
+
+def collect(cfg: Config) -> None:
+    """`pkgate collect`: consume the fleet's events from NATS JetStream into this data_dir's store."""
+    import asyncio
+
+    from pkgate.store.collector import Collector
+
+    if not cfg.fleet.nats_url:
+        raise ConfigError("fleet.nats_url: required for `pkgate collect`")
+    lock = lock_data_dir(cfg)
+    try:
+        collector = Collector(
+            store_path(cfg), cfg.fleet.nats_url, subject=cfg.fleet.subject, stream=cfg.fleet.stream
+        )
+
+        async def run() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await collector.run(stop)
+
+        asyncio.run(run())
+        log.info("collected %d events", collector.collected_total)
     finally:
         lock.close()
