@@ -20,11 +20,8 @@ from pkgate.edge.pages import (
     RootPage,
     parse_project,
     parse_root,
-    render_project_html,
-    render_project_json,
-    render_root_html,
-    render_root_json,
 )
+from pkgate.edge.render import render_project_html, render_project_json, render_root_html, render_root_json
 from pkgate.errors import PageError
 
 PAGE = "https://pypi.example/simple/foo/"

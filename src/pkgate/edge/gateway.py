@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, quote, unquote
 import msgspec
 
 from pkgate.edge import links, negotiate, pages, proxy
+from pkgate.edge import render as pages_render
 from pkgate.edge.failover import NoRoute, Table
 from pkgate.edge.metrics import Metrics, collect, render
 from pkgate.edge.names import is_valid_project_name, normalize, parse_filename
@@ -40,14 +41,14 @@ ReloadHook = Callable[[], Awaitable[tuple[int, dict[str, object]]]]
 ADMIN_RELOAD: Final = "/admin/reload"
 
 _RENDER_PROJECT: Final = {
-    negotiate.JSON_V1: pages.render_project_json,
-    negotiate.HTML_V1: pages.render_project_html,
-    negotiate.HTML_LEGACY: pages.render_project_html,
+    negotiate.JSON_V1: pages_render.render_project_json,
+    negotiate.HTML_V1: pages_render.render_project_html,
+    negotiate.HTML_LEGACY: pages_render.render_project_html,
 }
 _RENDER_ROOT: Final = {
-    negotiate.JSON_V1: pages.render_root_json,
-    negotiate.HTML_V1: pages.render_root_html,
-    negotiate.HTML_LEGACY: pages.render_root_html,
+    negotiate.JSON_V1: pages_render.render_root_json,
+    negotiate.HTML_V1: pages_render.render_root_html,
+    negotiate.HTML_LEGACY: pages_render.render_root_html,
 }
 _TEXT: Final = [("content-type", "text/plain; charset=utf-8")]
 
@@ -216,8 +217,8 @@ class Gateway:
             up = owner(f) if owner is not None else served_by
             return signer.make(canonical, f.filename, f"{up} {f.url}")
 
-        render = _RENDER_PROJECT[ctype]
-        return self._page(got.entry, ctype, lambda p: render(p, link), headers, fields, got.state)
+        render_page = _RENDER_PROJECT[ctype]
+        return self._page(got.entry, ctype, lambda p: render_page(p, link), headers, fields, got.state)
 
     async def _root(self, query: str, headers: Headers, fields: dict[str, object]) -> Response:
         ctype = negotiate.negotiate(headers.get("accept"), _format_param(query))
@@ -231,8 +232,10 @@ class Gateway:
         fields["upstream"] = got.upstream
         fields["cache"] = got.state
         fields["failover"] = got.failover
-        render = _RENDER_ROOT[ctype]
-        return self._page(got.entry, ctype, lambda p: render(p, _project_url), headers, fields, got.state)
+        render_root = _RENDER_ROOT[ctype]
+        return self._page(
+            got.entry, ctype, lambda p: render_root(p, _project_url), headers, fields, got.state
+        )
 
     def _page(
         self,
