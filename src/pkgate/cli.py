@@ -94,8 +94,10 @@ def load(config: ConfigOpt = None) -> None:
     typer.echo(f"loaded {n} events")
 
 
-SinceOpt = Annotated[str | None, typer.Option(help="Start date (UTC, inclusive). Default: 30 days ago.")]
-UntilOpt = Annotated[str | None, typer.Option(help="End date (UTC, exclusive). Default: now.")]
+SinceOpt = Annotated[
+    str | None, typer.Option(help="Start date (UTC, inclusive). Default: the start of the day 29 days ago.")
+]
+UntilOpt = Annotated[str | None, typer.Option(help="End date (UTC, exclusive). Default: the end of today.")]
 ProjectOpt = Annotated[str | None, typer.Option(help="Only this project (any spelling).")]
 OutputOpt = Annotated[
     str | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
@@ -106,9 +108,9 @@ def _query(since: str | None, until: str | None, project: str | None) -> Query:
     from pkgate.edge.names import normalize
     from pkgate.insights import Query
 
-    now = dt.datetime.now(dt.UTC)
-    start = _day(since, now - dt.timedelta(days=30), "--since")
-    end = _day(until, now + dt.timedelta(seconds=1), "--until")
+    default = Query.whole_days(30)  # whole UTC days: answered from the rollups
+    start = _day(since, default.since, "--since")
+    end = _day(until, default.until, "--until")
     return Query(since=start, until=end, project=normalize(project) if project else None)
 
 
