@@ -10,6 +10,7 @@
 # LINKS (500 distinct signed files), SERVERS (all of: nginx bare-rsgi bare-asgi uvicorn
 # gateway-rsgi gateway-rsgi-spool gateway-asgi; `-spool` defers loading into DuckDB to shutdown, so
 # it measures answering + durable spooling without the loader competing for the same core), PIN (1: pin servers and wrk to separate CPUs when there are enough),
+# FSYNC (the gateway's storage.fsync: batched, always or off; default batched),
 # SERVER_CPUS / WRK_CPUS (taskset lists, default: the first WORKERS cpus / the rest),
 # KEEP_TMP (1: keep the temp dir with configs, logs and the DuckDB file).
 #
@@ -28,6 +29,7 @@ WARMUP=${WARMUP:-2s}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-1}
 LINKS=${LINKS:-500}
+FSYNC=${FSYNC:-batched}
 SERVERS=${SERVERS:-"nginx bare-rsgi bare-asgi uvicorn gateway-rsgi gateway-rsgi-spool gateway-asgi"}
 SECRET="bench-secret-0123456789"
 LOCATION="https://files.example.org/packages/ab/cd/ef/example-1.0-py3-none-any.whl"
@@ -254,6 +256,7 @@ url = "http://127.0.0.1:9/simple/"
 [storage]
 data_dir = "$dir/data"
 load_interval = $load_interval
+fsync = "$FSYNC"
 EOF
     start_server "$name" "$dir/server.log" "$ROOT/.venv/bin/pkgate" serve --config "$dir/pkgate.toml" || return 0
     local location
