@@ -278,6 +278,24 @@ def erase(
     typer.echo(f"erased {n} events of {len(source_ids)} source id(s)")
 
 
+@app.command()
+def collect(config: ConfigOpt = None) -> None:
+    """Fleet mode: consume every gateway's events from NATS JetStream into this store (until interrupted)."""
+    import logging
+
+    from pkgate.server import collect as run
+
+    cfg = _load(config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        run(cfg)
+    except ConfigError as exc:
+        origin = config or "defaults"
+        raise _fail(str(exc) if str(exc).startswith(origin) else f"{origin}: {exc}") from None
+    except PkgateError as exc:
+        raise _fail(str(exc)) from None
+
+
 @app.command("config")
 def show_config(config: ConfigOpt = None) -> None:
     """Print the effective configuration (file + environment + defaults) as TOML."""
@@ -288,6 +306,18 @@ def show_config(config: ConfigOpt = None) -> None:
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)
+
+
+def _register_web() -> None:
+    """The dashboard and demo commands live with their packages; their heavy imports load lazily."""
+    from pkgate.demo.cli import demo as demo_command
+    from pkgate.web.cli import dashboard as dashboard_command
+
+    app.command("dashboard")(dashboard_command)
+    app.command("demo")(demo_command)
+
+
+_register_web()
 
 
 def main() -> None:

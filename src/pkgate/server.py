@@ -18,6 +18,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 from typing import IO, Protocol
@@ -34,6 +35,7 @@ from pkgate.events import now_us
 from pkgate.events.nats import Forwarder
 from pkgate.events.spool import seal_all
 from pkgate.store import Loader
+from pkgate.store.rollups import apply_retention, refresh_rollups
 
 log = logging.getLogger("pkgate.server")
 
@@ -125,24 +127,55 @@ def spool_consumer(cfg: Config) -> Loader | Forwarder:
 
 
 class LoaderThread(threading.Thread):
-    """Consumes the spool every `interval`; also deletes expired source-id keys even when idle."""
+    """Consumes the spool every `interval`; deletes expired source-id keys even when idle; keeps the
+    store's rollups fresh (at most every `max(300 s, 10 x the last refresh)`) and applies retention
+    hourly."""
 
-    def __init__(self, loader: Consumer, interval: float, keys: SourceHasher) -> None:
+    def __init__(
+        self, loader: Consumer, interval: float, keys: SourceHasher, retention_days: int = 0
+    ) -> None:
         super().__init__(name="pkgate-loader", daemon=True)
         self.loader = loader
         self.interval = interval
         self.keys = keys
+        self.retention_days = retention_days
         self.stopping = threading.Event()
+        self._next_rollup = 0.0
+        self._next_retention = 0.0
 
     def run(self) -> None:
         while not self.stopping.wait(self.interval):
             try:
                 self.keys.purge_old_keys(now_us())
                 self.loader.run_once()
+                if isinstance(self.loader, Loader):
+                    self._maintain(self.loader)
             except (PkgateError, OSError) as exc:
                 log.error("loader: %s (will retry)", exc)
             except Exception:
                 log.exception("loader failed (will retry)")
+
+    def _maintain(self, loader: Loader) -> None:
+        now = time.monotonic()
+        if now < self._next_rollup and (not self.retention_days or now < self._next_retention):
+            return
+        con = loader.connect()
+        try:
+            started = time.monotonic()
+            if self.retention_days and now >= self._next_retention:
+                folded = apply_retention(con, self.retention_days)  # refreshes first
+                if folded:
+                    log.info(
+                        "retention: folded %d events older than %d days into rollups",
+                        folded,
+                        self.retention_days,
+                    )
+                self._next_retention = now + 3600
+            else:
+                refresh_rollups(con)
+            self._next_rollup = now + max(300.0, 10 * (time.monotonic() - started))
+        finally:
+            con.close()
 
 
 def drain(cfg: Config) -> int:
@@ -155,10 +188,17 @@ def drain(cfg: Config) -> int:
             n = consumer.run_once()
             total += n
             if n == 0:
-                return total
+                break
     finally:
         if isinstance(consumer, Forwarder):
             consumer.close()
+    if isinstance(consumer, Loader):  # reports right after a stop see exact, rolled-up numbers
+        con = consumer.connect()
+        try:
+            refresh_rollups(con)
+        finally:
+            con.close()
+    return total
 
 
 def serve(cfg: Config, config_path: str | None) -> None:
@@ -185,7 +225,9 @@ def serve(cfg: Config, config_path: str | None) -> None:
         hangup = HangupReloader(cfg, config_path)
         multiprocessing.set_start_method("spawn", force=True)
         keys = SourceHasher(cfg.data_dir / "keys", cfg.privacy.window_days or None)
-        loader = LoaderThread(spool_consumer(cfg), cfg.storage.load_interval, keys)
+        loader = LoaderThread(
+            spool_consumer(cfg), cfg.storage.load_interval, keys, cfg.storage.retention_days
+        )
         loader.start()
         target = "pkgate.edge.app:rsgi_app" if cfg.server.interface == "rsgi" else "pkgate.edge.app:asgi_app"
         server = Granian(

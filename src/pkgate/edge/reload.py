@@ -55,7 +55,15 @@ ACTIVE_ENV: Final = "PKGATE_ACTIVE_CONFIG"
 POLL: Final = 0.25
 _HEADER: Final = "# pkgate-generation "
 #: Keys a reload cannot change in a running process (they need a restart).
-_FIXED: Final = ("server", "storage", "privacy", "fleet", "gateway.id", "gateway.secret", "gateway.demo_clock")
+_FIXED: Final = (
+    "server",
+    "storage",
+    "privacy",
+    "fleet",
+    "gateway.id",
+    "gateway.secret",
+    "gateway.demo_clock",
+)
 
 
 def auth_headers(creds: tuple[str, str] | str | None) -> dict[str, str]:

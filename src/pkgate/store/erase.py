@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import duckdb
 
+from pkgate.store.rollups import forget_sources
 from pkgate.store.schema import ensure_schema
 
 
@@ -29,4 +30,5 @@ def erase(con: duckdb.DuckDBPyConnection, source_ids: Sequence[str]) -> int:
     except BaseException:
         con.rollback()
         raise
+    forget_sources(con, ids)  # days already folded into rollups by retention
     return len(row)
