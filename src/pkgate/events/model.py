@@ -8,6 +8,7 @@ The raw client IP is *not* a field: the edge turns it into keyed hashes and geo 
 from __future__ import annotations
 
 import os
+import random
 import time
 from typing import Final
 
@@ -67,9 +68,18 @@ def decode(data: bytes) -> Event:
     return _decoder.decode(data)
 
 
+_rng = random.Random(os.urandom(32))
+# A forked child must not repeat its parent's sequence (spawned workers import afresh anyway).
+os.register_at_fork(after_in_child=lambda: _rng.seed(os.urandom(32)))
+
+
 def new_id() -> str:
-    """A unique event id: 48-bit millisecond time + 80 random bits, hex (sortable like a ULID)."""
-    return f"{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
+    """A unique event id: 48-bit millisecond time + 80 random bits, hex (sortable like a ULID).
+
+    The bits come from a per-process generator seeded from the OS, not a syscall per event: ids need
+    to be unique, not secret.
+    """
+    return f"{time.time_ns() // 1_000_000:012x}{_rng.getrandbits(80):020x}"
 
 
 def now_us() -> int:

@@ -95,12 +95,21 @@ class SegmentWriter:
                 self._open_next()
 
     def sync(self) -> None:
+        """fsync without holding the write lock: a slow disk must not stall the event loop's writes.
+
+        A duplicate descriptor keeps the file open even if a rollover closes `_fd` meanwhile (the
+        rollover fsyncs the sealed segment itself).
+        """
         with self._lock:
-            if self._fd >= 0:
-                try:
-                    os.fsync(self._fd)
-                except OSError as exc:
-                    raise SpoolError(f"cannot fsync spool segment {self._path}: {exc}") from None
+            if self._fd < 0:
+                return
+            fd = os.dup(self._fd)
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            raise SpoolError(f"cannot fsync spool segment {self._path}: {exc}") from None
+        finally:
+            os.close(fd)
 
     def _seal_current(self) -> None:
         assert self._path is not None
