@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 import msgspec
 import pyarrow as pa
+from msgspec.structs import astuple
 
 from pkgate.enrich.ua import PARSER_VERSION, UserAgent, parse_cached
 from pkgate.errors import StoreError
@@ -49,20 +50,27 @@ _SCHEMA = _arrow_schema()
 _COLUMN_NAMES = [name for name, _ in EVENT_COLUMNS]
 
 
+def _ua_row(ua: str) -> tuple[Any, ...]:
+    parsed = parse_cached(ua)
+    return (parsed.category, *(getattr(parsed, f) for f in _UA_FIELDS), PARSER_VERSION)
+
+
 def to_table(events: Sequence[Event]) -> pa.Table:
-    """Events (+ parsed User-Agent) as one Arrow table in `EVENT_COLUMNS` order."""
-    cols: dict[str, list[Any]] = {name: [] for name in _COLUMN_NAMES}
-    for ev in events:
-        cols["id"].append(ev.id)
-        cols["ts"].append(ev.ts_us)
-        for f in _EVENT_FIELDS:
-            cols[f].append(getattr(ev, f))
-        ua = parse_cached(ev.user_agent)
-        cols["ua_category"].append(ua.category)
-        for f in _UA_FIELDS:
-            cols[f].append(getattr(ua, f))
-        cols["ua_parser"].append(PARSER_VERSION)
-    return pa.Table.from_pydict(cols, schema=_SCHEMA)
+    """Events (+ parsed User-Agent) as one Arrow table in `EVENT_COLUMNS` order.
+
+    Column-wise: one transpose of the event tuples, and each distinct User-Agent of the batch
+    parsed and spread once (a batch has few distinct UAs and many events).
+    """
+    if not events:
+        return _SCHEMA.empty_table()
+    columns = dict(zip(Event.__struct_fields__, zip(*map(astuple, events), strict=True), strict=True))
+    uas = columns["user_agent"]
+    by_ua = {ua: _ua_row(ua) for ua in set(uas)}
+    ua_columns = zip(*(by_ua[ua] for ua in uas), strict=True)
+    data: dict[str, Any] = {"id": columns["id"], "ts": columns["ts_us"]}
+    data.update((f, columns[f]) for f in _EVENT_FIELDS)
+    data.update(zip(("ua_category", *_UA_FIELDS, "ua_parser"), ua_columns, strict=True))
+    return pa.Table.from_pydict({name: data[name] for name in _COLUMN_NAMES}, schema=_SCHEMA)
 
 
 _INSERT = (  # built from constant column names only
