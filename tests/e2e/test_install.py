@@ -220,11 +220,12 @@ def check_report(gateway: Gateway, events: list[dict[str, Any]]) -> None:
             continue
         row = expected.setdefault((e["project"], e["version"]), Counter())
         index, redirect = e["kind"].startswith("index-"), 300 <= e["status"] < 400
-        row["downloads"] += e["kind"] == "file" and e["method"] == "GET" and redirect
+        ranged = e["kind"] == "file" and e["method"] == "GET" and redirect and e["partial"]
+        row["downloads"] += e["kind"] == "file" and e["method"] == "GET" and redirect and not ranged
         row["index_hits"] += index and e["status"] == 200
         row["not_modified"] += index and e["status"] == 304
         row["head"] += e["kind"] == "file" and e["method"] == "HEAD"
-        row["metadata"] += e["kind"] == "metadata" and redirect
+        row["metadata"] += (e["kind"] == "metadata" and redirect) or ranged
         row["failed"] += e["status"] >= 400
     rows = {(r["project"], r["version"]): r for r in gateway.report()}
     assert set(rows) == set(expected)
@@ -234,7 +235,9 @@ def check_report(gateway: Gateway, events: list[dict[str, Any]]) -> None:
         assert got["sources"] == 1, key  # one client machine, one day
     by_version = Counter({k: r["downloads"] for k, r in rows.items() if r["downloads"]})
     downloaded = [
-        e["filename"] for e in events if e["kind"] == "file" and e["method"] == "GET" and e["status"] == 302
+        e["filename"]
+        for e in events
+        if e["kind"] == "file" and e["method"] == "GET" and e["status"] == 302 and not e["partial"]
     ]
     assert by_version == Counter(map(_project_version, downloaded))
 

@@ -17,8 +17,13 @@ from pkgate.store.classes import class_sql
 #: UTC day of an event: source ids rotate at UTC midnight, so days are always UTC days. Integer
 #: arithmetic on the epoch: independent of the session time zone and ~10x faster than timezone().
 DAY: Final = "(DATE '1970-01-01' + CAST(epoch_us(ts) // 86400000000 AS INTEGER))"
-#: A download: a file GET that the gateway answered with a redirect to the upstream file.
-DOWNLOAD: Final = "(kind = 'file' AND method = 'GET' AND status BETWEEN 300 AND 399)"
+#: A download: a whole-file GET that the gateway answered with a redirect to the upstream file.
+#: GETs with a Range header (`partial`) are lazy-wheel metadata reads by uv/pip, not downloads.
+DOWNLOAD: Final = "(kind = 'file' AND method = 'GET' AND status BETWEEN 300 AND 399 AND NOT coalesce(partial, false))"
+#: A metadata-only fetch: a PEP 658 `.metadata` redirect, or a ranged read of the wheel itself.
+METADATA: Final = (
+    "(status BETWEEN 300 AND 399 AND (kind = 'metadata' OR (kind = 'file' AND method = 'GET' AND coalesce(partial, false))))"
+)
 #: Requests closer than this to the previous one of a source belong to the same run (one
 #: `pip install` makes an index request, a metadata read and a download within seconds).
 RUN_GAP_S: Final = 60
@@ -65,7 +70,7 @@ SELECT {DAY} AS day, project, version,
   count(*) FILTER (WHERE kind LIKE 'index-%' AND status = 200) AS index_hits,
   count(*) FILTER (WHERE kind LIKE 'index-%' AND status = 304) AS not_modified,
   count(*) FILTER (WHERE kind = 'file' AND method = 'HEAD') AS head,
-  count(*) FILTER (WHERE kind = 'metadata' AND status BETWEEN 300 AND 399) AS metadata,
+  count(*) FILTER (WHERE {METADATA}) AS metadata,
   count(*) FILTER (WHERE status >= 400) AS failed,
   count(*) AS requests,
   count(DISTINCT source_id) AS sources
