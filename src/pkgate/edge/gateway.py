@@ -60,6 +60,7 @@ class _FileTarget(NamedTuple):
     target: str
     facts: dict[str, object]
 
+
 _TEXT: Final = [("content-type", "text/plain; charset=utf-8")]
 
 

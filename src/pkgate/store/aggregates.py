@@ -19,11 +19,11 @@ from pkgate.store.classes import class_sql
 DAY: Final = "(DATE '1970-01-01' + CAST(epoch_us(ts) // 86400000000 AS INTEGER))"
 #: A download: a whole-file GET that the gateway answered with a redirect to the upstream file.
 #: GETs with a Range header (`partial`) are lazy-wheel metadata reads by uv/pip, not downloads.
-DOWNLOAD: Final = "(kind = 'file' AND method = 'GET' AND status BETWEEN 300 AND 399 AND NOT coalesce(partial, false))"
-#: A metadata-only fetch: a PEP 658 `.metadata` redirect, or a ranged read of the wheel itself.
-METADATA: Final = (
-    "(status BETWEEN 300 AND 399 AND (kind = 'metadata' OR (kind = 'file' AND method = 'GET' AND coalesce(partial, false))))"
+DOWNLOAD: Final = (
+    "(kind = 'file' AND method = 'GET' AND status BETWEEN 300 AND 399 AND NOT coalesce(partial, false))"
 )
+#: A metadata-only fetch: a PEP 658 `.metadata` redirect, or a ranged read of the wheel itself.
+METADATA: Final = "(status BETWEEN 300 AND 399 AND (kind = 'metadata' OR (kind = 'file' AND method = 'GET' AND coalesce(partial, false))))"
 #: Requests closer than this to the previous one of a source belong to the same run (one
 #: `pip install` makes an index request, a metadata read and a download within seconds).
 RUN_GAP_S: Final = 60
