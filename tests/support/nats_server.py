@@ -18,11 +18,11 @@ def _free_port() -> int:
 
 
 class NatsServer:
-    def __init__(self, store_dir: Path) -> None:
+    def __init__(self, store_dir: Path, port: int | None = None) -> None:
         exe = shutil.which("nats-server") or "/usr/sbin/nats-server"
         if not Path(exe).exists():
             pytest.fail("nats-server is not installed (scripts/setup installs the Debian package)")
-        self.port = _free_port()
+        self.port = port or _free_port()
         self.store_dir = store_dir
         self.proc = subprocess.Popen(
             [exe, "-js", "-sd", str(store_dir), "-a", "127.0.0.1", "-p", str(self.port)],
