@@ -122,7 +122,11 @@ def spool_consumer(cfg: Config) -> Loader | Forwarder:
     """The local store's loader, or in fleet mode the forwarder to NATS JetStream."""
     if cfg.fleet.nats_url:
         return Forwarder(
-            spool_dir(cfg), cfg.fleet.nats_url, subject=cfg.fleet.subject, stream=cfg.fleet.stream
+            spool_dir(cfg),
+            cfg.fleet.nats_url,
+            subject=cfg.fleet.subject,
+            stream=cfg.fleet.stream,
+            keys_dir=cfg.data_dir / "keys",  # share the day's source-id key with the fleet
         )
     return Loader(store_path(cfg), spool_dir(cfg))
 
@@ -250,6 +254,8 @@ def serve(cfg: Config, config_path: str | None) -> None:
         finally:
             loader.stopping.set()
             loader.join(timeout=30)
+            if isinstance(loader.loader, Forwarder) and not loader.is_alive():
+                loader.loader.close()
             try:
                 drain(cfg)
             except (StoreError, FleetError) as exc:

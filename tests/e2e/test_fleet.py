@@ -125,3 +125,5 @@ def test_two_gateways_one_collector(tmp_path: Path, nats_server: NatsServer) -> 
     got = [str(e["user_agent"]) for e in events]
     assert sorted(got) == sorted(tags)  # all of them, once each
     assert {e["gateway"] for e in events} == {"gw-eu", "gw-us"}
+    # one client machine, one day, two gateways: one source id (the fleet shares the day's key)
+    assert len({e["source_id"] for e in events}) == 1

@@ -126,3 +126,33 @@ def test_unreachable_nats_keeps_the_spool(tmp_path: Path) -> None:
         fwd.run_once()
     fwd.close()
     assert len(list_segments(spool)) == 1
+
+
+def test_gateways_agree_on_the_days_key(tmp_path: Path, nats_server: NatsServer) -> None:
+    from pkgate.enrich.sources import SourceHasher, day_name
+    from pkgate.events import now_us
+    from pkgate.events.keysync import sync_day_keys
+
+    now = now_us()
+    stale = tmp_path / "b" / f"{day_name(now // 86_400_000_000)}.key"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"x" * 32)  # made while NATS was down: the fleet's key must win
+
+    async def sync(keys: Path) -> list[str]:
+        nc = await nats.connect(nats_server.url)
+        try:
+            return await sync_day_keys(nc.jetstream(), keys, now)
+        finally:
+            await nc.close()
+
+    days_a = asyncio.run(sync(tmp_path / "a"))
+    days_b = asyncio.run(sync(tmp_path / "b"))
+    assert days_a == days_b
+    assert len(days_a) == 2  # today and tomorrow
+    for name in days_a:
+        assert (tmp_path / "a" / f"{name}.key").read_bytes() == (tmp_path / "b" / f"{name}.key").read_bytes()
+    assert stale.read_bytes() != b"x" * 32
+    assert oct(stale.stat().st_mode & 0o777) == "0o600"
+    ids_a = SourceHasher(tmp_path / "a").ids("198.51.100.7", now)
+    ids_b = SourceHasher(tmp_path / "b").ids("198.51.100.7", now)
+    assert ids_a == ids_b

@@ -31,7 +31,16 @@ from typing import Final
 
 from pkgate.errors import ConfigError
 
-__all__ = ["DAY_US", "SourceHasher", "day_of", "network_of", "normalise_ip"]
+__all__ = [
+    "DAY_US",
+    "KEY_BYTES",
+    "SourceHasher",
+    "day_name",
+    "day_of",
+    "load_or_create_key",
+    "network_of",
+    "normalise_ip",
+]
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +65,8 @@ def day_of(ts_us: int) -> int:
     return ts_us // DAY_US
 
 
-def _date_name(day: int) -> str:
+def day_name(day: int) -> str:
+    """`YYYY-MM-DD` of a UTC day number: the name of that day's key file."""
     return (_EPOCH + dt.timedelta(days=day)).isoformat()
 
 
@@ -129,8 +139,8 @@ def _fsync_dir(directory: pathlib.Path) -> None:
         os.close(fd)
 
 
-def load_or_create_key(path: pathlib.Path) -> bytes:
-    """The key stored at `path`, creating it if needed so that concurrent processes agree on one.
+def load_or_create_key(path: pathlib.Path, key: bytes | None = None) -> bytes:
+    """The key stored at `path`, creating it (from `key`, else random) so concurrent processes agree.
 
     The key is written to a private temporary file (O_EXCL, 0600, fsync) and published with link(2),
     which fails if another process won: then the winner's complete key is read. Readers therefore
@@ -141,7 +151,7 @@ def load_or_create_key(path: pathlib.Path) -> bytes:
         if existing is not None:
             return existing
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        key = os.urandom(KEY_BYTES)
+        key = key if key is not None and len(key) == KEY_BYTES else os.urandom(KEY_BYTES)
         tmp = path.parent / f"{_TMP_PREFIX}{os.getpid()}-{os.urandom(6).hex()}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
@@ -270,7 +280,7 @@ class SourceHasher:
         if hit is not None:
             return hit
         try:
-            key = self._key(f"{_date_name(day)}.key", day, day)
+            key = self._key(f"{day_name(day)}.key", day, day)
         except (OverflowError, ValueError):  # a timestamp outside years 1..9999
             key = self._ephemeral(f"bad-day-{day}")
         result = self._hash(key, ip)
@@ -288,7 +298,7 @@ class SourceHasher:
         first = day // self.window_days * self.window_days
         try:
             # The key lives until the block's last day is older than yesterday.
-            name = f"window-{self.window_days}d-{_date_name(first)}.key"
+            name = f"window-{self.window_days}d-{day_name(first)}.key"
             key = self._key(name, day, first + self.window_days - 1)
         except (OverflowError, ValueError):
             key = self._ephemeral(f"bad-window-{first}")

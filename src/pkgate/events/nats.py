@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from pathlib import Path
 
 import nats
@@ -20,12 +21,16 @@ from nats.js.errors import Error as JetStreamError
 
 from pkgate.errors import FleetError
 from pkgate.events.drain import drain
+from pkgate.events.keysync import sync_day_keys
+from pkgate.events.model import now_us
 from pkgate.events.spool import read_progress, write_progress
 
 log = logging.getLogger("pkgate.nats")
 
 DEFAULT_STREAM = "PKGATE_EVENTS"
 DEFAULT_SUBJECT = "pkgate.events"
+#: Seconds between key syncs; tomorrow's key is installed a day ahead, so this only has to be < 1 day.
+KEY_SYNC_INTERVAL = 300.0
 
 
 async def ensure_stream(js: nats.js.JetStreamContext, stream: str, subject: str) -> None:
@@ -48,6 +53,7 @@ class Forwarder:
         stream: str = DEFAULT_STREAM,
         batch: int = 2000,
         timeout: float = 10.0,
+        keys_dir: Path | None = None,
     ) -> None:
         self.spool_dir = spool_dir
         self.url = url
@@ -59,6 +65,8 @@ class Forwarder:
         self._nc: Client | None = None
         self._js: nats.js.JetStreamContext | None = None
         self.forwarded_total = 0
+        self.keys_dir = keys_dir  # set: share daily source-id keys with the fleet (events.keysync)
+        self._next_key_sync = 0.0
 
     async def _connect(self) -> nats.js.JetStreamContext:
         if self._js is None or self._nc is None or self._nc.is_closed:
@@ -69,6 +77,8 @@ class Forwarder:
 
     def run_once(self) -> int:
         try:
+            if self.keys_dir is not None and time.monotonic() >= self._next_key_sync:
+                self.loop.run_until_complete(self._sync_keys(self.keys_dir))
             progress = read_progress(self.spool_dir)
             n = drain(self.spool_dir, progress, _NatsSink(self), self.batch)
         except (NatsError, JetStreamError, OSError, TimeoutError) as exc:
@@ -76,6 +86,11 @@ class Forwarder:
             raise FleetError(f"forwarding to {self.url} failed: {exc!r}; events stay in the spool") from None
         self.forwarded_total += n
         return n
+
+    async def _sync_keys(self, keys_dir: Path) -> None:
+        js = await self._connect()
+        await sync_day_keys(js, keys_dir, now_us())
+        self._next_key_sync = time.monotonic() + KEY_SYNC_INTERVAL
 
     async def _publish(self, segment: str, start: int, payloads: list[bytes], offsets: list[int]) -> None:
         js = await self._connect()
@@ -95,7 +110,15 @@ class Forwarder:
 
     def close(self) -> None:
         self.loop.run_until_complete(self._drop())
+        self.loop.run_until_complete(_cancel_others())  # the client's reader/flusher tasks
         self.loop.close()
+
+
+async def _cancel_others() -> None:
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class _NatsSink:

@@ -1,0 +1,59 @@
+"""Fleet mode: one daily source-id key for every gateway, through a NATS JetStream key-value bucket.
+
+Without it each gateway hashes with its own key and the same client counts once per gateway. The
+supervisor of each gateway fetches today's and tomorrow's keys from the bucket (the first gateway to
+ask creates them, atomically) and installs them as the local key files its workers already read.
+The bucket's TTL (3 days) deletes keys in NATS as the local purge deletes them on disk, so after
+that nobody can link ids to addresses or across days. If NATS is unreachable when a day starts, that
+gateway's workers create a local key for the day and its uniques are counted apart for that day.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from nats.js import JetStreamContext
+from nats.js.api import KeyValueConfig
+from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+
+from pkgate.enrich.sources import DAY_US, KEY_BYTES, day_name, load_or_create_key
+
+BUCKET = "PKGATE_KEYS"
+TTL_S = 3 * 86_400
+
+
+async def _bucket(js: JetStreamContext, bucket: str) -> KeyValue:
+    try:
+        return await js.key_value(bucket)
+    except BucketNotFoundError:
+        return await js.create_key_value(KeyValueConfig(bucket=bucket, history=1, ttl=TTL_S))
+
+
+async def sync_day_keys(js: JetStreamContext, keys_dir: Path, now_us: int, bucket: str = BUCKET) -> list[str]:
+    """Agree on today's and tomorrow's keys with the fleet; install them locally. Returns the days."""
+    kv = await _bucket(js, bucket)
+    days = []
+    for day in (now_us // DAY_US, now_us // DAY_US + 1):
+        name = day_name(day)
+        path = keys_dir / f"{name}.key"
+        try:
+            shared = (await kv.get(name)).value
+        except KeyNotFoundError:
+            local = load_or_create_key(path)  # offer ours (or a fresh one) to the fleet
+            try:
+                await kv.create(name, local)
+                shared = local
+            except KeyWrongLastSequenceError:  # another gateway was first
+                shared = (await kv.get(name)).value
+        if shared is None or len(shared) != KEY_BYTES:
+            continue
+        if load_or_create_key(path, shared) != shared:
+            # A local key made before the fleet agreed (NATS was down): the fleet's wins from now on.
+            tmp = path.with_name(f".sync-{os.getpid()}-{name}")
+            tmp.write_bytes(shared)
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, path)
+        days.append(name)
+    return days
