@@ -71,7 +71,7 @@ class Collector:
             while not stop.is_set():
                 try:
                     msgs = await sub.fetch(self.batch, timeout=idle_wait)
-                except NatsTimeout:
+                except (NatsTimeout, TimeoutError):  # nats-py raises either when nothing is pending
                     continue
                 self._store(msgs)
                 await asyncio.gather(*(m.ack_sync() for m in msgs))
