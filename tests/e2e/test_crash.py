@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
@@ -20,8 +19,8 @@ import pytest
 
 from pkgate.edge.links import LinkSigner
 from tests.e2e.upstreams import free_port
+from tests.support.process import BIN, start_pkgate, wait_healthy
 
-BIN = Path(__file__).resolve().parents[2] / ".venv" / "bin"
 SECRET = "crash-test-secret-0123456789"
 
 pytestmark = pytest.mark.e2e
@@ -35,30 +34,6 @@ def write_config(workdir: Path, port: int, fsync: str) -> Path:
         f'[storage]\ndata_dir = "{workdir / "data"}"\nfsync = "{fsync}"\nload_interval = 0.3\n'
     )
     return cfg
-
-
-def start(cfg: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PKGATE_")}
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [str(BIN / "pkgate"), "serve", "--config", str(cfg)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,  # its own process group: kill -9 takes the workers too
-        )
-
-
-def wait_healthy(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, log.read_text()
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise TimeoutError(log.read_text())
 
 
 async def hammer(port: int, paths: list[str], answered: set[str], stop: asyncio.Event) -> None:
@@ -92,7 +67,7 @@ def test_kill_9_loses_nothing_and_counts_nothing_twice(tmp_path: Path, fsync: st
         )
         for i in range(20)
     ]
-    proc = start(cfg, log)
+    proc = start_pkgate(["serve", "--config", str(cfg)], log, new_session=True)
     wait_healthy(port, proc, log)
     answered: set[str] = set()
 
@@ -110,7 +85,7 @@ def test_kill_9_loses_nothing_and_counts_nothing_twice(tmp_path: Path, fsync: st
     proc.wait(10)
     assert len(answered) >= 1500
 
-    proc = start(cfg, log)  # restart: recovers the spool left by the crash
+    proc = start_pkgate(["serve", "--config", str(cfg)], log, new_session=True)  # recovers the spool
     wait_healthy(port, proc, log)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 0, log.read_text()

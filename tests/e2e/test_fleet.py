@@ -5,7 +5,6 @@ keeps answering (and spooling) while NATS is down."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import time
@@ -18,19 +17,10 @@ import pytest
 from pkgate.edge.links import LinkSigner
 from tests.e2e.upstreams import free_port
 from tests.support.nats_server import NatsServer
+from tests.support.process import BIN, clean_env, start_pkgate, wait_healthy
 
-BIN = Path(__file__).resolve().parents[2] / ".venv" / "bin"
 SECRET = "fleet-secret-0123456789abcdef"
 pytestmark = pytest.mark.e2e
-
-
-def env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("PKGATE_")}
-
-
-def start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen([str(BIN / "pkgate"), *args], stdout=out, stderr=subprocess.STDOUT, env=env())
 
 
 def gateway_config(workdir: Path, port: int, nats_url: str) -> Path:
@@ -42,18 +32,6 @@ def gateway_config(workdir: Path, port: int, nats_url: str) -> Path:
         f'[fleet]\nnats_url = "{nats_url}"\n'
     )
     return cfg
-
-
-def wait_healthy(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, log.read_text()
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise TimeoutError(log.read_text())
 
 
 @pytest.fixture
@@ -74,7 +52,7 @@ def test_two_gateways_one_collector(tmp_path: Path, nats_server: NatsServer) -> 
         workdir.mkdir()
         port = free_port()
         cfg = gateway_config(workdir, port, nats_server.url)
-        proc = start(["serve", "--config", str(cfg)], workdir / "log")
+        proc = start_pkgate(["serve", "--config", str(cfg)], workdir / "log")
         gateways.append((workdir, port, proc))
     tags: list[str] = []
     for workdir, port, proc in gateways:
@@ -100,7 +78,7 @@ def test_two_gateways_one_collector(tmp_path: Path, nats_server: NatsServer) -> 
         ccfg.write_text(
             f'[storage]\ndata_dir = "{collector_dir / "data"}"\n[fleet]\nnats_url = "{restarted.url}"\n'
         )
-        collector = start(["collect", "--config", str(ccfg)], collector_dir / "log")
+        collector = start_pkgate(["collect", "--config", str(ccfg)], collector_dir / "log")
         deadline = time.monotonic() + 60
         for workdir, _port, proc in gateways:  # a clean stop forwards what is left
             proc.send_signal(signal.SIGTERM)
@@ -112,7 +90,7 @@ def test_two_gateways_one_collector(tmp_path: Path, nats_server: NatsServer) -> 
                 [str(BIN / "pkgate"), "events", "--config", str(ccfg), "--format", "json"],
                 capture_output=True,
                 text=True,
-                env=env(),
+                env=clean_env(),
             )
             if out.returncode == 0:
                 events = json.loads(out.stdout)
