@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Final, NamedTuple
-from urllib.parse import parse_qs, quote, unquote
+from urllib.parse import quote, unquote, unquote_plus
 
 import msgspec
 
@@ -341,10 +341,13 @@ class Gateway:
 
 
 def _format_param(query: str) -> str | None:
+    """The PEP 691 `?format=` value; bounded work, never raises (other parameters are ignored)."""
     if not query or "format=" not in query:
         return None
-    values = parse_qs(query, max_num_fields=20).get("format")
-    return values[0] if values else None
+    for part in query.split("&", 64)[:64]:
+        if part.startswith("format="):
+            return unquote_plus(part[len("format=") :])
+    return None
 
 
 def _redirect(status: int, location: str, query: str) -> Response:
