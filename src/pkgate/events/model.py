@@ -79,7 +79,7 @@ def new_id() -> str:
     The bits come from a per-process generator seeded from the OS, not a syscall per event: ids need
     to be unique, not secret.
     """
-    return f"{time.time_ns() // 1_000_000:012x}{_rng.getrandbits(80):020x}"
+    return f"{(time.time_ns() // 1_000_000) << 80 | _rng.getrandbits(80):032x}"
 
 
 def now_us() -> int:
