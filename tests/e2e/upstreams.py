@@ -9,21 +9,16 @@ Two servers, all on random loopback ports:
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import hashlib
 import html
 import json
 import re
 import socket
 import subprocess
-import tarfile
 import threading
 import time
 import urllib.request
-import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -31,6 +26,11 @@ from typing import Final, NamedTuple
 
 from packaging.utils import canonicalize_name
 from packaging.version import Version
+
+# One distribution reader for the package (pkgate demo) and the tests, re-exported here.
+from pkgate.demo.upstream import Dist as Dist
+from pkgate.demo.upstream import read_dist as read_dist
+from pkgate.demo.upstream import read_dists as read_dists
 
 JSON_TYPE: Final = "application/vnd.pypi.simple.v1+json"
 HTML_TYPE: Final = "application/vnd.pypi.simple.v1+html"
@@ -65,59 +65,6 @@ def wait_http(url: str, timeout: float = 20.0) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{url} did not answer 200 within {timeout}s")
         time.sleep(0.05)
-
-
-# --- distributions -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Dist:
-    """What an index needs to know about one file, read from the file itself."""
-
-    path: Path
-    project: str  # normalised
-    version: str
-    sha256: str
-    size: int
-    requires_python: str | None
-    metadata: bytes | None  # the wheel's METADATA (PEP 658); None for sdists
-
-    @property
-    def filename(self) -> str:
-        return self.path.name
-
-
-def read_dist(path: Path) -> Dist:
-    """Read name, version and Requires-Python from a wheel's METADATA or an sdist's PKG-INFO."""
-    data = path.read_bytes()
-    if path.suffix == ".whl":
-        with zipfile.ZipFile(path) as zf:
-            member = next(n for n in zf.namelist() if re.fullmatch(r"[^/]+\.dist-info/METADATA", n))
-            raw = zf.read(member)
-        metadata: bytes | None = raw
-    else:
-        with tarfile.open(path) as tf:
-            member_info = next(m for m in tf.getmembers() if re.fullmatch(r"[^/]+/PKG-INFO", m.name))
-            handle = tf.extractfile(member_info)
-            assert handle is not None
-            raw = handle.read()
-        metadata = None
-    headers = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(raw)
-    return Dist(
-        path=path,
-        project=canonicalize_name(str(headers["Name"])),
-        version=str(headers["Version"]),
-        sha256=hashlib.sha256(data).hexdigest(),
-        size=len(data),
-        requires_python=str(headers["Requires-Python"]) if headers["Requires-Python"] else None,
-        metadata=metadata,
-    )
-
-
-def read_dists(directory: Path) -> list[Dist]:
-    """Every wheel and sdist in `directory`, sorted by filename."""
-    files = sorted(p for p in directory.iterdir() if p.name.endswith((".whl", ".tar.gz", ".zip")))
-    return [read_dist(p) for p in files]
 
 
 # --- static PEP 691 index ------------------------------------------------------------------

@@ -25,26 +25,31 @@ from typing import Final
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-__all__ = ["Dist", "StaticUpstream", "build_index", "read_dists"]
+__all__ = ["Dist", "StaticUpstream", "build_index", "read_dist", "read_dists"]
 
 JSON_TYPE: Final = "application/vnd.pypi.simple.v1+json"
 
 
 @dataclass(frozen=True)
 class Dist:
+    """What an index needs to know about one file, read from the file itself."""
+
     path: Path
     project: str  # normalised
     version: str
     sha256: str
+    size: int
     requires_python: str | None
-    metadata: bytes | None  # a wheel's METADATA (served as PEP 658 `.metadata`)
+    metadata: bytes | None  # a wheel's METADATA (served as PEP 658 `.metadata`); None for sdists
 
     @property
     def filename(self) -> str:
         return self.path.name
 
 
-def _read(path: Path) -> Dist:
+def read_dist(path: Path) -> Dist:
+    """Name, version and Requires-Python from a wheel's METADATA or an sdist's PKG-INFO."""
+    data = path.read_bytes()
     if path.suffix == ".whl":
         with zipfile.ZipFile(path) as zf:
             member = next(n for n in zf.namelist() if re.fullmatch(r"[^/]+\.dist-info/METADATA", n))
@@ -63,7 +68,8 @@ def _read(path: Path) -> Dist:
         path=path,
         project=str(canonicalize_name(str(headers["Name"]))),
         version=str(headers["Version"]),
-        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
         requires_python=str(headers["Requires-Python"]) if headers["Requires-Python"] else None,
         metadata=metadata,
     )
@@ -75,7 +81,7 @@ def read_dists(directory: Path) -> list[Dist]:
     for p in sorted(directory.iterdir()):
         if p.name.endswith((".whl", ".tar.gz")):
             try:
-                out.append(_read(p))
+                out.append(read_dist(p))
             except (OSError, ValueError, KeyError, StopIteration, zipfile.BadZipFile, tarfile.TarError):
                 continue
     return out
