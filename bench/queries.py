@@ -63,7 +63,7 @@ def _generate_sql(sessions: int, days: int, sources_per_day: int, projects: int)
     )
     return f"""
 WITH s AS (
-  SELECT s, {start_us} + (s * {span_us} // {sessions}) AS t0
+  SELECT s, {start_us} + CAST(CAST(s AS HUGEINT) * {span_us} // {sessions} AS BIGINT) AS t0
   FROM range(?, ?) r(s)
 ), s2 AS (
   SELECT s, t0, t0 // 86400000000 AS dayn,
