@@ -26,11 +26,10 @@ import msgspec
 
 from pkgate.edge import links, negotiate, pages, proxy
 from pkgate.edge import render as pages_render
-from pkgate.edge.failover import NoRoute, Table
+from pkgate.edge.failover import NoRoute, Resolved, Table
 from pkgate.edge.metrics import Metrics, collect, render
 from pkgate.edge.names import is_valid_project_name, normalize, parse_filename
 from pkgate.edge.recorder import Headers, Recorder
-from pkgate.edge.upstream import Entry
 from pkgate.errors import LinkError, SpoolError, UpstreamError, UpstreamNotFound
 from pkgate.events import now_us
 from pkgate.events.spool import pending_frames
@@ -220,10 +219,6 @@ class Gateway:
             return _text(404, f"no such project: {canonical}")
         except UpstreamError as exc:
             return _text(502, f"upstream error: {exc}")
-        self.metrics.cache_state(got.state)
-        fields["upstream"] = got.upstream
-        fields["cache"] = got.state
-        fields["failover"] = got.failover
         signer = self.signer
         owner = got.link_upstream
         served_by = got.upstream
@@ -233,7 +228,7 @@ class Gateway:
             return signer.make(canonical, f.filename, f"{up} {f.url}")
 
         render_page = _RENDER_PROJECT[ctype]
-        return self._page(got.entry, ctype, lambda p: render_page(p, link), headers, fields, got.state)
+        return self._page(got, ctype, lambda p: render_page(p, link), headers, fields)
 
     async def _root(self, query: str, headers: Headers, fields: dict[str, object]) -> Response:
         ctype = negotiate.negotiate(headers.get("accept"), _format_param(query))
@@ -243,24 +238,23 @@ class Gateway:
             got = await self.table.root()
         except UpstreamError as exc:
             return _text(502, f"upstream error: {exc}")
-        self.metrics.cache_state(got.state)
-        fields["upstream"] = got.upstream
-        fields["cache"] = got.state
-        fields["failover"] = got.failover
         render_root = _RENDER_ROOT[ctype]
-        return self._page(
-            got.entry, ctype, lambda p: render_root(p, _project_url), headers, fields, got.state
-        )
+        return self._page(got, ctype, lambda p: render_root(p, _project_url), headers, fields)
 
     def _page(
         self,
-        entry: Entry[Any],
+        got: Resolved,
         ctype: str,
         render: Callable[[Any], bytes],
         headers: Headers,
         fields: dict[str, object],
-        state: str,
     ) -> Response:
+        """A page answer (200 or 304) in the negotiated type; notes where it came from."""
+        entry, state = got.entry, got.state
+        self.metrics.cache_state(state)
+        fields["upstream"] = got.upstream
+        fields["cache"] = state
+        fields["failover"] = got.failover
         body, etag = entry.body(ctype, render)
         out = [
             ("content-type", ctype if ctype != negotiate.HTML_LEGACY else "text/html; charset=utf-8"),
