@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import secrets
@@ -149,6 +150,15 @@ def _peer(client: str) -> str:
     return client
 
 
+def _tune_gc() -> None:
+    """Fewer, cheaper collections on the hot path: the startup heap (modules, config, tables) is
+    frozen out of the collector, and young-generation collections run every 20k allocations
+    instead of 700 (requests allocate many short-lived, acyclic objects)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+
+
 # ---- RSGI (granian) -------------------------------------------------------------------------------
 
 
@@ -161,6 +171,7 @@ class RSGIApp:
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.gateway = loop.run_until_complete(self.worker.start())
+        _tune_gc()
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
         loop.run_until_complete(self.worker.close())
