@@ -161,9 +161,9 @@ class Gateway:
             if method not in ("GET", "HEAD"):
                 return _text(405, "method not allowed", [("allow", "GET, HEAD")]), kind
             answer = self._file(path, fields)
-            if type(answer) is proxy.Job:
+            if isinstance(answer, proxy.Job):
                 return await proxy.fetch(answer, method, headers), kind
-            return answer, kind  # type: ignore[return-value]
+            return answer, kind
         if path == "/simple" or path.startswith("/simple/"):
             rest = path[len("/simple/") :]
             kind = "index-root" if rest == "" or path == "/simple" else "index-project"
