@@ -132,72 +132,95 @@ def collect(directory: Path) -> Snapshot:
     return total
 
 
+def _family(name: str, kind: str, help_text: str, samples: list[tuple[str, object]]) -> list[str]:
+    """One metric family: HELP, TYPE, then `name{labels} value` per sample ("" = no labels)."""
+    out = [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+    out += [f"{name}{{{labels}}} {value}" if labels else f"{name} {value}" for labels, value in samples]
+    return out
+
+
+def _by(label: str, values: dict[str, int]) -> list[tuple[str, object]]:
+    return [(f'{label}="{k}"', v) for k, v in sorted(values.items())]
+
+
+def _pairs(first: str, second: str, values: dict[str, int]) -> list[tuple[str, object]]:
+    """Counters keyed "a|b" -> two labels."""
+    out: list[tuple[str, object]] = []
+    for key, n in sorted(values.items()):
+        a, _, b = key.partition("|")
+        out.append((f'{first}="{a}",{second}="{b}"', n))
+    return out
+
+
 def render(snap: Snapshot, spool_lag: int) -> str:
     """Prometheus text exposition format 0.0.4."""
-    out = [
-        "# HELP pkgate_requests_total Requests answered, by kind and status.",
-        "# TYPE pkgate_requests_total counter",
-    ]
-    for key, n in sorted(snap.requests.items()):
-        kind, _, status = key.partition("|")
-        out.append(f'pkgate_requests_total{{kind="{kind}",status="{status}"}} {n}')
-    out += [
-        "# HELP pkgate_spool_lag_events Events spooled but not yet loaded into the store.",
-        "# TYPE pkgate_spool_lag_events gauge",
-        f"pkgate_spool_lag_events {spool_lag}",
-        "# HELP pkgate_spool_errors_total Requests refused because the spool could not be written.",
-        "# TYPE pkgate_spool_errors_total counter",
-        f"pkgate_spool_errors_total {snap.spool_errors}",
-        "# HELP pkgate_page_cache_total Index page lookups by cache outcome.",
-        "# TYPE pkgate_page_cache_total counter",
-    ]
-    out += [f'pkgate_page_cache_total{{state="{k}"}} {v}' for k, v in sorted(snap.cache.items())]
-    out += [
-        "# HELP pkgate_upstream_requests_total Requests sent to each upstream.",
-        "# TYPE pkgate_upstream_requests_total counter",
-    ]
-    out += [
-        f'pkgate_upstream_requests_total{{upstream="{k}"}} {v}'
-        for k, v in sorted(snap.upstream_requests.items())
-    ]
-    out += [
-        "# HELP pkgate_upstream_failures_total Failed upstream requests (network, timeout, 5xx).",
-        "# TYPE pkgate_upstream_failures_total counter",
-    ]
-    out += [
-        f'pkgate_upstream_failures_total{{upstream="{k}"}} {v}'
-        for k, v in sorted(snap.upstream_failures.items())
-    ]
-    out += [
-        "# HELP pkgate_upstream_breaker_state Circuit breaker: 0 closed, 1 half-open, 2 open (worst worker).",
-        "# TYPE pkgate_upstream_breaker_state gauge",
-    ]
-    out += [f'pkgate_upstream_breaker_state{{upstream="{k}"}} {v}' for k, v in sorted(snap.breakers.items())]
-    out += [
-        "# HELP pkgate_upstream_up 1 when no worker's breaker for the upstream is open.",
-        "# TYPE pkgate_upstream_up gauge",
-    ]
-    out += [f'pkgate_upstream_up{{upstream="{k}"}} {int(v != 2)}' for k, v in sorted(snap.breakers.items())]
-    out += [
-        "# HELP pkgate_failovers_total Pages served by a later upstream of the route than the first.",
-        "# TYPE pkgate_failovers_total counter",
-    ]
-    for key, n in sorted(snap.failovers.items()):
-        primary, _, served = key.partition("|")
-        out.append(f'pkgate_failovers_total{{primary="{primary}",upstream="{served}"}} {n}')
-    out += [
-        "# HELP pkgate_config_reloads_total Config reloads applied or rejected, summed over workers.",
-        "# TYPE pkgate_config_reloads_total counter",
-    ]
-    out += [f'pkgate_config_reloads_total{{result="{k}"}} {v}' for k, v in sorted(snap.reloads.items())]
-    out += [
-        "# HELP pkgate_config_generation Config generation every worker has applied (lowest worker).",
-        "# TYPE pkgate_config_generation gauge",
-        f"pkgate_config_generation {snap.generation}",
-        "# HELP pkgate_workers Worker processes currently publishing metrics.",
-        "# TYPE pkgate_workers gauge",
-        f"pkgate_workers {snap.workers}",
-    ]
+    out = _family(
+        "pkgate_requests_total",
+        "counter",
+        "Requests answered, by kind and status.",
+        _pairs("kind", "status", snap.requests),
+    )
+    out += _family(
+        "pkgate_spool_lag_events",
+        "gauge",
+        "Events spooled but not yet loaded into the store.",
+        [("", spool_lag)],
+    )
+    out += _family(
+        "pkgate_spool_errors_total",
+        "counter",
+        "Requests refused because the spool could not be written.",
+        [("", snap.spool_errors)],
+    )
+    out += _family(
+        "pkgate_page_cache_total", "counter", "Index page lookups by cache outcome.", _by("state", snap.cache)
+    )
+    out += _family(
+        "pkgate_upstream_requests_total",
+        "counter",
+        "Requests sent to each upstream.",
+        _by("upstream", snap.upstream_requests),
+    )
+    out += _family(
+        "pkgate_upstream_failures_total",
+        "counter",
+        "Failed upstream requests (network, timeout, 5xx).",
+        _by("upstream", snap.upstream_failures),
+    )
+    out += _family(
+        "pkgate_upstream_breaker_state",
+        "gauge",
+        "Circuit breaker: 0 closed, 1 half-open, 2 open (worst worker).",
+        _by("upstream", snap.breakers),
+    )
+    up = {k: int(v != 2) for k, v in snap.breakers.items()}
+    out += _family(
+        "pkgate_upstream_up",
+        "gauge",
+        "1 when no worker's breaker for the upstream is open.",
+        _by("upstream", up),
+    )
+    out += _family(
+        "pkgate_failovers_total",
+        "counter",
+        "Pages served by a later upstream of the route than the first.",
+        _pairs("primary", "upstream", snap.failovers),
+    )
+    out += _family(
+        "pkgate_config_reloads_total",
+        "counter",
+        "Config reloads applied or rejected, summed over workers.",
+        _by("result", snap.reloads),
+    )
+    out += _family(
+        "pkgate_config_generation",
+        "gauge",
+        "Config generation every worker has applied (lowest worker).",
+        [("", snap.generation)],
+    )
+    out += _family(
+        "pkgate_workers", "gauge", "Worker processes currently publishing metrics.", [("", snap.workers)]
+    )
     out += [
         "# HELP pkgate_upstream_latency_seconds Upstream response time.",
         "# TYPE pkgate_upstream_latency_seconds histogram",
