@@ -220,8 +220,8 @@ def serve(cfg: Config, config_path: str | None) -> None:
         load_secret(cfg)  # create it once here, before workers race for it
         try:
             recovered = drain(cfg)
-        except FleetError as exc:  # NATS down: serve anyway, the spool keeps the events
-            log.error("%s", exc)
+        except (FleetError, StoreError) as exc:  # NATS down or store unusable: serve anyway;
+            log.error("%s", exc)  # the spool keeps the events and the loader retries
         else:
             if recovered:
                 log.warning("consumed %d events left in the spool by an earlier run", recovered)

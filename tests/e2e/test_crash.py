@@ -19,7 +19,7 @@ import pytest
 
 from pkgate.edge.links import LinkSigner
 from tests.e2e.upstreams import free_port
-from tests.support.process import BIN, start_pkgate, wait_healthy
+from tests.support.process import BIN, clean_env, start_pkgate, wait_healthy
 
 SECRET = "crash-test-secret-0123456789"
 
@@ -104,3 +104,32 @@ def test_kill_9_loses_nothing_and_counts_nothing_twice(tmp_path: Path, fsync: st
     ids = [e["id"] for e in events]
     assert len(ids) == len(set(ids))
     assert all(e["kind"] == "file" and e["status"] == 302 for e in events if e["user_agent"] in answered)
+
+
+def test_a_damaged_store_does_not_stop_the_gateway(tmp_path: Path) -> None:
+    """Answers keep flowing and are spooled; the store error is reported clearly, not as a crash."""
+    port = free_port()
+    cfg = write_config(tmp_path, port, "batched")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "pkgate.duckdb").write_bytes(b"this is not a DuckDB file" * 500)
+    log = tmp_path / "serve.log"
+    proc = start_pkgate(["serve", "--config", str(cfg)], log, new_session=True)
+    wait_healthy(port, proc, log)
+    link = LinkSigner(SECRET.encode()).make(
+        "demo", "demo-1.0.tar.gz", "up https://files.example/demo-1.0.tar.gz"
+    )
+    assert httpx.get(f"http://127.0.0.1:{port}{link}").status_code == 302
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
+    text = log.read_text()
+    assert "cannot open store" in text
+    assert "Traceback" not in text
+    from pkgate.events.spool import iter_all
+
+    assert len(list(iter_all(data / "spool"))) == 1  # kept for a later `pkgate load`
+    out = subprocess.run(
+        [str(BIN / "pkgate"), "report", "--config", str(cfg)], capture_output=True, text=True, env=clean_env()
+    )
+    assert out.returncode == 2
+    assert "cannot open store" in out.stderr

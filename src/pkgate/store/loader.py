@@ -171,6 +171,10 @@ def connect(db_path: Path, read_only: bool = False, wait: float = 10.0) -> duckd
             if "lock" not in str(exc).lower() or time.monotonic() > deadline:
                 raise StoreError(f"cannot open store {db_path}: {exc}") from None
             time.sleep(0.05)
+        except duckdb.Error as exc:  # e.g. a damaged file: a clear error, never a traceback
+            raise StoreError(
+                f"cannot open store {db_path}: {exc}; the spool keeps every event not yet loaded"
+            ) from None
 
 
 class _StoreSink:
