@@ -190,13 +190,17 @@ class Gateway:
             "[storage]\n"
             f'data_dir = "{workdir / "data"}"\nload_interval = {load_interval}\n'
         )
-        self.log_path = workdir / "pkgate.log"
+        self._launch()
+
+    def _launch(self, env: dict[str, str] | None = None) -> None:
+        """Start `pkgate serve` on `self.config` behind a recording proxy; wait until healthy."""
+        self.log_path = self.workdir / "pkgate.log"
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
             [str(BIN / "pkgate"), "serve", "--config", str(self.config)],
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            env=_clean_env(),
+            env={**_clean_env(), **(env or {})},
         )
         self.proxy = RecordingProxy(self.port)
         try:

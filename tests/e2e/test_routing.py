@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ import pytest
 
 from tests.edge.test_routing_gateway import PASSWORD, USER, AuthIndex
 
-from .conftest import BIN, DISTS_DIR, Clients, Gateway, RecordingProxy, _clean_env, installed
+from .conftest import BIN, DISTS_DIR, Clients, Gateway, installed
 from .upstreams import Dist, PypiServer, StaticIndex, build_static_index, free_port
 
 pytestmark = pytest.mark.e2e
@@ -38,23 +37,7 @@ class RoutedGateway(Gateway):
         self.port = free_port()
         self.config = workdir / "pkgate.toml"
         self.config.write_text(self.render(body, workers))
-        self.log_path = workdir / "pkgate.log"
-        self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [str(BIN / "pkgate"), "serve", "--config", str(self.config)],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env={**_clean_env(), **(env or {})},
-        )
-        self.proxy = RecordingProxy(self.port)
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.proc.kill()
-            self.proc.wait()
-            self.proxy.stop()
-            self._log.close()
-            raise
+        self._launch(env)
 
     def render(self, body: str, workers: int = 1) -> str:
         return (
