@@ -14,6 +14,7 @@ Definitions (also in docs/insights.md):
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import duckdb
 import msgspec
@@ -50,27 +51,26 @@ class DailyRow(msgspec.Struct):
 _COUNTS = "downloads, index_hits, not_modified, head, metadata, failed"
 
 
-def downloads(con: duckdb.DuckDBPyConnection, q: Query) -> list[DownloadRow]:
-    """One row per (project, version) with requests in [since, until)."""
+def _summed(con: duckdb.DuckDBPyConnection, q: Query, keys: str, extra: str = "") -> list[tuple[Any, ...]]:
+    """The daily counts summed per `keys` (constant column names), filtered by the query's project."""
     rel, params = daily(con, q, "rollup_daily", daily_sql())
     sums = ", ".join(f"sum({c})" for c in _COUNTS.split(", "))
-    rows = con.execute(
-        f"SELECT project, version, {sums}, sum(sources) FROM ({rel}) "  # noqa: S608
+    rows: list[tuple[Any, ...]] = con.execute(
+        f"SELECT {keys}, {sums}{extra} FROM ({rel}) "  # noqa: S608 - constants only
         "WHERE ?::VARCHAR IS NULL OR project = ?::VARCHAR "
-        "GROUP BY project, version ORDER BY project, version NULLS FIRST",
+        f"GROUP BY {keys} ORDER BY {keys} NULLS FIRST",
         [*params, q.project, q.project],
     ).fetchall()
+    return rows
+
+
+def downloads(con: duckdb.DuckDBPyConnection, q: Query) -> list[DownloadRow]:
+    """One row per (project, version) with requests in [since, until)."""
+    rows = _summed(con, q, "project, version", ", sum(sources)")
     return [DownloadRow(r[0], r[1], *(int(x) for x in r[2:])) for r in rows]
 
 
 def downloads_daily(con: duckdb.DuckDBPyConnection, q: Query) -> list[DailyRow]:
     """One row per (day, project, version) with requests that day: the time series of `downloads`."""
-    rel, params = daily(con, q, "rollup_daily", daily_sql())
-    sums = ", ".join(f"sum({c})" for c in _COUNTS.split(", "))
-    rows = con.execute(
-        f"SELECT day, project, version, {sums} FROM ({rel}) "  # noqa: S608
-        "WHERE ?::VARCHAR IS NULL OR project = ?::VARCHAR "
-        "GROUP BY day, project, version ORDER BY day, project, version NULLS FIRST",
-        [*params, q.project, q.project],
-    ).fetchall()
+    rows = _summed(con, q, "day, project, version")
     return [DailyRow(r[0], r[1], r[2], *(int(x) for x in r[3:])) for r in rows]
