@@ -52,6 +52,8 @@ class Event(msgspec.Struct, array_like=True, omit_defaults=False, kw_only=True):
     failover: bool = False
     # Appended fields (wire format: only ever append).
     partial: bool = False  # the request had a Range header (uv/pip lazy-wheel metadata reads)
+    ecosystem: str = "python"  # which ecosystem module answered: "python", "npm", "files", "oci", "conda"
+    origin: str = "gateway"  # "gateway", or "log:<name>" for events made from an access log by `ingest`
 
 
 _encoder = msgspec.msgpack.Encoder()

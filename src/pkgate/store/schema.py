@@ -35,6 +35,8 @@ EVENT_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
     ("cache", "VARCHAR"),
     ("failover", "BOOLEAN"),
     ("partial", "BOOLEAN"),
+    ("ecosystem", "VARCHAR"),
+    ("origin", "VARCHAR"),
     # parsed User-Agent
     ("ua_category", "VARCHAR"),
     ("installer", "VARCHAR"),
