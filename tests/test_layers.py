@@ -21,7 +21,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "store": {"edge", "insights", "report", "web", "demo", "cli", "server"},
     "insights": {"edge", "report", "web", "demo", "cli", "server"},
     "report": {"edge", "web", "demo", "cli", "server"},
-    "web": {"edge", "demo", "cli"},
+    "web": {"edge", "demo", "cli", "server"},
 }
 
 

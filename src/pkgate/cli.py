@@ -105,13 +105,14 @@ OutputOpt = Annotated[
 
 
 def _query(since: str | None, until: str | None, project: str | None) -> Query:
-    from pkgate.edge.names import normalize
+    from packaging.utils import canonicalize_name
+
     from pkgate.insights import Query
 
     default = Query.whole_days(30)  # whole UTC days: answered from the rollups
     start = _day(since, default.since, "--since")
     end = _day(until, default.until, "--until")
-    return Query(since=start, until=end, project=normalize(project) if project else None)
+    return Query(since=start, until=end, project=str(canonicalize_name(project)) if project else None)
 
 
 @app.command()
@@ -141,7 +142,6 @@ def report(
 
     from pkgate.insights import DIMENSIONS, LEVELS, PERIODS
     from pkgate.report import REPORT_FORMATS, TOPICS, Options, columns, render_rows, write_parquet
-    from pkgate.server import store_path
     from pkgate.store import connect
 
     if topic not in TOPICS:
@@ -164,7 +164,7 @@ def report(
     )
     chosen = TOPICS[topic]
     try:
-        con = connect(store_path(cfg), read_only=True)
+        con = connect(cfg.paths.store, read_only=True)
         try:
             rows = chosen.run(con, q, opts)
         finally:
@@ -201,7 +201,6 @@ def export(
 ) -> None:
     """Export stored events (every field kept about each request) to Parquet or CSV."""
     from pkgate.report import EXPORT_FORMATS, export_events
-    from pkgate.server import store_path
     from pkgate.store import connect
 
     if fmt not in EXPORT_FORMATS:
@@ -211,7 +210,7 @@ def export(
     cfg = _load(config)
     q = _query(since, until, project)
     try:
-        con = connect(store_path(cfg), read_only=True)
+        con = connect(cfg.paths.store, read_only=True)
         try:
             n = export_events(con, q, fmt, Path(output))
         finally:
@@ -229,14 +228,13 @@ def events(
 ) -> None:
     """Print stored events (every field kept about each request)."""
     from pkgate.report import FORMATS, render_rows
-    from pkgate.server import store_path
     from pkgate.store import connect
 
     if fmt not in FORMATS:
         raise _fail(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
     cfg = _load(config)
     try:
-        con = connect(store_path(cfg), read_only=True)
+        con = connect(cfg.paths.store, read_only=True)
     except PkgateError as exc:
         raise _fail(str(exc)) from None
     try:
@@ -259,7 +257,6 @@ def erase(
     config: ConfigOpt = None,
 ) -> None:
     """Delete every stored event linked to these source ids, and drop their late-arriving events."""
-    from pkgate.server import store_path
     from pkgate.store import connect
     from pkgate.store import erase as erase_ids
 
@@ -268,7 +265,7 @@ def erase(
     if bad:
         raise _fail(f"not a source id (hex, as in `pkgate events`): {bad[0]!r}")
     try:
-        con = connect(store_path(cfg))
+        con = connect(cfg.paths.store)
     except PkgateError as exc:
         raise _fail(str(exc)) from None
     try:

@@ -12,7 +12,7 @@ import socket
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import msgspec
 
@@ -97,6 +97,48 @@ class Fleet(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     stream: str = "PKGATE_EVENTS"
 
 
+class DataPaths(NamedTuple):
+    """Where everything under `storage.data_dir` lives: one place, so the commands that only read the
+    store (reports, export, erase, the dashboard) need not import the gateway to find it."""
+
+    root: Path
+
+    @property
+    def store(self) -> Path:
+        """The DuckDB store."""
+        return self.root / "pkgate.duckdb"
+
+    @property
+    def spool(self) -> Path:
+        """The event spool's segments."""
+        return self.root / "spool"
+
+    @property
+    def keys(self) -> Path:
+        """The day's source-id keys."""
+        return self.root / "keys"
+
+    @property
+    def secret(self) -> Path:
+        """The generated link-signing key (when `gateway.secret` is not set)."""
+        return self.root / "secret"
+
+    @property
+    def lock(self) -> Path:
+        """The lock a running gateway (or collector, or loader) holds on the data_dir."""
+        return self.root / "lock"
+
+    @property
+    def metrics(self) -> Path:
+        """Each worker's dumped counters."""
+        return self.root / "metrics"
+
+    @property
+    def active_config(self) -> Path:
+        """The config `pkgate serve` publishes for its workers."""
+        return self.root / "run" / "pkgate.toml"
+
+
 class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     server: Server = msgspec.field(default_factory=Server)
     gateway: Gateway = msgspec.field(default_factory=Gateway)
@@ -111,6 +153,10 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     @property
     def data_dir(self) -> Path:
         return Path(self.storage.data_dir)
+
+    @property
+    def paths(self) -> DataPaths:
+        return DataPaths(Path(self.storage.data_dir))
 
     @property
     def gateway_id(self) -> str:

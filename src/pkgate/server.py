@@ -42,13 +42,13 @@ log = logging.getLogger("pkgate.server")
 
 
 def store_path(cfg: Config) -> Path:
-    return cfg.data_dir / "pkgate.duckdb"
+    return cfg.paths.store
 
 
 def lock_data_dir(cfg: Config) -> IO[bytes]:
     """Exclusive lock so two gateways never share a spool and a store by accident."""
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
-    fh = open(cfg.data_dir / "lock", "wb")  # noqa: SIM115 - held for the process lifetime
+    fh = open(cfg.paths.lock, "wb")  # noqa: SIM115 - held for the process lifetime
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -69,7 +69,7 @@ def preflight(cfg: Config) -> None:
 
 def active_config(cfg: Config) -> Path:
     """Where the config the workers run is published."""
-    return cfg.data_dir / "run" / "pkgate.toml"  # a config file like any other (0600)
+    return cfg.paths.active_config  # a config file like any other (0600)
 
 
 def _source_text(config_path: str | None) -> str:
@@ -126,7 +126,7 @@ def spool_consumer(cfg: Config) -> Loader | Forwarder:
             cfg.fleet.nats_url,
             subject=cfg.fleet.subject,
             stream=cfg.fleet.stream,
-            keys_dir=cfg.data_dir / "keys",  # share the day's source-id key with the fleet
+            keys_dir=cfg.paths.keys,  # share the day's source-id key with the fleet
         )
     return Loader(store_path(cfg), spool_dir(cfg))
 
@@ -233,7 +233,7 @@ def serve(cfg: Config, config_path: str | None) -> None:
         os.environ[ACTIVE_ENV] = str(active)
         hangup = HangupReloader(cfg, config_path)
         multiprocessing.set_start_method("spawn", force=True)
-        keys = SourceHasher(cfg.data_dir / "keys", cfg.privacy.window_days or None)
+        keys = SourceHasher(cfg.paths.keys, cfg.privacy.window_days or None)
         loader = LoaderThread(
             spool_consumer(cfg), cfg.storage.load_interval, keys, cfg.storage.retention_days
         )

@@ -22,7 +22,7 @@ import duckdb
 import httpx
 import msgspec
 
-from pkgate.config import Gateway
+from pkgate.config import DataPaths, Gateway
 from pkgate.demo.driver import Player
 from pkgate.demo.traffic import DAY_US, plan
 from pkgate.demo.upstream import StaticUpstream, build_index, read_dists
@@ -73,7 +73,7 @@ class Demo:
 
     @property
     def store(self) -> Path:
-        return self.workdir / "data" / "pkgate.duckdb"
+        return DataPaths(self.workdir / "data").store
 
     def config_text(self, upstream_url: str) -> str:
         clock = "demo_clock = true\n" if demo_clock_supported() else ""

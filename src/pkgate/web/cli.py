@@ -35,7 +35,6 @@ def dashboard(
     ] = None,
 ) -> None:
     """Serve the JSON API (/api/) and the web dashboard (/dashboard) over the gateway's store."""
-    from pkgate.server import store_path
     from pkgate.web.app import create_app
     from pkgate.web.serve import serve_forever
 
@@ -49,11 +48,11 @@ def dashboard(
             )
         if not 0 < port <= 65535:
             raise PkgateError(f"--port: must be 1..65535, got {port}")
-        app = create_app(store_path(cfg), secret)
+        app = create_app(cfg.paths.store, secret)
     except PkgateError as exc:
         raise _fail(str(exc)) from None
     typer.echo(
-        f"pkgate dashboard: http://{host}:{port}/dashboard (API: /api/openapi.json; store {store_path(cfg)})",
+        f"pkgate dashboard: http://{host}:{port}/dashboard (API: /api/openapi.json; store {cfg.paths.store})",
         err=True,
     )
     serve_forever(app, host, port)
