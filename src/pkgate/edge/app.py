@@ -34,6 +34,7 @@ from pkgate.edge.reload import ACTIVE_ENV, Reloader, build_table, read_published
 from pkgate.enrich.geo import Enricher
 from pkgate.errors import ConfigError
 from pkgate.events.spool import GroupCommitter, SegmentWriter
+from pkgate.fsutil import create_once
 
 
 def spool_dir(cfg: Config) -> Path:
@@ -52,15 +53,8 @@ def load_secret(cfg: Config) -> bytes:
     except FileNotFoundError:
         pass
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes().strip()
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(secrets.token_urlsafe(32).encode())
-        fh.flush()
-        os.fsync(fh.fileno())
-    return path.read_bytes().strip()
+    # Published whole (create_once): a worker starting at the same time never reads an empty key.
+    return create_once(path, secrets.token_urlsafe(32).encode()).strip()
 
 
 class Worker:

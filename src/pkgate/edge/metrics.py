@@ -16,6 +16,8 @@ from pathlib import Path
 
 import msgspec
 
+from pkgate.fsutil import atomic_write
+
 #: Upper bounds (seconds) of the upstream latency histogram.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -81,10 +83,8 @@ class Metrics:
         self.snap.requests = {f"{k}|{s}": n for (k, s), n in self._requests.items()}
         if self.breaker_states is not None:
             self.snap.breakers = self.breaker_states()
-        tmp = self._path.with_suffix(".tmp")
         with contextlib.suppress(OSError):
-            tmp.write_bytes(msgspec.json.encode(self.snap))
-            os.replace(tmp, self._path)
+            atomic_write(self._path, msgspec.json.encode(self.snap), fsync=False)
 
     def remove(self) -> None:
         with contextlib.suppress(OSError):

@@ -20,7 +20,6 @@ import base64
 import contextlib
 import fcntl
 import logging
-import os
 from pathlib import Path
 from typing import Final
 
@@ -36,6 +35,7 @@ from pkgate.edge.proxy import origin
 from pkgate.edge.routing import Router
 from pkgate.edge.upstream import ACCEPT_BY_KIND, PageCache
 from pkgate.errors import ConfigError
+from pkgate.fsutil import atomic_write
 
 __all__ = [
     "ACTIVE_ENV",
@@ -167,11 +167,7 @@ def publish(active: Path, text: str, source: str) -> int:
     with open(active.with_suffix(".lock"), "wb") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         generation = read_generation(active) + 1
-        tmp = active.with_suffix(f".tmp{os.getpid()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(f"{_HEADER}{generation} source {source}\n{text}")
-        os.replace(tmp, active)
+        atomic_write(active, f"{_HEADER}{generation} source {source}\n{text}".encode())
     return generation
 
 

@@ -30,6 +30,7 @@ import time
 from typing import Final
 
 from pkgate.errors import ConfigError
+from pkgate.fsutil import TMP_PREFIX, create_once
 
 __all__ = [
     "DAY_US",
@@ -52,7 +53,7 @@ MAX_WINDOW_DAYS: Final = 366
 _EPOCH: Final = dt.date(1970, 1, 1)
 _DAY_FILE: Final = re.compile(r"^(\d{4}-\d{2}-\d{2})\.key$")
 _WINDOW_FILE: Final = re.compile(r"^window-(\d+)d-(\d{4}-\d{2}-\d{2})\.key$")
-_TMP_PREFIX: Final = ".tmp-"
+_TMP_PREFIX: Final = TMP_PREFIX
 _TMP_MAX_AGE_S: Final = 60.0
 # Domain separation: an address and a network never hash alike, nor day and window ids.
 _P_SOURCE: Final = b"pkgate-source"
@@ -131,20 +132,11 @@ def _read_key(path: pathlib.Path) -> bytes | None:
     return data
 
 
-def _fsync_dir(directory: pathlib.Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def load_or_create_key(path: pathlib.Path, key: bytes | None = None) -> bytes:
     """The key stored at `path`, creating it (from `key`, else random) so concurrent processes agree.
 
-    The key is written to a private temporary file (O_EXCL, 0600, fsync) and published with link(2),
-    which fails if another process won: then the winner's complete key is read. Readers therefore
-    never see a partial key.
+    Published with `fsutil.create_once` (complete before the name appears, first writer wins), so
+    readers never see a partial key.
     """
     for _ in range(3):  # a winner's file purged before we read it: try again
         existing = _read_key(path)
@@ -152,23 +144,13 @@ def load_or_create_key(path: pathlib.Path, key: bytes | None = None) -> bytes:
             return existing
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         key = key if key is not None and len(key) == KEY_BYTES else os.urandom(KEY_BYTES)
-        tmp = path.parent / f"{_TMP_PREFIX}{os.getpid()}-{os.urandom(6).hex()}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            os.fchmod(fd, 0o600)
-            if os.write(fd, key) != KEY_BYTES:
-                raise OSError(f"short write to {tmp}")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
+            create_once(path, key)
+        except FileNotFoundError:
             continue
-        finally:
-            tmp.unlink(missing_ok=True)
-        _fsync_dir(path.parent)
-        return key
+        existing = _read_key(path)
+        if existing is not None:
+            return existing
     raise OSError(f"cannot create or read key file {path}")
 
 

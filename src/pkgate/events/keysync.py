@@ -10,7 +10,6 @@ gateway's workers create a local key for the day and its uniques are counted apa
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from nats.js import JetStreamContext
@@ -19,6 +18,7 @@ from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSe
 from nats.js.kv import KeyValue
 
 from pkgate.enrich.sources import DAY_US, KEY_BYTES, day_name, load_or_create_key
+from pkgate.fsutil import atomic_write
 
 BUCKET = "PKGATE_KEYS"
 TTL_S = 3 * 86_400
@@ -51,9 +51,6 @@ async def sync_day_keys(js: JetStreamContext, keys_dir: Path, now_us: int, bucke
             continue
         if load_or_create_key(path, shared) != shared:
             # A local key made before the fleet agreed (NATS was down): the fleet's wins from now on.
-            tmp = path.with_name(f".sync-{os.getpid()}-{name}")
-            tmp.write_bytes(shared)
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, path)
+            atomic_write(path, shared)
         days.append(name)
     return days

@@ -29,6 +29,7 @@ from typing import Literal
 import msgspec
 
 from pkgate.errors import SpoolError
+from pkgate.fsutil import atomic_write, fsync_dir
 
 _HEADER = struct.Struct("<II")
 #: Frames larger than this are corruption, not events (an event is < 4 KiB).
@@ -72,7 +73,7 @@ class SegmentWriter:
         self._path = self.directory / f"{self.writer_id}-{self._seq:08d}{OPEN}"
         try:
             self._fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_EXCL, 0o600)
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)
         except OSError as exc:
             raise SpoolError(f"cannot create spool segment {self._path}: {exc}") from None
         self._size = 0
@@ -117,7 +118,7 @@ class SegmentWriter:
         os.close(self._fd)
         self._fd = -1
         os.rename(self._path, self._path.with_suffix(SEALED))
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
 
     def close(self) -> None:
         with self._lock:
@@ -126,14 +127,6 @@ class SegmentWriter:
                     self._seal_current()
                 except OSError as exc:
                     raise SpoolError(f"cannot seal spool segment {self._path}: {exc}") from None
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class GroupCommitter:
@@ -257,7 +250,7 @@ def seal_all(directory: Path) -> int:
             os.rename(seg.path, seg.path.with_suffix(SEALED))
             n += 1
     if n:
-        _fsync_dir(directory)
+        fsync_dir(directory)
     return n
 
 
@@ -342,9 +335,7 @@ PROGRESS_FILE = "progress.json"
 def write_progress(directory: Path, offsets: dict[str, int]) -> None:
     """Atomically publish how far the loader got in each segment (for lag reporting only)."""
     directory.mkdir(parents=True, exist_ok=True)
-    tmp = directory / f".{PROGRESS_FILE}.tmp"
-    tmp.write_bytes(msgspec.json.encode(offsets))
-    os.replace(tmp, directory / PROGRESS_FILE)
+    atomic_write(directory / PROGRESS_FILE, msgspec.json.encode(offsets), fsync=False)
 
 
 def read_progress(directory: Path) -> dict[str, int]:

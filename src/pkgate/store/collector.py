@@ -25,6 +25,7 @@ from pkgate.events import Event, decode
 from pkgate.events.nats import DEFAULT_STREAM, DEFAULT_SUBJECT, ensure_stream
 from pkgate.store.loader import Loader, insert_events
 from pkgate.store.schema import ensure_schema
+from pkgate.store.transaction import transaction
 
 log = logging.getLogger("pkgate.collector")
 
@@ -92,14 +93,10 @@ class Collector:
         con = self._loader.connect()
         try:
             ensure_schema(con)
-            con.begin()
-            if events:
-                insert_events(con, events)
-            for seq, data, why in bad:
-                Loader.reject(con, f"nats:{self.stream}", seq, data, why)
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
+            with transaction(con):
+                if events:
+                    insert_events(con, events)
+                for seq, data, why in bad:
+                    Loader.reject(con, f"nats:{self.stream}", seq, data, why)
         finally:
             con.close()

@@ -12,23 +12,19 @@ import duckdb
 
 from pkgate.store.rollups import forget_sources
 from pkgate.store.schema import ensure_schema
+from pkgate.store.transaction import transaction
 
 
 def erase(con: duckdb.DuckDBPyConnection, source_ids: Sequence[str]) -> int:
     """Delete every event of these source ids (or network ids); return how many were deleted."""
     ensure_schema(con)
     ids = list(dict.fromkeys(source_ids))
-    con.begin()
-    try:
+    with transaction(con):
         con.executemany("INSERT OR IGNORE INTO erasures (source_id) VALUES (?)", [[i] for i in ids])
         row = con.execute(
             "DELETE FROM events WHERE source_id IN (SELECT unnest(?::VARCHAR[])) "
             "OR network_id IN (SELECT unnest(?::VARCHAR[])) RETURNING 1",
             [ids, ids],
         ).fetchall()
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
     forget_sources(con, ids)  # days already folded into rollups by retention
     return len(row)

@@ -26,6 +26,7 @@ from pkgate.errors import StoreError
 from pkgate.events import Event, decode
 from pkgate.events.drain import drain
 from pkgate.store.schema import EVENT_COLUMNS, ensure_schema
+from pkgate.store.transaction import transaction
 
 log = logging.getLogger("pkgate.loader")
 
@@ -134,8 +135,7 @@ class Loader:
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                 bad.append((prev, payload, str(exc)))
             prev = end
-        con.begin()
-        try:
+        with transaction(con):
             if events:
                 insert_events(con, events)
             for off, payload, err in bad:
@@ -144,10 +144,6 @@ class Loader:
                 "INSERT OR REPLACE INTO spool_progress VALUES (?, ?)",
                 [segment, offsets[-1]],
             )
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
 
     @staticmethod
     def reject(con: duckdb.DuckDBPyConnection, segment: str, offset: int, payload: bytes, why: str) -> None:

@@ -28,6 +28,7 @@ from pkgate.store.aggregates import (
     sources_sql,
     uniques_sql,
 )
+from pkgate.store.transaction import transaction
 
 #: rollup table -> the aggregate query that fills it.
 ROLLUPS: Final[dict[str, Callable[[], str]]] = {
@@ -98,8 +99,7 @@ def _blocks(days: Sequence[dt.date]) -> list[tuple[dt.date, dt.date]]:
 def _rebuild(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date) -> None:
     """Recompute days first..last from the events, in one transaction."""
     start, end = _midnight(first), _midnight(last + dt.timedelta(days=1))
-    con.begin()
-    try:
+    with transaction(con):
         for table in (*ROLLUPS, *DERIVED):
             con.execute(f"DELETE FROM {table} WHERE day BETWEEN ? AND ?", [first, last])  # noqa: S608
         for table, sql in ROLLUPS.items():
@@ -118,10 +118,6 @@ def _rebuild(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date) -> N
             "WHERE ts >= ? AND ts < ? GROUP BY 1)",
             [start, end],
         )
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
 
 
 def refresh_rollups(con: duckdb.DuckDBPyConnection) -> RefreshResult:
@@ -144,14 +140,9 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection) -> RefreshResult:
     for first, last in _blocks(changed):
         _rebuild(con, first, last)
     for first, last in _blocks(gone):
-        con.begin()
-        try:
+        with transaction(con):
             for table in (*ROLLUPS, *DERIVED, "rollup_state"):
                 con.execute(f"DELETE FROM {table} WHERE day BETWEEN ? AND ?", [first, last])  # noqa: S608
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
     return RefreshResult(sorted(changed), sorted(gone))
 
 
@@ -165,14 +156,9 @@ def apply_retention(con: duckdb.DuckDBPyConnection, days: int, now: dt.datetime 
     today = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).date()
     cutoff = today - dt.timedelta(days=days)
     refresh_rollups(con)
-    con.begin()
-    try:
+    with transaction(con):
         con.execute("UPDATE rollup_state SET folded = true WHERE day < ? AND NOT folded", [cutoff])
         row = con.execute("DELETE FROM events WHERE ts < ? RETURNING 1", [_midnight(cutoff)]).fetchall()
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
     return len(row)
 
 
@@ -184,8 +170,7 @@ def forget_sources(con: duckdb.DuckDBPyConnection, source_ids: Sequence[str]) ->
     if not has_rollups(con):
         return 0
     ids = list(dict.fromkeys(source_ids))
-    con.begin()
-    try:
+    with transaction(con):
         rows = con.execute(
             "DELETE FROM rollup_sources WHERE source_id IN (SELECT unnest(?::VARCHAR[])) "
             "OR network_id IN (SELECT unnest(?::VARCHAR[])) RETURNING source_id",
@@ -193,8 +178,4 @@ def forget_sources(con: duckdb.DuckDBPyConnection, source_ids: Sequence[str]) ->
         ).fetchall()
         gone = list({r[0] for r in rows} | set(ids))
         con.execute("DELETE FROM rollup_source_days WHERE source_id IN (SELECT unnest(?::VARCHAR[]))", [gone])
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
     return len(rows)

@@ -1,0 +1,23 @@
+"""One DuckDB transaction as a `with` block: committed when the block ends, rolled back when it raises.
+
+Every write that must land together (a batch and its spool offset, an erasure and its deletes, a
+rollup day and its state row) goes through this, so no caller can forget the rollback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import duckdb
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    con.begin()
+    try:
+        yield con
+    except BaseException:
+        con.rollback()
+        raise
+    con.commit()
