@@ -51,3 +51,61 @@ def test_imports_go_one_way(layer: str) -> None:
 def test_the_scanner_sees_imports() -> None:
     assert {"events", "enrich"} <= set(imports_of("edge"))
     assert "store" in imports_of("insights")
+
+
+# ---- ecosystems (pkgate.edge.<ecosystem>/, see docs/ecosystems.md) --------------------------------
+
+EDGE = SRC / "edge"
+
+
+def ecosystem_packages() -> list[str]:
+    return sorted(p.parent.name for p in EDGE.glob("*/__init__.py"))
+
+
+def edge_imports(path: Path) -> set[str]:
+    """The `pkgate.edge.<x>` names a file imports (absolute or relative)."""
+    found: set[str] = set()
+    rel = path.relative_to(SRC).with_suffix("").parts  # ("edge", "python", "index")
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        modules: list[str] = []
+        if isinstance(node, ast.Import):
+            modules = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = ".".join(("pkgate", *rel[: len(rel) - node.level]))
+                module = f"{base}.{node.module}" if node.module else base
+            else:
+                module = node.module or ""
+            modules = [module] + [f"{module}.{a.name}" for a in node.names]
+        for name in modules:
+            parts = name.split(".")
+            if parts[:2] == ["pkgate", "edge"] and len(parts) > 2:
+                found.add(parts[2])
+    return found
+
+
+def test_python_is_an_ecosystem_package() -> None:
+    assert "python" in ecosystem_packages()
+    assert "python" in edge_imports(EDGE / "registry.py")  # the scanner sees what it must
+    assert {"links", "python"} <= edge_imports(EDGE / "python" / "ecosystem.py")
+
+
+@pytest.mark.parametrize("package", ecosystem_packages())
+def test_ecosystems_do_not_import_each_other(package: str) -> None:
+    others = set(ecosystem_packages()) - {package}
+    wrong = {
+        str(path.relative_to(SRC)): sorted(edge_imports(path) & (others | {"registry", "app", "reload"}))
+        for path in (EDGE / package).rglob("*.py")
+    }
+    assert {k: v for k, v in wrong.items() if v} == {}
+
+
+def test_shared_edge_modules_do_not_import_an_ecosystem() -> None:
+    """Only the registry knows the ecosystems; the shared parts serve all of them alike."""
+    ecosystems = set(ecosystem_packages())
+    wrong = {
+        path.name: sorted(edge_imports(path) & ecosystems)
+        for path in EDGE.glob("*.py")
+        if path.name != "registry.py"
+    }
+    assert {k: v for k, v in wrong.items() if v} == {}

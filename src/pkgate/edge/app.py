@@ -24,13 +24,15 @@ import httpx
 
 from pkgate import config as config_mod
 from pkgate.config import Config
+from pkgate.edge import registry
 from pkgate.edge.clientip import ClientIP
+from pkgate.edge.ecosystem import Build
 from pkgate.edge.gateway import Gateway
 from pkgate.edge.links import LinkSigner
 from pkgate.edge.metrics import Metrics
 from pkgate.edge.proxy import Stream
 from pkgate.edge.recorder import Recorder
-from pkgate.edge.reload import ACTIVE_ENV, Reloader, build_table, read_published
+from pkgate.edge.reload import ACTIVE_ENV, Reloader, read_published
 from pkgate.enrich.geo import Enricher
 from pkgate.errors import ConfigError
 from pkgate.events.spool import GroupCommitter, SegmentWriter
@@ -87,7 +89,8 @@ class Worker:
         )
         metrics = Metrics(cfg.data_dir / "metrics")
         generation = self.generation
-        table = build_table(cfg, self._client, metrics, None, generation)
+        signer = LinkSigner(load_secret(cfg))
+        ecosystems = registry.build(Build(cfg, self._client, signer, metrics, generation))
         enricher = Enricher(
             cfg.data_dir,
             asn_db=Path(cfg.privacy.asn_db) if cfg.privacy.asn_db else None,
@@ -102,17 +105,17 @@ class Worker:
             cfg.server.access_log,
         )
         self.gateway = Gateway(
-            table,
-            LinkSigner(load_secret(cfg)),
+            ecosystems,
             recorder,
             metrics,
             spool_dir(cfg),
             cfg.gateway.redirect_status,
-            cfg.gateway.cache_ttl,
             cfg.gateway.admin_token,
         )
         self.gateway.demo_clock = cfg.gateway.demo_clock
-        self.reloader = Reloader(self.gateway, self._client, cfg, self.source, self.active, generation)
+        self.reloader = Reloader(
+            self.gateway, self._client, signer, cfg, self.source, self.active, generation
+        )
         self.gateway.reload = self.reloader.admin
         if self.active is not None:
             self._watcher = asyncio.get_running_loop().create_task(self.reloader.watch())

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from pkgate.edge.breaker import Breaker
 from pkgate.edge.metrics import Metrics
 from pkgate.edge.names import normalize
 from pkgate.edge.pages import FileLink, ProjectPage, RootPage
@@ -43,6 +44,10 @@ class UpstreamHandle:
     authoritative: bool
     origin: tuple[str, str]  # (scheme, netloc) of the index: where credentials may be sent
     signature: tuple[object, ...]  # what must stay equal for a reload to keep the cache
+
+    @property
+    def breaker(self) -> Breaker:
+        return self.cache.breaker
 
 
 @dataclass

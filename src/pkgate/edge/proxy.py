@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from pkgate.edge.answers import text
+from pkgate.edge.ecosystem import Response
 from pkgate.edge.failover import UpstreamHandle
 from pkgate.edge.recorder import Headers
 
@@ -66,11 +68,7 @@ class Stream:
         await self._response.aclose()
 
 
-def _text(status: int, message: str) -> tuple[int, list[tuple[str, str]], bytes]:
-    return status, [("content-type", "text/plain; charset=utf-8")], (message + "\n").encode()
-
-
-async def fetch(job: Job, method: str, headers: Headers) -> tuple[int, list[tuple[str, str]], bytes | Stream]:
+async def fetch(job: Job, method: str, headers: Headers) -> Response:
     """Ask the upstream for the file and answer with its status, safe headers and streamed body."""
     up = job.upstream
     cache = up.cache
@@ -87,16 +85,16 @@ async def fetch(job: Job, method: str, headers: Headers) -> tuple[int, list[tupl
     try:
         response = await cache.client.send(request, stream=True)
     except httpx.HTTPError as exc:
-        return _text(502, f"upstream error: {up.name}: {type(exc).__name__}")
+        return text(502, f"upstream error: {up.name}: {type(exc).__name__}")
     status = response.status_code
     if status not in _PASS_STATUS:
         await response.aclose()
         if status in (404, 410):
-            return _text(404, "not found upstream")
-        return _text(502, f"upstream error: {up.name} answered HTTP {status}")
+            return text(404, "not found upstream")
+        return text(502, f"upstream error: {up.name} answered HTTP {status}")
     kept = [(k, v) for k, v in response.headers.items() if k.lower() in _RESPONSE_HEADERS]
     kept.append(("x-pkgate-upstream", up.name))
     if method == "HEAD" or status == 304:
         await response.aclose()
-        return status, kept, b""
-    return status, kept, Stream(response)
+        return Response(status, kept, b"")
+    return Response(status, kept, Stream(response))

@@ -58,6 +58,7 @@ class Recorder:
         upstream: str | None = None,
         cache: str | None = None,
         failover: bool = False,
+        ecosystem: str = "python",
     ) -> Event:
         ip = self.client_ip.resolve(peer, headers.get("x-forwarded-for"), headers.get("forwarded"))
         facts = self.enricher.facts(ip, ts_us)
@@ -86,6 +87,7 @@ class Recorder:
             cache=cache,
             failover=failover,
             partial=headers.get("range") is not None,
+            ecosystem=ecosystem,
         )
 
     def record(self, event: Event) -> asyncio.Future[None]:

@@ -16,7 +16,6 @@ main process and `POST /admin/reload` on any worker both publish.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import fcntl
 import logging
@@ -27,13 +26,10 @@ import httpx
 
 from pkgate import config as config_mod
 from pkgate.config import Config
-from pkgate.edge.breaker import Breaker
-from pkgate.edge.failover import Table, UpstreamHandle
+from pkgate.edge import registry
+from pkgate.edge.ecosystem import Build
 from pkgate.edge.gateway import Gateway
-from pkgate.edge.metrics import Metrics
-from pkgate.edge.proxy import origin
-from pkgate.edge.routing import Router
-from pkgate.edge.upstream import ACCEPT_BY_KIND, PageCache
+from pkgate.edge.links import LinkSigner
 from pkgate.errors import ConfigError
 from pkgate.fsutil import atomic_write
 
@@ -41,7 +37,6 @@ __all__ = [
     "ACTIVE_ENV",
     "POLL",
     "Reloader",
-    "build_table",
     "check_reloadable",
     "publish",
     "read_generation",
@@ -64,55 +59,6 @@ _FIXED: Final = (
     "gateway.secret",
     "gateway.demo_clock",
 )
-
-
-def auth_headers(creds: tuple[str, str] | str | None) -> dict[str, str]:
-    if creds is None:
-        return {}
-    if isinstance(creds, str):
-        return {"Authorization": f"Bearer {creds}"}
-    pair = base64.b64encode(f"{creds[0]}:{creds[1]}".encode()).decode("ascii")
-    return {"Authorization": f"Basic {pair}"}
-
-
-def build_table(
-    cfg: Config,
-    client: httpx.AsyncClient,
-    metrics: Metrics,
-    previous: Table | None = None,
-    generation: int = 0,
-) -> Table:
-    """A routing table for `cfg`; raises ConfigError (e.g. a credential variable is not set)."""
-    gw = cfg.gateway
-    handles: dict[str, UpstreamHandle] = {}
-    for name, up in cfg.upstreams.items():
-        headers = auth_headers(config_mod.credentials(name, up))
-        timeout = up.timeout or gw.upstream_timeout
-        base = up.url if up.url.endswith("/") else up.url + "/"
-        signature = (base, up.kind, tuple(sorted(headers.items())), timeout)
-        old = previous.upstreams.get(name) if previous is not None else None
-        if old is not None and old.signature == signature:
-            cache = old.cache
-            cache.ttl, cache.stale_ttl, cache.max_bytes = gw.cache_ttl, gw.stale_ttl, gw.max_page_bytes
-            cache.cache_bytes = gw.cache_bytes
-            cache.breaker.threshold = cfg.routing.breaker_threshold
-            cache.breaker.cooldown = cfg.routing.breaker_cooldown
-        else:
-            cache = PageCache(
-                name,
-                base,
-                client,
-                gw.cache_ttl,
-                gw.stale_ttl,
-                gw.max_page_bytes,
-                breaker=Breaker(cfg.routing.breaker_threshold, cfg.routing.breaker_cooldown),
-                timeout=timeout,
-                headers=headers,
-                accept=ACCEPT_BY_KIND[up.kind],
-                cache_bytes=gw.cache_bytes,
-            )
-        handles[name] = UpstreamHandle(name, cache, up.mode, up.authoritative, origin(base), signature)
-    return Table(Router(cfg), handles, metrics, generation)
 
 
 def check_reloadable(old: Config, new: Config) -> None:
@@ -190,6 +136,7 @@ class Reloader:
         self,
         gateway: Gateway,
         client: httpx.AsyncClient,
+        signer: LinkSigner,
         cfg: Config,
         source: str | None,
         active: Path | None,
@@ -197,6 +144,7 @@ class Reloader:
     ) -> None:
         self.gateway = gateway
         self.client = client
+        self.signer = signer
         self.cfg = cfg
         self.source = source
         self.active = active
@@ -206,12 +154,15 @@ class Reloader:
         gateway.metrics.snap.generation = generation
         gateway.metrics.dump(force=True)
 
+    def _spec(self, cfg: Config, generation: int) -> Build:
+        return Build(cfg, self.client, self.signer, self.gateway.metrics, generation)
+
     def _apply(self, cfg: Config, generation: int) -> None:
         """Check and build first (may raise), then swap: the old config stays on any error."""
         check_reloadable(self.cfg, cfg)
-        table = build_table(cfg, self.client, self.gateway.metrics, self.gateway.table, generation)
+        ecosystems = registry.build(self._spec(cfg, generation), self.gateway.ecosystems)
         gw = cfg.gateway
-        self.gateway.apply(table, gw.redirect_status, gw.cache_ttl, gw.admin_token)
+        self.gateway.apply(ecosystems, gw.redirect_status, gw.admin_token)
         self.cfg = cfg
         self.generation = generation
         self.gateway.metrics.reload(True, generation)
@@ -224,7 +175,7 @@ class Reloader:
                 text = _read_source(self.source)
                 cfg = config_mod.parse(text, self.source or "defaults")
                 check_reloadable(self.cfg, cfg)
-                build_table(cfg, self.client, self.gateway.metrics)  # credentials resolvable?
+                registry.build(self._spec(cfg, self.generation))  # credentials resolvable?
                 generation = (
                     publish(self.active, text, self.source or "defaults")
                     if self.active is not None
