@@ -136,6 +136,28 @@ async def test_file_redirect_metadata_head_and_tampering(
     assert first.network_id
 
 
+async def test_events_name_the_ecosystem(gw: tuple[httpx.AsyncClient, ASGIApp]) -> None:
+    """Python's paths are recorded as ecosystem "python" (memoised file links too); a path no
+    ecosystem claims is the gateway's own 404."""
+    client, app = gw
+    page = (await client.get("/simple/six/", headers={"accept": JSON})).json()
+    url = page["files"][0]["url"]
+    for _ in range(2):  # the second answer comes from the gateway's memo of verified links
+        assert (await client.get(url)).status_code == 302
+    assert (await client.get("/")).status_code == 302
+    assert (await client.get("/nothing-here")).status_code == 404
+    assert (await client.get("/simplex/")).status_code == 404
+    got = [(e.path, e.kind, e.ecosystem, e.project) for e in events(app)]
+    assert got == [
+        ("/simple/six/", "index-project", "python", "six"),
+        (url, "file", "python", "six"),
+        (url, "file", "python", "six"),
+        ("/", "other", "python", None),
+        ("/nothing-here", "other", "gateway", None),
+        ("/simplex/", "other", "gateway", None),
+    ]
+
+
 async def test_conditional_requests(gw: tuple[httpx.AsyncClient, ASGIApp]) -> None:
     client, app = gw
     r = await client.get("/simple/six/")

@@ -151,10 +151,10 @@ class Gateway:
         return response
 
     async def _dispatch(self, method: str, path: str, query: str, headers: Headers, facts: Facts) -> _Routed:
+        if path == ADMIN_RELOAD and self.admin_token:
+            return _Routed(await self._admin_reload(method, headers), OTHER, GATEWAY, facts)
         eco = self.ecosystems.find(path)
         if eco is None:
-            if path == ADMIN_RELOAD and self.admin_token:
-                return _Routed(await self._admin_reload(method, headers), OTHER, GATEWAY, facts)
             return _Routed(text(404, "not found"), OTHER, GATEWAY, facts)
         answer, kind = await eco.handle(Request(method, path, query, headers), facts)
         if isinstance(answer, FileTarget):

@@ -16,7 +16,7 @@ __all__ = ["MODULES", "RESERVED", "Ecosystems", "build"]
 
 #: Every ecosystem module, in registration order.
 MODULES: Final[tuple[Module, ...]] = (python.MODULE,)
-#: Paths the gateway answers itself.
+#: Paths the gateway answers itself, before any ecosystem (a prefix `/` is a catch-all below them).
 RESERVED: Final = ("/healthz", "/metrics", "/admin/")
 
 
@@ -30,14 +30,10 @@ class Ecosystems:
         prefixes: dict[str, Ecosystem] = {}
         for eco in ecosystems:
             for path in eco.paths.exact:
+                _check(eco, path)
                 _claim(self._exact, path, eco)
             for prefix in eco.paths.prefixes:
-                if not prefix.startswith("/"):
-                    raise ConfigError(f"ecosystem {eco.name}: path prefix {prefix!r} must start with '/'")
-                if any(prefix.startswith(r) or r.startswith(prefix) for r in RESERVED):
-                    raise ConfigError(
-                        f"ecosystem {eco.name}: path prefix {prefix!r} overlaps the gateway's own"
-                    )
+                _check(eco, prefix)
                 _claim(prefixes, prefix, eco)
         # Longest first: the most specific claim wins.
         self._prefixes = sorted(prefixes.items(), key=lambda item: len(item[0]), reverse=True)
@@ -53,6 +49,13 @@ class Ecosystems:
 
     def __getitem__(self, name: str) -> Ecosystem:
         return self.by_name[name]
+
+
+def _check(eco: Ecosystem, path: str) -> None:
+    if not path.startswith("/"):
+        raise ConfigError(f"ecosystem {eco.name}: path {path!r} must start with '/'")
+    if any(path.startswith(r) for r in RESERVED):
+        raise ConfigError(f"ecosystem {eco.name}: path {path!r} is the gateway's own")
 
 
 def _claim(claims: dict[str, Ecosystem], path: str, eco: Ecosystem) -> None:
