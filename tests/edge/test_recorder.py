@@ -9,8 +9,9 @@ from pkgate.edge.clientip import ClientIP
 from pkgate.edge.recorder import Recorder
 from pkgate.enrich.geo import Enricher
 from pkgate.events import decode, now_us
+from pkgate.events.commit import GroupCommitter
 from pkgate.events.model import MAX_UA
-from pkgate.events.spool import GroupCommitter, SegmentWriter, iter_all
+from pkgate.events.spool import SegmentWriter, iter_all
 
 
 def make(tmp_path: Path, trusted: list[str] | None = None) -> Recorder:

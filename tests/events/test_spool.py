@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from pkgate.errors import SpoolError
 from pkgate.events import Event, decode, encode, new_id, now_us
+from pkgate.events.commit import GroupCommitter
 from pkgate.events.spool import (
-    GroupCommitter,
     SegmentWriter,
     frame,
     iter_all,
@@ -151,3 +151,16 @@ def test_reader_never_crashes_on_garbage(
     seg = list_segments(d)[0]
     res = read_frames(seg, 0, n + 1)
     assert res.end <= len(junk)
+
+
+def test_pending_frames_is_exact_when_small_and_estimated_cheaply_when_large(tmp_path: Path) -> None:
+    w = SegmentWriter(tmp_path, "w", segment_bytes=50_000)
+    frames = [frame(encode(make_event(i))) for i in range(5000)]
+    for f in frames:
+        w.write(f)
+    assert len(list_segments(tmp_path)) > 5
+    assert pending_frames(tmp_path, sample=10_000) == 5000  # walks every header
+    estimate = pending_frames(tmp_path, sample=64)  # walks 64 headers, stats the rest
+    assert abs(estimate - 5000) <= 250  # within 5 %: events of one shape have similar sizes
+    w.write(frame(encode(make_event(1)))[:5])  # half a header: not a frame yet (as before)
+    assert pending_frames(tmp_path, sample=10_000) == 5000

@@ -156,3 +156,26 @@ def test_gateways_agree_on_the_days_key(tmp_path: Path, nats_server: NatsServer)
     ids_a = SourceHasher(tmp_path / "a").ids("198.51.100.7", now)
     ids_b = SourceHasher(tmp_path / "b").ids("198.51.100.7", now)
     assert ids_a == ids_b
+
+
+def test_collector_rejects_a_poison_message_instead_of_redelivering_it(
+    tmp_path: Path, nats_server: NatsServer
+) -> None:
+    spool = tmp_path / "gw"
+    w = SegmentWriter(spool, "g")
+    events = [make_event(i, asn=2**31 if i == 7 else None) for i in range(20)]
+    w.write(b"".join(frame(encode(e)) for e in events))
+    w.close()
+    fwd = Forwarder(spool, nats_server.url)
+    fwd.run_once()
+    fwd.close()
+    db = tmp_path / "pkgate.duckdb"
+    collector = Collector(db, nats_server.url)
+    asyncio.run(collect_until(collector, 20))
+    assert collector.collected_total == 20  # all acked: nothing is redelivered forever
+    assert sorted(stored_ids(db)) == sorted(e.id for i, e in enumerate(events) if i != 7)
+    con = duckdb.connect(str(db), read_only=True)
+    rejects = con.execute("SELECT segment, payload, error FROM rejects").fetchall()
+    con.close()
+    assert [(r[0], r[1]) for r in rejects] == [("nats:PKGATE_EVENTS", encode(events[7]))]
+    assert "2147483648" in rejects[0][2]

@@ -72,3 +72,24 @@ def test_undecodable_frame_goes_to_rejects(tmp_path: Path) -> None:
     rejects = con.execute("SELECT payload FROM rejects").fetchall()
     con.close()
     assert rejects == [(b"\x93not an event",)]
+
+
+def test_poison_events_go_to_rejects_and_the_rest_loads(tmp_path: Path) -> None:
+    """An ASN above 2^31-1 does not fit the INTEGER column: that event is rejected with the reason,
+    its batch neighbours load, and the next run does not try it again."""
+    spool, db = tmp_path / "spool", tmp_path / "s.duckdb"
+    w = SegmentWriter(spool, "w")
+    events = [make_event(i, asn=2**31 if i in (37, 80) else 64500) for i in range(100)]
+    w.write(b"".join(frame(encode(e)) for e in events))
+    w.close()
+    assert Loader(db, spool).run_once() == 100
+    assert count(db) == 98
+    con = duckdb.connect(str(db), read_only=True)
+    rejects = con.execute('SELECT "offset", error, payload FROM rejects ORDER BY 1').fetchall()
+    loaded = {r[0] for r in con.execute("SELECT project FROM events").fetchall()}
+    con.close()
+    assert [encode(events[37]), encode(events[80])] == [r[2] for r in rejects]
+    assert all("refused by the store" in r[1] and "2147483648" in r[1] for r in rejects)
+    assert loaded == {f"p{i}" for i in range(100)} - {"p37", "p80"}
+    assert Loader(db, spool).run_once() == 0  # nothing left to retry
+    assert list_segments(spool) == []

@@ -35,7 +35,8 @@ from pkgate.edge.recorder import Recorder
 from pkgate.edge.reload import ACTIVE_ENV, Reloader, read_published
 from pkgate.enrich.geo import Enricher
 from pkgate.errors import ConfigError
-from pkgate.events.spool import GroupCommitter, SegmentWriter
+from pkgate.events.commit import GroupCommitter
+from pkgate.events.spool import SegmentWriter
 from pkgate.fsutil import create_once
 
 

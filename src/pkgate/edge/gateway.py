@@ -85,6 +85,7 @@ class Gateway:
         self._files: dict[str, _Known] = {}
         self.demo_clock = False  # config gateway.demo_clock, for `pkgate demo` only
         metrics.breaker_states = self._breaker_states
+        metrics.spool_failures = lambda: recorder.committer.failures
 
     def apply(self, ecosystems: Ecosystems, redirect_status: int, admin_token: str) -> None:
         """Switch to new ecosystems and settings (one assignment each; no await in between)."""

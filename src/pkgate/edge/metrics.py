@@ -30,6 +30,7 @@ class Snapshot(msgspec.Struct):
     latency_sum: dict[str, float] = msgspec.field(default_factory=dict)
     cache: dict[str, int] = msgspec.field(default_factory=dict)  # state -> count
     spool_errors: int = 0
+    spool_failures: dict[str, int] = msgspec.field(default_factory=dict)  # op -> count (events.commit)
     failovers: dict[str, int] = msgspec.field(default_factory=dict)  # "primary|served-by" -> count
     breakers: dict[str, int] = msgspec.field(default_factory=dict)  # upstream -> 0/1/2 (worst worker)
     reloads: dict[str, int] = msgspec.field(default_factory=dict)  # "ok" | "rejected" -> count
@@ -45,6 +46,8 @@ class Metrics:
         self._last_dump = 0.0
         #: Called at each dump for the current breaker states (set by whoever owns the breakers).
         self.breaker_states: Callable[[], dict[str, int]] | None = None
+        #: Called at each dump for the spool's failed operations (set by whoever owns the spool writer).
+        self.spool_failures: Callable[[], dict[str, int]] | None = None
         directory.mkdir(parents=True, exist_ok=True)
         self._path = directory / f"{os.getpid()}.json"
 
@@ -83,6 +86,8 @@ class Metrics:
         self.snap.requests = {f"{k}|{s}": n for (k, s), n in self._requests.items()}
         if self.breaker_states is not None:
             self.snap.breakers = self.breaker_states()
+        if self.spool_failures is not None:
+            self.snap.spool_failures = self.spool_failures()
         with contextlib.suppress(OSError):
             atomic_write(self._path, msgspec.json.encode(self.snap), fsync=False)
 
@@ -114,7 +119,15 @@ def collect(directory: Path) -> Snapshot:
             snap = msgspec.json.decode(path.read_bytes(), type=Snapshot)
         except (ValueError, OSError, msgspec.DecodeError):
             continue
-        for attr in ("requests", "upstream_requests", "upstream_failures", "cache", "failovers", "reloads"):
+        for attr in (
+            "requests",
+            "upstream_requests",
+            "upstream_failures",
+            "cache",
+            "failovers",
+            "reloads",
+            "spool_failures",
+        ):
             dst: dict[str, int] = getattr(total, attr)
             for k, v in getattr(snap, attr).items():
                 dst[k] = dst.get(k, 0) + v
@@ -171,6 +184,12 @@ def render(snap: Snapshot, spool_lag: int) -> str:
         "counter",
         "Requests refused because the spool could not be written.",
         [("", snap.spool_errors)],
+    )
+    out += _family(
+        "pkgate_spool_failures_total",
+        "counter",
+        "Failed spool operations (write, fsync, rollover), summed over workers; each is also logged.",
+        _by("op", snap.spool_failures),
     )
     out += _family(
         "pkgate_page_cache_total", "counter", "Index page lookups by cache outcome.", _by("state", snap.cache)

@@ -16,8 +16,9 @@ import msgspec
 from pkgate.edge.clientip import ClientIP
 from pkgate.enrich.geo import Enricher
 from pkgate.events import Event, encode, new_id
+from pkgate.events.commit import GroupCommitter
 from pkgate.events.model import MAX_PATH, MAX_UA
-from pkgate.events.spool import GroupCommitter, frame
+from pkgate.events.spool import frame
 
 
 class Headers(Protocol):

@@ -14,8 +14,8 @@ skipped.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import logging
 import os
 import re
 import struct
@@ -30,6 +30,8 @@ import msgspec
 
 from pkgate.errors import SpoolError
 from pkgate.fsutil import atomic_write, fsync_dir
+
+log = logging.getLogger("pkgate.spool")
 
 _HEADER = struct.Struct("<II")
 #: Frames larger than this are corruption, not events (an event is < 4 KiB).
@@ -49,6 +51,9 @@ class SegmentWriter:
     """Appends frames to this process's current segment; rolls over at `segment_bytes`.
 
     Thread-safe: `write` and `sync` may be called from different threads (fsync off the loop).
+    A failed write leaves no partial frame behind (the segment is cut back to its last whole
+    frame), so the frames after it stay readable; a failed rollover keeps the written data and is
+    retried on the next write. Either way the next write after the cause is gone succeeds.
     """
 
     def __init__(self, directory: Path, writer_id: str, segment_bytes: int = 64 << 20) -> None:
@@ -57,11 +62,14 @@ class SegmentWriter:
         self.directory = directory
         self.writer_id = writer_id
         self.segment_bytes = segment_bytes
+        self.rollover_errors = 0  # rollovers that failed (the data was written; retried later)
         self._lock = threading.Lock()
         self._seq = 0
         self._fd = -1
         self._size = 0
         self._path: Path | None = None
+        self._unsealed: Path | None = None  # closed segment whose rename to .sealed failed
+        self._closed = False
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -69,31 +77,52 @@ class SegmentWriter:
         self._open_next()
 
     def _open_next(self) -> None:
+        if self._unsealed is not None:
+            self._rename_sealed(self._unsealed)
         self._seq += 1
-        self._path = self.directory / f"{self.writer_id}-{self._seq:08d}{OPEN}"
+        path = self.directory / f"{self.writer_id}-{self._seq:08d}{OPEN}"
         try:
-            self._fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_EXCL, 0o600)
+            self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_EXCL, 0o600)
             fsync_dir(self.directory)
         except OSError as exc:
-            raise SpoolError(f"cannot create spool segment {self._path}: {exc}") from None
+            raise SpoolError(f"cannot create spool segment {path}: {exc}") from None
+        self._path = path
         self._size = 0
 
     def write(self, data: bytes) -> None:
         """Write whole frames with as few syscalls as the kernel allows; roll when full."""
         with self._lock:
-            if self._fd < 0:
+            if self._closed:
                 raise SpoolError("spool writer is closed")
+            if self._fd < 0:  # an earlier rollover could not open the next segment
+                self._open_next()
             view = memoryview(data)
             try:
                 while view:
-                    n = os.write(self._fd, view)
-                    view = view[n:]
+                    view = view[os.write(self._fd, view) :]
             except OSError as exc:
+                self._cut_back()
                 raise SpoolError(f"cannot write spool segment {self._path}: {exc}") from None
             self._size += len(data)
             if self._size >= self.segment_bytes:
-                self._seal_current()
-                self._open_next()
+                try:
+                    self._seal_current()
+                    self._open_next()
+                except SpoolError as exc:
+                    self.rollover_errors += 1
+                    log.error("spool rollover failed (the batch was written; retried next write): %s", exc)
+
+    def _cut_back(self) -> None:
+        """Remove a partial batch so no torn frame sits between whole ones; if even that fails,
+        retire the segment (its tail is reported as torn when read) and start a new one later."""
+        try:
+            os.ftruncate(self._fd, self._size)
+        except OSError:
+            fd, self._fd = self._fd, -1
+            with contextlib.suppress(OSError):
+                os.close(fd)
+            assert self._path is not None
+            self._unsealed = self._path
 
     def sync(self) -> None:
         """fsync without holding the write lock: a slow disk must not stall the event loop's writes.
@@ -114,106 +143,30 @@ class SegmentWriter:
 
     def _seal_current(self) -> None:
         assert self._path is not None
-        os.fsync(self._fd)
-        os.close(self._fd)
+        try:
+            os.fsync(self._fd)  # fails: the segment stays open and in use
+            os.close(self._fd)
+        except OSError as exc:
+            raise SpoolError(f"cannot seal spool segment {self._path}: {exc}") from None
         self._fd = -1
-        os.rename(self._path, self._path.with_suffix(SEALED))
-        fsync_dir(self.directory)
+        self._rename_sealed(self._path)
+
+    def _rename_sealed(self, path: Path) -> None:
+        try:
+            os.rename(path, path.with_suffix(SEALED))
+            fsync_dir(self.directory)
+        except OSError as exc:
+            self._unsealed = path
+            raise SpoolError(f"cannot seal spool segment {path}: {exc}") from None
+        self._unsealed = None
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             if self._fd >= 0:
-                try:
-                    self._seal_current()
-                except OSError as exc:
-                    raise SpoolError(f"cannot seal spool segment {self._path}: {exc}") from None
-
-
-class GroupCommitter:
-    """Batches frames appended during one event-loop turn into one write (group commit).
-
-    `append` returns a future that resolves once the frame is durable per the fsync mode, so a
-    handler can await it before answering. Only one write is in flight at a time.
-    """
-
-    def __init__(
-        self, writer: SegmentWriter, fsync: FsyncMode = "batched", fsync_interval: float = 0.2
-    ) -> None:
-        self.writer = writer
-        self.fsync = fsync
-        self.fsync_interval = fsync_interval
-        self._buf: list[bytes] = []
-        self._waiter: asyncio.Future[None] | None = None
-        self._busy = False
-        self._dirty = False
-        self._ticker: asyncio.Task[None] | None = None
-        self.batches = 0  # group commits done, for metrics
-
-    def start(self) -> None:
-        if self.fsync == "batched" and self._ticker is None:
-            self._ticker = asyncio.get_running_loop().create_task(self._tick())
-
-    def append(self, data: bytes) -> asyncio.Future[None]:
-        self._buf.append(data)
-        if self._waiter is None:
-            loop = asyncio.get_running_loop()
-            self._waiter = loop.create_future()
-            if not self._busy:
-                loop.call_soon(self._flush)
-        return self._waiter
-
-    def _flush(self) -> None:
-        waiter, self._waiter = self._waiter, None
-        data, self._buf = b"".join(self._buf), []
-        if waiter is None:
-            return
-        if self.fsync == "always":
-            self._busy = True
-            loop = asyncio.get_running_loop()
-            task = loop.run_in_executor(None, self._write_sync, data)
-            task.add_done_callback(lambda t: self._done(waiter, t.exception()))
-            return
-        try:
-            self.writer.write(data)
-        except SpoolError as exc:
-            waiter.set_exception(exc)
-            return
-        self._dirty = True
-        self.batches += 1
-        waiter.set_result(None)
-
-    def _write_sync(self, data: bytes) -> None:
-        self.writer.write(data)
-        self.writer.sync()
-
-    def _done(self, waiter: asyncio.Future[None], exc: BaseException | None) -> None:
-        self._busy = False
-        if exc is not None:
-            waiter.set_exception(exc)
-        else:
-            self.batches += 1
-            waiter.set_result(None)
-        if self._waiter is not None:
-            asyncio.get_running_loop().call_soon(self._flush)
-
-    async def _tick(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(self.fsync_interval)
-            if self._dirty:
-                self._dirty = False
-                with contextlib.suppress(SpoolError):
-                    await loop.run_in_executor(None, self.writer.sync)
-
-    async def aclose(self) -> None:
-        """Flush what is pending, stop the ticker and seal the segment."""
-        while self._waiter is not None or self._busy:
-            await asyncio.sleep(0.001)
-        if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
-        self.writer.close()
+                self._seal_current()
+            elif self._unsealed is not None:
+                self._rename_sealed(self._unsealed)
 
 
 # ---- reading -----------------------------------------------------------------------------------
@@ -345,24 +298,52 @@ def read_progress(directory: Path) -> dict[str, int]:
         return {}
 
 
-def pending_frames(directory: Path, cap: int = 1_000_000) -> int:
-    """Frames written but not yet loaded, by walking frame headers from the loader's offsets."""
+def pending_frames(directory: Path, sample: int = 64) -> int:
+    """Frames written but not yet loaded, at bounded cost (it runs on the event loop for /healthz).
+
+    One stat per segment gives the pending bytes (size minus the loader's offset); frame headers
+    are walked only for the first `sample` pending frames. Up to that many the count is exact;
+    beyond, the rest is estimated from the pending bytes and the mean size of the sampled frames.
+    """
     progress = read_progress(directory)
-    total = 0
+    counted = counted_bytes = uncounted_bytes = 0
     for seg in list_segments(directory):
-        offset = progress.get(seg.name, 0)
         try:
-            with open(seg.path, "rb") as fh:
-                fh.seek(offset)
-                while total < cap:
-                    head = fh.read(_HEADER.size)
-                    if len(head) < _HEADER.size:
-                        break
-                    length, _ = _HEADER.unpack(head)
-                    if length > MAX_FRAME:
-                        break
-                    fh.seek(length, os.SEEK_CUR)
-                    total += 1
+            size = seg.path.stat().st_size
         except FileNotFoundError:
+            continue  # consumed meanwhile
+        offset = min(progress.get(seg.name, 0), size)
+        if offset >= size:
             continue
-    return total
+        if counted >= sample:
+            uncounted_bytes += size - offset
+            continue
+        n, walked = _count_frames(seg.path, offset, size, sample - counted)
+        counted += n
+        counted_bytes += walked
+        uncounted_bytes += size - offset - walked
+    if not uncounted_bytes or not counted:
+        return counted
+    return counted + round(uncounted_bytes * counted / counted_bytes)
+
+
+def _count_frames(path: Path, offset: int, size: int, limit: int) -> tuple[int, int]:
+    """(frames, bytes they span) from `offset`, at most `limit` frames; a frame whose header is
+    there counts even if its body is still being written (as before); the walk covers to the end then."""
+    n, pos = 0, offset
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            while n < limit and pos < size:
+                head = fh.read(_HEADER.size)
+                if len(head) < _HEADER.size:
+                    return n, size - offset
+                length, _ = _HEADER.unpack(head)
+                if length > MAX_FRAME:
+                    return n, size - offset  # corruption: the loader reports it; not frames
+                n += 1
+                pos += _HEADER.size + length
+                fh.seek(pos)
+    except FileNotFoundError:
+        return n, size - offset
+    return n, min(pos, size) - offset

@@ -12,7 +12,6 @@ import asyncio
 import logging
 from pathlib import Path
 
-import msgspec
 import nats
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
@@ -21,11 +20,9 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from nats.js.errors import Error as JetStreamError
 
 from pkgate.errors import FleetError
-from pkgate.events import Event, decode
 from pkgate.events.nats import DEFAULT_STREAM, DEFAULT_SUBJECT, ensure_stream
-from pkgate.store.loader import Loader, insert_events
+from pkgate.store.loader import Frame, Loader, commit_frames
 from pkgate.store.schema import ensure_schema
-from pkgate.store.transaction import transaction
 
 log = logging.getLogger("pkgate.collector")
 
@@ -83,20 +80,12 @@ class Collector:
             await nc.close()
 
     def _store(self, msgs: list[Msg]) -> None:
-        events: list[Event] = []
-        bad: list[tuple[int, bytes, str]] = []
-        for m in msgs:
-            try:
-                events.append(decode(m.data))
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                bad.append((m.metadata.sequence.stream, m.data, str(exc)))
+        """One transaction per batch; a batch the store refuses is narrowed down to the refused
+        messages (to `rejects`), so a poison message is not redelivered forever."""
+        frames = [Frame(m.metadata.sequence.stream, m.metadata.sequence.stream, m.data) for m in msgs]
         con = self._loader.connect()
         try:
             ensure_schema(con)
-            with transaction(con):
-                if events:
-                    insert_events(con, events)
-                for seq, data, why in bad:
-                    Loader.reject(con, f"nats:{self.stream}", seq, data, why)
+            commit_frames(con, f"nats:{self.stream}", frames, progress=False)
         finally:
             con.close()

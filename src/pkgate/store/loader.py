@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, NamedTuple
 
 import duckdb
 import msgspec
@@ -126,32 +126,87 @@ class Loader:
         payloads: list[bytes],
         offsets: list[int],
     ) -> None:
-        events: list[Event] = []
-        bad: list[tuple[int, bytes, str]] = []
-        prev = start
-        for payload, end in zip(payloads, offsets, strict=True):
-            try:
-                events.append(decode(payload))
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                bad.append((prev, payload, str(exc)))
-            prev = end
-        with transaction(con):
-            if events:
-                insert_events(con, events)
-            for off, payload, err in bad:
-                self.reject(con, segment, off, payload, err)
-            con.execute(
-                "INSERT OR REPLACE INTO spool_progress VALUES (?, ?)",
-                [segment, offsets[-1]],
-            )
+        starts = [start, *offsets[:-1]]
+        frames = [Frame(s, e, p) for s, e, p in zip(starts, offsets, payloads, strict=True)]
+        commit_frames(con, segment, frames, progress=True)
 
     @staticmethod
     def reject(con: duckdb.DuckDBPyConnection, segment: str, offset: int, payload: bytes, why: str) -> None:
-        log.error("spool segment %s offset %d: rejected frame: %s", segment, offset, why)
-        con.execute(
-            'INSERT INTO rejects (segment, "offset", payload, error) VALUES (?, ?, ?, ?)',
-            [segment, offset, payload, why],
-        )
+        reject(con, segment, offset, payload, why)
+
+
+class Frame(NamedTuple):
+    """One spooled event as the loader sees it: where it starts and ends, and its bytes."""
+
+    start: int
+    end: int
+    payload: bytes
+
+
+#: "The store refuses this data" (a value out of range, a bad type), as opposed to "the store is
+#: broken" (I/O, memory): only these are narrowed down to the refused frame and rejected.
+REFUSED: Final = (
+    duckdb.DataError,
+    duckdb.IntegrityError,
+    duckdb.InvalidInputException,
+    pa.ArrowException,
+    ValueError,
+    TypeError,
+    OverflowError,
+)
+
+
+def commit_frames(con: duckdb.DuckDBPyConnection, label: str, frames: list[Frame], *, progress: bool) -> None:
+    """Store the frames (and with `progress`, advance `label`'s offset) in one transaction.
+
+    When the store refuses the batch, its halves are committed in order, recursively, so the good
+    events still load and the refused frame goes to `rejects` with the reason: a poison event
+    costs O(log n) transactions once, never a retry loop while the spool grows. In order, because
+    each commit advances the offset to its last frame: a crash in between resumes exactly there.
+    """
+    try:
+        _commit_once(con, label, frames, progress)
+    except REFUSED as exc:
+        if len(frames) > 1:
+            mid = len(frames) // 2
+            commit_frames(con, label, frames[:mid], progress=progress)
+            commit_frames(con, label, frames[mid:], progress=progress)
+            return
+        frame = frames[0]
+        with transaction(con):
+            reject(con, label, frame.start, frame.payload, f"refused by the store: {exc}")
+            if progress:
+                _advance(con, label, frame.end)
+
+
+def _commit_once(con: duckdb.DuckDBPyConnection, label: str, frames: list[Frame], progress: bool) -> None:
+    events: list[Event] = []
+    bad: list[tuple[int, bytes, str]] = []
+    for f in frames:
+        try:
+            events.append(decode(f.payload))
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            bad.append((f.start, f.payload, str(exc)))
+    with transaction(con):
+        if events:
+            insert_events(con, events)
+        for off, payload, err in bad:
+            reject(con, label, off, payload, err)
+        if progress:
+            _advance(con, label, frames[-1].end)
+
+
+def _advance(con: duckdb.DuckDBPyConnection, segment: str, offset: int) -> None:
+    con.execute("INSERT OR REPLACE INTO spool_progress VALUES (?, ?)", [segment, offset])
+
+
+def reject(con: duckdb.DuckDBPyConnection, label: str, offset: int, payload: bytes, why: str) -> None:
+    """Keep a frame the store cannot take where a person can look at it (`rejects`), loudly."""
+    log.error("spool segment %s offset %d: rejected frame: %s", label, offset, why)
+    con.execute(
+        'INSERT INTO rejects (segment, "offset", payload, error) VALUES (?, ?, ?, ?)',
+        [label, offset, payload, why],
+    )
 
 
 def connect(db_path: Path, read_only: bool = False, wait: float = 10.0) -> duckdb.DuckDBPyConnection:
