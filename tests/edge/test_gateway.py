@@ -181,7 +181,7 @@ async def test_stale_on_error(
     client, app = gw
     assert (await client.get("/simple/six/")).headers["x-pkgate-cache"] in ("miss", "revalidated")
     # point the cache at a dead upstream: the last good page is served and says so
-    cache = app.gateway.ecosystems["python"].table.upstreams["local"].cache  # type: ignore[union-attr]
+    cache = app.gateway.ecosystems["python"].table.upstreams["local"].client  # type: ignore[union-attr]
     cache.base_url = "http://127.0.0.1:9/simple/"
     r = await client.get("/simple/six/")
     assert r.status_code == 200

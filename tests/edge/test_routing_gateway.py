@@ -229,7 +229,7 @@ async def test_failover_breaker_and_metrics(start: Start, indexes: Indexes) -> N
         assert r.status_code == 200
     evs = events(app)
     assert [(e.upstream, e.failover) for e in evs] == [("mirror", True)] * 3
-    dead = app.worker.gateway.ecosystems["python"].table.upstreams["dead"].cache  # type: ignore[union-attr]
+    dead = app.worker.gateway.ecosystems["python"].table.upstreams["dead"].client  # type: ignore[union-attr]
     assert dead.breaker.state == OPEN
     assert dead.requests == 2  # threshold 2: the third request skipped it at once
     metrics = (await client.get("/metrics")).text
@@ -295,7 +295,7 @@ async def test_stale_when_every_upstream_fails(start: Start, indexes: Indexes) -
     assert (await page(client, "six")).status_code == 200
     table = app.worker.gateway.ecosystems["python"].table  # type: ignore[union-attr]
     for name in ("mirror", "public"):
-        table.upstreams[name].cache.base_url = DEAD
+        table.upstreams[name].client.base_url = DEAD
     r = await page(client, "six")
     assert r.status_code == 200
     assert r.headers["x-pkgate-cache"] == "stale"

@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from pkgate.edge import upstream as upstream_mod
-from pkgate.edge.upstream import PageCache
+from pkgate.edge.client import UpstreamClient
+from pkgate.edge.upstream import UPSTREAM_ACCEPT, PageCache
 from pkgate.errors import UpstreamNotFound
 from tests.e2e.upstreams import StaticIndex, build_static_index, read_dists
 
@@ -29,17 +30,21 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StaticIndex]:
     server.stop()
 
 
+def upstream_client(index: StaticIndex, http: httpx.AsyncClient) -> UpstreamClient:
+    return UpstreamClient("u", index.simple_url, http, accept=UPSTREAM_ACCEPT, max_bytes=1 << 20)
+
+
 NAMES = ["six", "more-itertools", "jaraco-functools", "flit-core", "tomli"]
 
 
 async def test_memory_budget_evicts_oldest(index: StaticIndex) -> None:
     async with httpx.AsyncClient() as client:
-        big = PageCache("u", index.simple_url, client, 60, 600, 1 << 20)
+        big = PageCache(upstream_client(index, client), 60, 600)
         for name in NAMES:
             await big.project(name)
         per_page = max(e.size for e in big._projects.values())
         budget = per_page * 2 + 1
-        small = PageCache("u", index.simple_url, client, 60, 600, 1 << 20, cache_bytes=budget)
+        small = PageCache(upstream_client(index, client), 60, 600, cache_bytes=budget)
         for name in NAMES:
             got = await small.project(name)
             assert got.state == "miss"
@@ -54,7 +59,7 @@ async def test_memory_budget_evicts_oldest(index: StaticIndex) -> None:
 async def test_negative_cache_is_bounded(index: StaticIndex, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(upstream_mod, "MAX_MISSING", 3)
     async with httpx.AsyncClient() as client:
-        cache = PageCache("u", index.simple_url, client, 60, 600, 1 << 20)
+        cache = PageCache(upstream_client(index, client), 60, 600)
         for i in range(10):
             with pytest.raises(UpstreamNotFound):
                 await cache.project(f"nope-{i}")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from pkgate.edge.breaker import Breaker
+from pkgate.edge.client import UpstreamClient
 from pkgate.edge.metrics import Metrics
 from pkgate.edge.names import normalize
 from pkgate.edge.pages import FileLink, ProjectPage, RootPage
@@ -36,18 +37,18 @@ class NoRoute(UpstreamNotFound):
 
 @dataclass(eq=False)
 class UpstreamHandle:
-    """One configured upstream as a worker uses it."""
+    """One configured upstream as a worker uses it: its HTTP client and its page cache."""
 
     name: str
+    client: UpstreamClient
     cache: PageCache
     mode: str  # "redirect" | "proxy"
     authoritative: bool
-    origin: tuple[str, str]  # (scheme, netloc) of the index: where credentials may be sent
-    signature: tuple[object, ...]  # what must stay equal for a reload to keep the cache
+    signature: tuple[object, ...]  # what must stay equal for a reload to keep client and cache
 
     @property
     def breaker(self) -> Breaker:
-        return self.cache.breaker
+        return self.client.breaker
 
 
 @dataclass

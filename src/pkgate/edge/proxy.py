@@ -1,8 +1,8 @@
 """Stream-through file answers for upstreams in `mode = "proxy"`.
 
 Used where the client must not see what opens the file: the upstream's credentials (basic auth or
-a bearer token) are added here, and only for URLs on the upstream's own origin (httpx drops them on
-a redirect to another origin too). The body is relayed chunk by chunk (`CHUNK` bytes at most in
+a bearer token) are added by `client.UpstreamClient.open`, and only for URLs on the upstream's own
+origin (httpx drops them on a redirect to another origin too). The body is relayed chunk by chunk (`CHUNK` bytes at most in
 flight per request), never buffered; `Range`/`If-Range` and validators are forwarded, so 206 and
 304 answers work as they do against the upstream. Only a whitelist of response headers comes back:
 no cookies, no `WWW-Authenticate`, nothing that tells the client how the upstream authenticates.
@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Final
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -22,7 +21,7 @@ from pkgate.edge.ecosystem import Response
 from pkgate.edge.failover import UpstreamHandle
 from pkgate.edge.recorder import Headers
 
-__all__ = ["CHUNK", "Job", "Stream", "fetch", "origin"]
+__all__ = ["CHUNK", "Job", "Stream", "fetch"]
 
 CHUNK: Final = 64 * 1024
 _REQUEST_HEADERS: Final = ("range", "if-range", "if-none-match", "if-modified-since")
@@ -31,12 +30,6 @@ _RESPONSE_HEADERS: Final = frozenset(
     | {"cache-control", "content-encoding"}
 )
 _PASS_STATUS: Final = frozenset({200, 206, 304, 416})
-
-
-def origin(url: str) -> tuple[str, str]:
-    """(scheme, host[:port]) lower-cased: credentials go only where the upstream itself lives."""
-    parts = urlsplit(url)
-    return parts.scheme.lower(), parts.netloc.lower()
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,19 +64,13 @@ class Stream:
 async def fetch(job: Job, method: str, headers: Headers) -> Response:
     """Ask the upstream for the file and answer with its status, safe headers and streamed body."""
     up = job.upstream
-    cache = up.cache
     out_headers = {"accept-encoding": "identity"}
-    if origin(job.url) == up.origin:
-        out_headers.update(cache.headers)
     for key in _REQUEST_HEADERS:
         value = headers.get(key)
         if value is not None:
             out_headers[key] = value
-    request = cache.client.build_request(
-        "HEAD" if method == "HEAD" else "GET", job.url, headers=out_headers, timeout=cache.timeout
-    )
     try:
-        response = await cache.client.send(request, stream=True)
+        response = await up.client.open("HEAD" if method == "HEAD" else "GET", job.url, out_headers)
     except httpx.HTTPError as exc:
         return text(502, f"upstream error: {up.name}: {type(exc).__name__}")
     status = response.status_code
