@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,7 @@ class Fake:
     paths: Paths
 
     @property
-    def upstreams(self) -> Mapping[str, UpstreamHandle]:
+    def upstreams(self) -> Mapping[str, UpstreamHandle[Any]]:
         return {}
 
     async def handle(self, request: Request, facts: Facts) -> Answer:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol
 
 import httpx
 
@@ -111,7 +111,7 @@ class FileTarget:
     kind: str
     target: str  # the exact URL an upstream listed (or one derived from it, like PEP 658's)
     facts: Facts
-    proxy: UpstreamHandle | None = None
+    proxy: UpstreamHandle[Any] | None = None
 
 
 class Answer(NamedTuple):
@@ -155,7 +155,7 @@ class Ecosystem(Protocol):
     def paths(self) -> Paths: ...
 
     @property
-    def upstreams(self) -> Mapping[str, UpstreamHandle]:
+    def upstreams(self) -> Mapping[str, UpstreamHandle[Any]]:
         """Its upstreams by config name (metrics show their breakers)."""
         ...
 

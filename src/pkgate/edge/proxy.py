@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import httpx
 
@@ -36,7 +36,7 @@ _PASS_STATUS: Final = frozenset({200, 206, 304, 416})
 class Job:
     """A verified file request for a proxied upstream."""
 
-    upstream: UpstreamHandle
+    upstream: UpstreamHandle[Any]
     url: str
 
 

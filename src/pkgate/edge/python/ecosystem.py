@@ -1,6 +1,6 @@
 """The Python ecosystem behind the interface of `pkgate.edge.ecosystem`.
 
-Which upstream serves a page is the routing table's business (`failover.Table`, rebuilt on a
+Which upstream serves a page is the routing table's business (`python.table.Table`, rebuilt on a
 reload with the caches of unchanged upstreams kept). File links sign `"<upstream> <url>"`, so a
 file request knows, without any lookup but one dict, which upstream it belongs to and whether that
 upstream is proxied.
@@ -26,11 +26,10 @@ from pkgate.edge.ecosystem import (
     Paths,
     Request,
 )
-from pkgate.edge.failover import Table, UpstreamHandle
 from pkgate.edge.metrics import Metrics
 from pkgate.edge.python.files import resolve_file
 from pkgate.edge.python.index import Index
-from pkgate.edge.python.table import build_table
+from pkgate.edge.python.table import Handle, Table, build_table
 
 __all__ = ["MODULE", "PythonEcosystem", "PythonModule"]
 
@@ -49,7 +48,7 @@ class PythonEcosystem:
         self._index = Index(table, signer, metrics, f"max-age={int(cache_ttl)}, public")
 
     @property
-    def upstreams(self) -> Mapping[str, UpstreamHandle]:
+    def upstreams(self) -> Mapping[str, Handle]:
         return self.table.upstreams
 
     async def handle(self, request: Request, facts: Facts) -> Answer:

@@ -13,16 +13,14 @@ from urllib.parse import unquote
 from pkgate.edge import links
 from pkgate.edge.answers import text
 from pkgate.edge.ecosystem import FILE, METADATA, Facts, FileTarget, Response
-from pkgate.edge.failover import UpstreamHandle
 from pkgate.edge.names import parse_filename
+from pkgate.edge.python.table import Handle
 from pkgate.errors import LinkError
 
 __all__ = ["resolve_file"]
 
 
-def resolve_file(
-    path: str, signer: links.LinkSigner, proxied: Mapping[str, UpstreamHandle]
-) -> FileTarget | Response:
+def resolve_file(path: str, signer: links.LinkSigner, proxied: Mapping[str, Handle]) -> FileTarget | Response:
     """Verify a file link and work out its target and event facts (or a 404 answer)."""
     parts = path[len(links.PREFIX) :].split("/")
     if len(parts) != 3:

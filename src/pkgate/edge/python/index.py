@@ -14,9 +14,10 @@ from pkgate.edge import links, negotiate, pages
 from pkgate.edge import render as pages_render
 from pkgate.edge.answers import document, redirect, text
 from pkgate.edge.ecosystem import Facts, Request, Response
-from pkgate.edge.failover import NoRoute, Resolved, Table
+from pkgate.edge.failover import NoRoute
 from pkgate.edge.metrics import Metrics
 from pkgate.edge.names import is_valid_project_name, normalize
+from pkgate.edge.python.table import Resolved, Table
 from pkgate.errors import UpstreamError, UpstreamNotFound
 
 __all__ = ["Index", "format_param", "project_url"]
