@@ -25,16 +25,6 @@ def test_paths_live_under_data_dir(tmp_path: Path) -> None:
     assert paths.active_config == root / "run" / "pkgate.toml"
 
 
-def test_server_helpers_agree_with_the_config(tmp_path: Path) -> None:
-    from pkgate.edge.app import spool_dir
-    from pkgate.server import active_config, store_path
-
-    cfg = config.parse(f'[storage]\ndata_dir = "{tmp_path}"\n', "t", env={})
-    assert store_path(cfg) == cfg.paths.store
-    assert spool_dir(cfg) == cfg.paths.spool
-    assert active_config(cfg) == cfg.paths.active_config
-
-
 #: Runs the read-side commands in one fresh interpreter, then lists which heavy modules got loaded.
 _PROBE = r"""
 import json, sys

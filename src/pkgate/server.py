@@ -4,7 +4,7 @@ Workers (spawned fresh, never forked from a process with threads) answer request
 this process owns the data directory (an exclusive lock), seals segments left open by a crash, and
 runs the loader every `storage.load_interval`; on shutdown it drains the spool into the store.
 
-It also publishes the config the workers run (see edge/reload.py) and takes SIGHUP as "reload the
+It also publishes the config the workers run (see edge/published.py) and takes SIGHUP as "reload the
 config file": granian's own SIGHUP handling (respawn every worker) is replaced, because respawned
 workers would drop their page caches and breakers, and a bad file would crash-loop them. Here the
 file is validated first and a bad one is logged and ignored; workers switch in place.
@@ -26,9 +26,9 @@ from typing import IO, Protocol
 
 from pkgate import config as config_mod
 from pkgate.config import Config
-from pkgate.edge.app import load_secret, spool_dir
 from pkgate.edge.clientip import ClientIP
-from pkgate.edge.reload import ACTIVE_ENV, check_reloadable, publish
+from pkgate.edge.published import ACTIVE_ENV, check_reloadable, publish
+from pkgate.edge.secret import load_secret
 from pkgate.enrich.geo import GeoLookup
 from pkgate.enrich.sources import SourceHasher
 from pkgate.errors import ConfigError, FleetError, PkgateError, StoreError
@@ -39,10 +39,6 @@ from pkgate.store import Loader
 from pkgate.store.rollups import apply_retention, refresh_rollups
 
 log = logging.getLogger("pkgate.server")
-
-
-def store_path(cfg: Config) -> Path:
-    return cfg.paths.store
 
 
 def lock_data_dir(cfg: Config) -> IO[bytes]:
@@ -65,11 +61,6 @@ def preflight(cfg: Config) -> None:
     ).close()
     for name, up in cfg.upstreams.items():
         config_mod.credentials(name, up)  # set in this environment? (workers inherit it)
-
-
-def active_config(cfg: Config) -> Path:
-    """Where the config the workers run is published."""
-    return cfg.paths.active_config  # a config file like any other (0600)
 
 
 def _source_text(config_path: str | None) -> str:
@@ -104,7 +95,7 @@ class HangupReloader:
                 new = config_mod.parse(text, self.config_path or "defaults")
                 preflight(new)
                 check_reloadable(self.cfg, new)
-                generation = publish(active_config(self.cfg), text, self.config_path or "defaults")
+                generation = publish(self.cfg.paths.active_config, text, self.config_path or "defaults")
             except (PkgateError, OSError) as exc:
                 origin = self.config_path or "defaults"
                 error = str(exc) if str(exc).startswith(origin) else f"{origin}: {exc}"
@@ -115,60 +106,41 @@ class HangupReloader:
 
 
 class Consumer(Protocol):
-    def run_once(self) -> int: ...
+    """What takes the spool's events: the local store, or in fleet mode NATS JetStream."""
+
+    def run_once(self) -> int:
+        """Consume what is sealed in the spool; how many events."""
+        ...
+
+    def maintain(self) -> None:
+        """Periodic upkeep after a `run_once` (the store's rollups and retention)."""
+        ...
+
+    def finish(self) -> None:
+        """After a drain: make what was consumed exact for readers (the store's rollups)."""
+        ...
+
+    def close(self) -> None: ...
 
 
-def spool_consumer(cfg: Config) -> Loader | Forwarder:
-    """The local store's loader, or in fleet mode the forwarder to NATS JetStream."""
-    if cfg.fleet.nats_url:
-        return Forwarder(
-            spool_dir(cfg),
-            cfg.fleet.nats_url,
-            subject=cfg.fleet.subject,
-            stream=cfg.fleet.stream,
-            keys_dir=cfg.paths.keys,  # share the day's source-id key with the fleet
-        )
-    return Loader(store_path(cfg), spool_dir(cfg))
+class StoreConsumer:
+    """Loads the spool into the local store; keeps its rollups fresh (at most every
+    `max(300 s, 10 x the last refresh)`) and applies retention hourly."""
 
-
-class LoaderThread(threading.Thread):
-    """Consumes the spool every `interval`; deletes expired source-id keys even when idle; keeps the
-    store's rollups fresh (at most every `max(300 s, 10 x the last refresh)`) and applies retention
-    hourly."""
-
-    def __init__(
-        self, loader: Consumer, interval: float, keys: SourceHasher, retention_days: int = 0
-    ) -> None:
-        super().__init__(name="pkgate-loader", daemon=True)
+    def __init__(self, loader: Loader, retention_days: int = 0) -> None:
         self.loader = loader
-        self.interval = interval
-        self.keys = keys
         self.retention_days = retention_days
-        self.stopping = threading.Event()
         self._next_rollup = 0.0
         self._next_retention = 0.0
 
-    def run(self) -> None:
-        # Answering requests comes first: on a busy machine the loader may lag (the spool holds the
-        # events, /healthz shows the lag); nice 10, not 19, which starved it in the benchmark.
-        with contextlib.suppress(OSError, AttributeError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-        while not self.stopping.wait(self.interval):
-            try:
-                self.keys.purge_old_keys(now_us())
-                self.loader.run_once()
-                if isinstance(self.loader, Loader):
-                    self._maintain(self.loader)
-            except (PkgateError, OSError) as exc:
-                log.error("loader: %s (will retry)", exc)
-            except Exception:
-                log.exception("loader failed (will retry)")
+    def run_once(self) -> int:
+        return self.loader.run_once()
 
-    def _maintain(self, loader: Loader) -> None:
+    def maintain(self) -> None:
         now = time.monotonic()
         if now < self._next_rollup and (not self.retention_days or now < self._next_retention):
             return
-        con = loader.connect()
+        con = self.loader.connect()
         try:
             started = time.monotonic()
             if self.retention_days and now >= self._next_retention:
@@ -186,10 +158,81 @@ class LoaderThread(threading.Thread):
         finally:
             con.close()
 
+    def finish(self) -> None:
+        con = self.loader.connect()
+        try:
+            refresh_rollups(con)
+        finally:
+            con.close()
+
+    def close(self) -> None:
+        pass
+
+
+class FleetConsumer:
+    """Forwards the spool to NATS JetStream (`pkgate collect` fills the store elsewhere)."""
+
+    def __init__(self, forwarder: Forwarder) -> None:
+        self.forwarder = forwarder
+
+    def run_once(self) -> int:
+        return self.forwarder.run_once()
+
+    def maintain(self) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.forwarder.close()
+
+
+def spool_consumer(cfg: Config) -> Consumer:
+    """The local store's loader, or in fleet mode the forwarder to NATS JetStream."""
+    if cfg.fleet.nats_url:
+        return FleetConsumer(
+            Forwarder(
+                cfg.paths.spool,
+                cfg.fleet.nats_url,
+                subject=cfg.fleet.subject,
+                stream=cfg.fleet.stream,
+                keys_dir=cfg.paths.keys,  # share the day's source-id key with the fleet
+            )
+        )
+    return StoreConsumer(Loader(cfg.paths.store, cfg.paths.spool), cfg.storage.retention_days)
+
+
+class LoaderThread(threading.Thread):
+    """Consumes the spool every `interval` and lets the consumer do its upkeep; deletes expired
+    source-id keys even when idle."""
+
+    def __init__(self, consumer: Consumer, interval: float, keys: SourceHasher) -> None:
+        super().__init__(name="pkgate-loader", daemon=True)
+        self.consumer = consumer
+        self.interval = interval
+        self.keys = keys
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        # Answering requests comes first: on a busy machine the loader may lag (the spool holds the
+        # events, /healthz shows the lag); nice 10, not 19, which starved it in the benchmark.
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        while not self.stopping.wait(self.interval):
+            try:
+                self.keys.purge_old_keys(now_us())
+                self.consumer.run_once()
+                self.consumer.maintain()
+            except (PkgateError, OSError) as exc:
+                log.error("loader: %s (will retry)", exc)
+            except Exception:
+                log.exception("loader failed (will retry)")
+
 
 def drain(cfg: Config) -> int:
     """Consume everything spooled (after sealing open segments). Call only without running workers."""
-    seal_all(spool_dir(cfg))
+    seal_all(cfg.paths.spool)
     consumer = spool_consumer(cfg)
     total = 0
     try:
@@ -199,14 +242,8 @@ def drain(cfg: Config) -> int:
             if n == 0:
                 break
     finally:
-        if isinstance(consumer, Forwarder):
-            consumer.close()
-    if isinstance(consumer, Loader):  # reports right after a stop see exact, rolled-up numbers
-        con = consumer.connect()
-        try:
-            refresh_rollups(con)
-        finally:
-            con.close()
+        consumer.close()
+    consumer.finish()  # reports right after a stop see exact, rolled-up numbers
     return total
 
 
@@ -228,15 +265,13 @@ def serve(cfg: Config, config_path: str | None) -> None:
         if config_path is not None:
             config_path = str(Path(config_path).resolve())
             os.environ["PKGATE_CONFIG"] = config_path
-        active = active_config(cfg)
+        active = cfg.paths.active_config
         publish(active, _source_text(config_path), config_path or "defaults")
         os.environ[ACTIVE_ENV] = str(active)
         hangup = HangupReloader(cfg, config_path)
         multiprocessing.set_start_method("spawn", force=True)
         keys = SourceHasher(cfg.paths.keys, cfg.privacy.window_days or None)
-        loader = LoaderThread(
-            spool_consumer(cfg), cfg.storage.load_interval, keys, cfg.storage.retention_days
-        )
+        loader = LoaderThread(spool_consumer(cfg), cfg.storage.load_interval, keys)
         loader.start()
         target = "pkgate.edge.app:rsgi_app" if cfg.server.interface == "rsgi" else "pkgate.edge.app:asgi_app"
         server = Granian(
@@ -254,8 +289,8 @@ def serve(cfg: Config, config_path: str | None) -> None:
         finally:
             loader.stopping.set()
             loader.join(timeout=30)
-            if isinstance(loader.loader, Forwarder) and not loader.is_alive():
-                loader.loader.close()
+            if not loader.is_alive():
+                loader.consumer.close()
             try:
                 drain(cfg)
             except (StoreError, FleetError) as exc:
@@ -275,7 +310,7 @@ def collect(cfg: Config) -> None:
     lock = lock_data_dir(cfg)
     try:
         collector = Collector(
-            store_path(cfg), cfg.fleet.nats_url, subject=cfg.fleet.subject, stream=cfg.fleet.stream
+            cfg.paths.store, cfg.fleet.nats_url, subject=cfg.fleet.subject, stream=cfg.fleet.stream
         )
 
         async def run() -> None:

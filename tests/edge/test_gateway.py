@@ -18,7 +18,7 @@ import msgspec
 import pytest
 
 from pkgate import config
-from pkgate.edge.app import ASGIApp, spool_dir
+from pkgate.edge.app import ASGIApp
 from pkgate.events import Event, decode
 from pkgate.events.spool import iter_all
 from tests.e2e.upstreams import StaticIndex, build_static_index, read_dists
@@ -58,7 +58,7 @@ async def gw(tmp_path: Path, upstream: StaticIndex) -> AsyncIterator[tuple[httpx
 
 
 def events(app: ASGIApp) -> list[Event]:
-    return [decode(p) for _, p in iter_all(spool_dir(app.worker.cfg))]
+    return [decode(p) for _, p in iter_all(app.worker.cfg.paths.spool)]
 
 
 async def test_negotiation_and_vary(gw: tuple[httpx.AsyncClient, ASGIApp]) -> None:

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from pkgate import config
-from pkgate.edge.app import ASGIApp, spool_dir
+from pkgate.edge.app import ASGIApp
 from pkgate.edge.breaker import OPEN
 from pkgate.events import Event, decode
 from pkgate.events.spool import iter_all
@@ -146,7 +146,7 @@ async def start(
 
 
 def events(app: ASGIApp) -> list[Event]:
-    return [decode(p) for _, p in iter_all(spool_dir(app.worker.cfg))]
+    return [decode(p) for _, p in iter_all(app.worker.cfg.paths.spool)]
 
 
 def asked(index: StaticIndex, since: int, needle: str) -> list[Request]:

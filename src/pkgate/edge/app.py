@@ -2,7 +2,7 @@
 
 `RSGIApp` is what `pkgate serve` runs under granian (the leanest hot path measured, see
 bench/README.md); `ASGIApp` serves the same `Gateway` to any ASGI server and to in-process tests.
-Both are built in each worker from the published config (`PKGATE_ACTIVE_CONFIG`, see reload.py)
+Both are built in each worker from the published config (`PKGATE_ACTIVE_CONFIG`, see published.py)
 under `pkgate serve`, else from the file named by `PKGATE_CONFIG` (plus env overrides). Proxied
 file bodies are streamed with both interfaces.
 """
@@ -14,7 +14,6 @@ import contextlib
 import gc
 import logging
 import os
-import secrets
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
@@ -31,33 +30,13 @@ from pkgate.edge.gateway import Gateway
 from pkgate.edge.links import LinkSigner
 from pkgate.edge.metrics import Metrics
 from pkgate.edge.proxy import Stream
+from pkgate.edge.published import ACTIVE_ENV, read_published
 from pkgate.edge.recorder import Recorder
-from pkgate.edge.reload import ACTIVE_ENV, Reloader, read_published
+from pkgate.edge.reloader import Reloader
+from pkgate.edge.secret import load_secret
 from pkgate.enrich.geo import Enricher
-from pkgate.errors import ConfigError
 from pkgate.events.commit import GroupCommitter
 from pkgate.events.spool import SegmentWriter
-from pkgate.fsutil import create_once
-
-
-def spool_dir(cfg: Config) -> Path:
-    return cfg.data_dir / "spool"
-
-
-def load_secret(cfg: Config) -> bytes:
-    """The link-signing key: configured, or generated once per data_dir (0600) and reused."""
-    if cfg.gateway.secret:
-        if len(cfg.gateway.secret) < 16:
-            raise ConfigError("gateway.secret: must be at least 16 characters")
-        return cfg.gateway.secret.encode()
-    path = cfg.data_dir / "secret"
-    try:
-        return path.read_bytes().strip()
-    except FileNotFoundError:
-        pass
-    cfg.data_dir.mkdir(parents=True, exist_ok=True)
-    # Published whole (create_once): a worker starting at the same time never reads an empty key.
-    return create_once(path, secrets.token_urlsafe(32).encode()).strip()
 
 
 class Worker:
@@ -79,7 +58,7 @@ class Worker:
     async def start(self) -> Gateway:
         cfg = self.cfg
         writer_id = f"{_safe(cfg.gateway_id)}-{os.getpid()}-{time.time_ns() // 1_000_000}"
-        writer = SegmentWriter(spool_dir(cfg), writer_id, cfg.storage.segment_bytes)
+        writer = SegmentWriter(cfg.paths.spool, writer_id, cfg.storage.segment_bytes)
         self._committer = GroupCommitter(writer, cfg.storage.fsync, cfg.storage.fsync_interval)
         self._committer.start()
         self._client = httpx.AsyncClient(
@@ -109,7 +88,7 @@ class Worker:
             ecosystems,
             recorder,
             metrics,
-            spool_dir(cfg),
+            cfg.paths.spool,
             cfg.gateway.redirect_status,
             cfg.gateway.admin_token,
         )

@@ -35,7 +35,7 @@ from pkgate.events.spool import pending_frames
 
 __all__ = ["ADMIN_RELOAD", "DEMO_CLOCK_HEADER", "Gateway", "ReloadHook", "Response", "demo_time"]
 
-#: Reload the config; (HTTP status, JSON-able result). Provided by the worker (`reload.py`).
+#: Reload the config; (HTTP status, JSON-able result). Provided by the worker (`reloader.py`).
 ReloadHook = Callable[[], Awaitable[tuple[int, dict[str, object]]]]
 ADMIN_RELOAD: Final = "/admin/reload"
 #: Event.ecosystem of requests no ecosystem claims (404s, the admin endpoint).

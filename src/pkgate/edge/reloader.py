@@ -1,23 +1,18 @@
-"""Switching config on the fly: build a new routing table, check it, swap it in whole.
+"""Switching one worker's config on the fly: build the new ecosystems, check them, swap them in.
 
 A reload is all-or-nothing: the new file is parsed and validated, credentials are resolved and the
-new `failover.Table` is built before anything changes; any error leaves the running config alone
-and is reported (logged, and in the admin response). Caches and breakers of upstreams whose URL,
-kind, credentials and timeout did not change are carried over, so a reload does not empty the page
-cache (stale copies survive it) or forget that an upstream is down.
+new ecosystems (`registry.build`) are built before anything changes; any error leaves the running
+config alone and is reported (logged, and in the admin response). Clients, caches and breakers of
+upstreams whose URL, kind, credentials and timeout did not change are carried over, so a reload does
+not empty the page cache (stale copies survive it) or forget that an upstream is down.
 
-Under `pkgate serve` several worker processes must switch together, so a validated config is
-*published*: its text is written (0600, atomic rename) to `<data_dir>/run/pkgate.toml` with a
-generation number in its first line. Every worker polls that file's stat every `POLL` seconds and
-applies a newer generation; workers that granian starts later read the same file. SIGHUP to the
-main process and `POST /admin/reload` on any worker both publish.
+Configs come from `POST /admin/reload` (re-read the file, validate, publish) and from the published
+file (`published.py`), whose stat every worker polls every `POLL` seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
 import logging
 from pathlib import Path
 from typing import Final
@@ -30,91 +25,14 @@ from pkgate.edge import registry
 from pkgate.edge.ecosystem import Build
 from pkgate.edge.gateway import Gateway
 from pkgate.edge.links import LinkSigner
+from pkgate.edge.published import check_reloadable, publish, read_generation, read_published
 from pkgate.errors import ConfigError
-from pkgate.fsutil import atomic_write
 
-__all__ = [
-    "ACTIVE_ENV",
-    "POLL",
-    "Reloader",
-    "check_reloadable",
-    "publish",
-    "read_generation",
-    "read_published",
-]
+__all__ = ["POLL", "Reloader"]
 
 log = logging.getLogger("pkgate.reload")
 
-#: Environment variable naming the published config file (set by `pkgate serve` for its workers).
-ACTIVE_ENV: Final = "PKGATE_ACTIVE_CONFIG"
 POLL: Final = 0.25
-_HEADER: Final = "# pkgate-generation "
-#: Keys a reload cannot change in a running process (they need a restart).
-_FIXED: Final = (
-    "server",
-    "storage",
-    "privacy",
-    "fleet",
-    "gateway.id",
-    "gateway.secret",
-    "gateway.demo_clock",
-)
-
-
-def check_reloadable(old: Config, new: Config) -> None:
-    """Refuse a reload that changes keys only a restart can apply.
-
-    Applying the rest would split the fleet: workers granian starts later read the published file
-    and would use, say, a new `gateway.secret` while the others keep the old one.
-    """
-    changed = []
-    for key in _FIXED:
-        section, _, field = key.partition(".")
-        a, b = getattr(old, section), getattr(new, section)
-        if field:
-            a, b = getattr(a, field), getattr(b, field)
-        if a != b:
-            changed.append(key)
-    if changed:
-        raise ConfigError(f"{', '.join(changed)}: cannot change while running; restart pkgate serve instead")
-
-
-# ---- the published config ---------------------------------------------------------------------
-
-
-def generation_of(text: str) -> int:
-    """The generation in a published config's first line; 0 if absent."""
-    if text.startswith(_HEADER):
-        with contextlib.suppress(ValueError, IndexError):
-            return int(text[len(_HEADER) :].split(maxsplit=1)[0])
-    return 0
-
-
-def read_generation(path: Path) -> int:
-    try:
-        with path.open(encoding="utf-8") as fh:
-            return generation_of(fh.readline())
-    except (OSError, UnicodeDecodeError):
-        return 0
-
-
-def read_published(path: Path) -> tuple[Config, int]:
-    """The published config and its generation, from one read (a newer file may replace it)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    return config_mod.parse(text, str(path)), generation_of(text)
-
-
-def publish(active: Path, text: str, source: str) -> int:
-    """Write a validated config as the next generation (0600, atomic); its generation number."""
-    active.parent.mkdir(parents=True, exist_ok=True)
-    with open(active.with_suffix(".lock"), "wb") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        generation = read_generation(active) + 1
-        atomic_write(active, f"{_HEADER}{generation} source {source}\n{text}".encode())
-    return generation
 
 
 def _read_source(source: str | None) -> str:
