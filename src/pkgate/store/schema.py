@@ -57,6 +57,7 @@ EVENT_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
     ("setuptools_version", "VARCHAR"),
     ("rustc_version", "VARCHAR"),
     ("ci", "BOOLEAN"),
+    ("ci_provider", "VARCHAR"),
     ("ua_parser", "INTEGER"),
 )
 
