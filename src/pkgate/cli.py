@@ -62,6 +62,7 @@ def serve(config: ConfigOpt = None) -> None:
 
     from pkgate.server import serve as run
 
+    config = config_mod.source(config)  # the workers must read the same file ($PKGATE_CONFIG too)
     cfg = _load(config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     banner = (
@@ -70,9 +71,8 @@ def serve(config: ConfigOpt = None) -> None:
     typer.echo(banner, err=True)
     try:
         run(cfg, config)
-    except ConfigError as exc:
-        origin = config or "defaults"
-        raise _fail(str(exc) if str(exc).startswith(origin) else f"{origin}: {exc}") from None
+    except ConfigError as exc:  # raised past parsing (preflight, credentials): name the file here
+        raise _fail(str(exc.located(config or "defaults"))) from None
     except PkgateError as exc:
         raise _fail(str(exc)) from None
 
@@ -282,13 +282,13 @@ def collect(config: ConfigOpt = None) -> None:
 
     from pkgate.server import collect as run
 
+    config = config_mod.source(config)
     cfg = _load(config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         run(cfg)
-    except ConfigError as exc:
-        origin = config or "defaults"
-        raise _fail(str(exc) if str(exc).startswith(origin) else f"{origin}: {exc}") from None
+    except ConfigError as exc:  # raised past parsing (preflight, credentials): name the file here
+        raise _fail(str(exc.located(config or "defaults"))) from None
     except PkgateError as exc:
         raise _fail(str(exc)) from None
 

@@ -1,7 +1,10 @@
 """Configuration: a TOML file plus `PKGATE_<SECTION>_<KEY>` environment overrides -> one Config.
 
-Every error names the file and the offending key, because a gateway that silently ignores a typo in
-its config is worse than one that refuses to start.
+Every error names the file (or the environment variable) and the offending key, because a gateway
+that silently ignores a typo in its config is worse than one that refuses to start. Ranges and
+formats are declared on the fields (`Annotated[..., msgspec.Meta(...)]`); `_convert` walks the
+types, so every error knows its key without parsing msgspec's messages. Only rules that relate two
+keys are written out by hand (`_check`).
 """
 
 from __future__ import annotations
@@ -10,75 +13,114 @@ import os
 import re
 import socket
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple, get_args, get_origin, get_type_hints
 
 import msgspec
+import tomli_w
 
 from pkgate.errors import ConfigError
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-_ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-_PATTERN = re.compile(r"^[A-Za-z0-9._*?-]{1,200}$")
+# A `description` is what an error says the value must be ("must be <description>, got ...").
+Seconds = Annotated[float, msgspec.Meta(ge=0, description="seconds, not negative")]
+PositiveSeconds = Annotated[float, msgspec.Meta(gt=0, description="a positive number of seconds")]
+Days = Annotated[int, msgspec.Meta(ge=0, description="a number of days, not negative")]
+EnvVar = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^([A-Za-z_][A-Za-z0-9_]{0,127})?\Z", description="the name of an environment variable"
+    ),
+]
+Secret = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^(|[\s\S]{16,})\Z",
+        description="at least 16 characters (or empty)",
+        extra={"secret": True},  # errors never echo the value
+    ),
+]
+UpstreamName = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,62}\Z",
+        description="an upstream name: lowercase letters, digits, '-' or '_'",
+    ),
+]
+ProjectPattern = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[A-Za-z0-9._*?-]{1,200}\Z",
+        description="a project name or a pattern (letters, digits, '.', '_', '-', '*', '?')",
+    ),
+]
 
 
 class Server(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
-    port: int = 8080
-    workers: int = 1
+    port: Annotated[int, msgspec.Meta(ge=0, le=65535, description="a port, 0..65535")] = 8080
+    workers: Annotated[int, msgspec.Meta(ge=1, description="at least 1")] = 1
     interface: Literal["rsgi", "asgi"] = "rsgi"
     access_log: bool = False
 
 
 class Gateway(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     id: str = ""
-    secret: str = ""
+    secret: Secret = ""
     redirect_status: Literal[301, 302, 303, 307, 308] = 302
-    cache_ttl: float = 60.0
-    stale_ttl: float = 86400.0
-    upstream_timeout: float = 10.0
-    max_page_bytes: int = 64 * 1024 * 1024
-    cache_bytes: int = 256 * 1024 * 1024
+    cache_ttl: Seconds = 60.0
+    stale_ttl: Seconds = 86400.0
+    upstream_timeout: PositiveSeconds = 10.0
+    max_page_bytes: Annotated[int, msgspec.Meta(ge=1024, description="at least 1024 bytes")] = (
+        64 * 1024 * 1024
+    )
+    cache_bytes: Annotated[int, msgspec.Meta(ge=1 << 20, description="at least 1 MiB (1048576)")] = (
+        256 * 1024 * 1024
+    )
     default_upstream: str = "pypi"
-    admin_token: str = ""
+    admin_token: Secret = ""
     #: `pkgate demo` only: take each request's time from `X-Pkgate-Demo-Time` (loopback peers only).
     demo_clock: bool = False
 
 
 class Upstream(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    url: str
+    url: Annotated[str, msgspec.Meta(pattern=r"^https?://[^\s/?#]+(/\S*)?\Z", description="an http(s) URL")]
     kind: Literal["auto", "json", "html"] = "auto"
     mode: Literal["redirect", "proxy"] = "redirect"
-    timeout: float = 0.0  # 0: gateway.upstream_timeout
+    timeout: Annotated[
+        float, msgspec.Meta(ge=0, description="not negative (0: gateway.upstream_timeout)")
+    ] = 0.0
     authoritative: bool = False
     # Names of environment variables holding credentials; the values never enter the Config.
-    username_env: str = ""
-    password_env: str = ""
-    token_env: str = ""
+    username_env: EnvVar = ""
+    password_env: EnvVar = ""
+    token_env: EnvVar = ""
 
 
 class Rule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Projects (names or `*`/`?` patterns) and the ordered upstreams that alone may serve them."""
 
-    projects: list[str]
-    upstreams: list[str]
+    projects: Annotated[
+        list[ProjectPattern],
+        msgspec.Meta(min_length=1, description="a list of at least one project name or pattern"),
+    ]
+    upstreams: Annotated[list[str], msgspec.Meta(min_length=1, description="a list of at least one upstream")]
     merge: bool = False
 
 
 class Routing(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     rules: list[Rule] = msgspec.field(default_factory=list)
-    breaker_threshold: int = 5
-    breaker_cooldown: float = 30.0
+    breaker_threshold: Annotated[int, msgspec.Meta(ge=1, description="at least 1")] = 5
+    breaker_cooldown: PositiveSeconds = 30.0
 
 
 class Storage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    data_dir: str = "./pkgate-data"
+    data_dir: Annotated[str, msgspec.Meta(min_length=1, description="a directory")] = "./pkgate-data"
     fsync: Literal["always", "batched", "off"] = "batched"
-    fsync_interval: float = 0.2
-    load_interval: float = 1.0
-    segment_bytes: int = 64 * 1024 * 1024
-    retention_days: int = 0
+    fsync_interval: Seconds = 0.2
+    load_interval: PositiveSeconds = 1.0
+    segment_bytes: Annotated[int, msgspec.Meta(ge=4096, description="at least 4096 bytes")] = 64 * 1024 * 1024
+    retention_days: Days = 0
 
 
 class Privacy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -86,15 +128,23 @@ class Privacy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     forwarded_header: Literal["auto", "x-forwarded-for", "forwarded"] = "auto"
     asn_db: str = ""
     cloud_ranges: list[str] = msgspec.field(default_factory=list)
-    window_days: int = 0
 
 
 class Fleet(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Fleet mode: gateways forward their spool to NATS JetStream; `pkgate collect` fills the store."""
 
-    nats_url: str = ""
-    subject: str = "pkgate.events"
-    stream: str = "PKGATE_EVENTS"
+    nats_url: Annotated[
+        str,
+        msgspec.Meta(
+            pattern=r"^((nats|tls)://[^\s/]+)?\Z", description="nats://host:port or tls://host:port"
+        ),
+    ] = ""
+    subject: Annotated[
+        str, msgspec.Meta(pattern=r"^(?!.*\.\.)[A-Za-z0-9_.-]{1,128}\Z", description="a plain NATS subject")
+    ] = "pkgate.events"
+    stream: Annotated[
+        str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,64}\Z", description="letters, digits, '-' or '_'")
+    ] = "PKGATE_EVENTS"
 
 
 class DataPaths(NamedTuple):
@@ -142,9 +192,10 @@ class DataPaths(NamedTuple):
 class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     server: Server = msgspec.field(default_factory=Server)
     gateway: Gateway = msgspec.field(default_factory=Gateway)
-    upstreams: dict[str, Upstream] = msgspec.field(
-        default_factory=lambda: {"pypi": Upstream(url="https://pypi.org/simple/")}
-    )
+    upstreams: Annotated[
+        dict[UpstreamName, Upstream],
+        msgspec.Meta(min_length=1, description="a table of at least one upstream"),
+    ] = msgspec.field(default_factory=lambda: {"pypi": Upstream(url="https://pypi.org/simple/")})
     storage: Storage = msgspec.field(default_factory=Storage)
     privacy: Privacy = msgspec.field(default_factory=Privacy)
     routing: Routing = msgspec.field(default_factory=Routing)
@@ -168,144 +219,182 @@ ENV_PREFIX = "PKGATE_"
 _NOT_OVERRIDES = frozenset({"PKGATE_CONFIG", "PKGATE_ACTIVE_CONFIG"})
 
 
-def _env_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> None:
-    """Apply `PKGATE_SECTION_KEY=value`; values parse as TOML when they can (numbers, lists)."""
+def _env_value(text: str) -> Any:
+    """An override's value: TOML when it is one value (`9000`, `["a"]`, `""`), else the text itself."""
+    try:
+        parsed = tomllib.loads(f"v = {text}")
+    except tomllib.TOMLDecodeError:
+        return text
+    return parsed["v"] if len(parsed) == 1 else text
+
+
+def _env_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, str]:
+    """Apply `PKGATE_SECTION_KEY=value` to `raw`; return which key each variable set (for errors)."""
     sections = set(Config.__struct_fields__)
-    for var, text in env.items():
+    by_key: dict[str, str] = {}
+    for var, text in sorted(env.items()):
         if not var.startswith(ENV_PREFIX) or var in _NOT_OVERRIDES:
             continue
+        origin = f"environment {var}"
         rest = var[len(ENV_PREFIX) :].lower()
         section = next((s for s in sorted(sections, key=len, reverse=True) if rest.startswith(s + "_")), None)
         if section is None:
-            raise ConfigError(f"environment {var}: no such config section (known: {sorted(sections)})")
+            raise ConfigError(f"no such config section (known: {sorted(sections)})", origin=origin)
         key = rest[len(section) + 1 :]
-        try:
-            value: Any = tomllib.loads(f"v = {text}")["v"]
-        except tomllib.TOMLDecodeError:
-            value = text
+        table = raw.setdefault(section, {})
+        if not isinstance(table, dict):
+            raise ConfigError("must be a table", key=section)
         if section == "upstreams":
             # PKGATE_UPSTREAMS_PYPI_URL=..., PKGATE_UPSTREAMS_MY_INDEX_TOKEN_ENV=...
             fields = sorted(Upstream.__struct_fields__, key=len, reverse=True)
             field = next((f for f in fields if key.endswith("_" + f)), None)
             if field is None or len(key) <= len(field) + 1:
                 raise ConfigError(
-                    f"environment {var}: expected PKGATE_UPSTREAMS_<NAME>_<KEY>, KEY one of {sorted(fields)}"
+                    f"expected PKGATE_UPSTREAMS_<NAME>_<KEY>, KEY one of {sorted(fields)}", origin=origin
                 )
             name = key[: -len(field) - 1]
-            raw.setdefault("upstreams", {}).setdefault(name, {})[field] = value
+            up = table.setdefault(name, {})
+            if not isinstance(up, dict):
+                raise ConfigError("must be a table", key=f"upstreams.{name}")
+            up[field] = _env_value(text)
+            by_key[f"upstreams.{name}.{field}"] = var
         else:
-            raw.setdefault(section, {})[key] = value
+            table[key] = _env_value(text)
+            by_key[f"{section}.{key}"] = var
+    return by_key
 
 
-def _check(cfg: Config, origin: str) -> None:
-    def bad(key: str, why: str) -> ConfigError:
-        return ConfigError(f"{origin}: {key}: {why}")
+def _split(tp: Any) -> tuple[Any, list[msgspec.Meta]]:
+    """`Annotated[T, Meta(...)]` -> (T, [Meta]); any other type -> (it, [])."""
+    if get_origin(tp) is Annotated:
+        base, *extras = get_args(tp)
+        return base, [m for m in extras if isinstance(m, msgspec.Meta)]
+    return tp, []
 
-    if not 0 <= cfg.server.port <= 65535:
-        raise bad("server.port", f"must be 0..65535, got {cfg.server.port}")
-    if cfg.server.workers < 1:
-        raise bad("server.workers", "must be at least 1")
-    for key, val in (
-        ("gateway.cache_ttl", cfg.gateway.cache_ttl),
-        ("gateway.stale_ttl", cfg.gateway.stale_ttl),
-        ("storage.fsync_interval", cfg.storage.fsync_interval),
-    ):
-        if val < 0:
-            raise bad(key, "must not be negative")
-    if cfg.gateway.upstream_timeout <= 0:
-        raise bad("gateway.upstream_timeout", "must be positive")
-    if cfg.storage.load_interval <= 0:
-        raise bad("storage.load_interval", "must be positive")
-    if cfg.storage.segment_bytes < 4096:
-        raise bad("storage.segment_bytes", "must be at least 4096")
-    if not cfg.upstreams:
-        raise bad("upstreams", "at least one upstream is required")
+
+def _kind(value: object) -> str:
+    kinds = {dict: "a table", list: "an array", str: "a string", bool: "a boolean", int: "an integer"}
+    return kinds.get(type(value), "a float" if isinstance(value, float) else type(value).__name__)
+
+
+def _constrained(value: Any, tp: Any, key: str) -> Any:
+    """`value` converted to `tp`: a wrong type says what msgspec expected; a value out of its range
+    or format says what it must be (the field's Meta description) and what it got."""
+    base, metas = _split(tp)
+    try:
+        converted = msgspec.convert(value, base)
+    except msgspec.ValidationError as exc:
+        if get_origin(base) is Literal:
+            choices = ", ".join(repr(c) for c in get_args(base))
+            raise ConfigError(f"must be one of {choices}, got {_shown(value)}", key=key) from None
+        raise ConfigError(str(exc), key=key) from None  # `Expected `int`, got `str``
+    if not metas:
+        return converted
+    try:
+        return msgspec.convert(value, tp)
+    except msgspec.ValidationError as exc:
+        why = next((f"must be {m.description}" for m in metas if m.description), str(exc))
+        if any((m.extra or {}).get("secret") for m in metas):
+            raise ConfigError(why, key=key) from None
+        raise ConfigError(f"{why}, got {_shown(value)}", key=key) from None
+
+
+def _shown(value: object) -> str:
+    """The offending value, short: scalars and empty containers as written, others by kind."""
+    return repr(value) if isinstance(value, (str, int, float)) or value in ([], {}) else _kind(value)
+
+
+def _convert(value: Any, tp: Any, key: str) -> Any:
+    """Walk `tp` (structs, lists, dicts, leaves) so each error carries its dotted key."""
+    base, _ = _split(tp)
+    if isinstance(base, type) and issubclass(base, msgspec.Struct):
+        if not isinstance(value, dict):
+            raise ConfigError(f"must be a table, got {_kind(value)}", key=key)
+        hints = get_type_hints(base, include_extras=True)
+        fields = {f.name: f for f in msgspec.structs.fields(base)}
+        for name in value:
+            if name not in fields:
+                raise ConfigError("unknown key", key=_join(key, name))
+        kwargs = {}
+        for name, info in fields.items():
+            if name in value:
+                kwargs[name] = _convert(value[name], hints[name], _join(key, name))
+            elif info.required:
+                raise ConfigError("required key missing", key=_join(key, name))
+        return base(**kwargs)
+    origin = get_origin(base)
+    if origin is list:
+        (item,) = get_args(base)
+        if not isinstance(value, list):
+            raise ConfigError(f"must be an array, got {_kind(value)}", key=key)
+        _sized(value, list[Any], tp, key)
+        return [_convert(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        ktype, vtype = get_args(base)
+        if not isinstance(value, dict):
+            raise ConfigError(f"must be a table, got {_kind(value)}", key=key)
+        _sized(value, dict[str, Any], tp, key)
+        out = {}
+        for name, v in value.items():
+            _constrained(name, ktype, _join(key, name))
+            out[name] = _convert(v, vtype, _join(key, name))
+        return out
+    return _constrained(value, tp, key)
+
+
+def _sized(value: Any, shape: Any, tp: Any, key: str) -> None:
+    """The container's own constraints (at least one item), before its items are walked."""
+    metas = _split(tp)[1]
+    if metas:
+        _constrained(value, Annotated[(shape, *metas)], key)
+
+
+def _join(key: str, name: str) -> str:
+    return f"{key}.{name}" if key else name
+
+
+def _check(cfg: Config) -> None:
+    """The rules that relate two keys, or that a pattern would state less clearly."""
+    gw = cfg.gateway
     for name, up in cfg.upstreams.items():
-        _check_upstream(name, up, bad)
-    if cfg.gateway.default_upstream and cfg.gateway.default_upstream not in cfg.upstreams:
-        raise bad(
-            "gateway.default_upstream",
-            f"{cfg.gateway.default_upstream!r} is not one of upstreams {sorted(cfg.upstreams)}"
+        key = f"upstreams.{name}"
+        if "@" in up.url.split("/", 3)[2]:
+            # Page URLs become the base of every file link, and links are readable by clients.
+            raise ConfigError(
+                "must not contain credentials; use username_env/password_env or token_env", key=f"{key}.url"
+            )
+        if bool(up.username_env) != bool(up.password_env):
+            missing = "password_env" if up.username_env else "username_env"
+            raise ConfigError("basic auth needs both", key=f"{key}.{missing}")
+        if up.token_env and up.username_env:
+            raise ConfigError(
+                "use either token_env or username_env/password_env, not both", key=f"{key}.token_env"
+            )
+    if gw.default_upstream and gw.default_upstream not in cfg.upstreams:
+        raise ConfigError(
+            f"{gw.default_upstream!r} is not one of upstreams {sorted(cfg.upstreams)}"
             ' (or "" to answer 404 for projects no rule claims)',
+            key="gateway.default_upstream",
         )
-    if cfg.gateway.admin_token and len(cfg.gateway.admin_token) < 16:
-        raise bad("gateway.admin_token", "must be at least 16 characters (or empty to disable /admin)")
-    _check_routing(cfg, bad)
-    if cfg.gateway.demo_clock and cfg.server.host not in ("127.0.0.1", "::1", "localhost"):
-        raise bad("gateway.demo_clock", "only for `pkgate demo`: needs server.host on loopback")
-    if cfg.fleet.nats_url and not re.match(r"^(nats|tls)://[^\s/]+$", cfg.fleet.nats_url):
-        raise bad(
-            "fleet.nats_url", f"must be nats://host:port or tls://host:port, got {cfg.fleet.nats_url!r}"
-        )
-    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,128}", cfg.fleet.subject) or ".." in cfg.fleet.subject:
-        raise bad("fleet.subject", f"must be a plain NATS subject, got {cfg.fleet.subject!r}")
-    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", cfg.fleet.stream):
-        raise bad("fleet.stream", f"must be letters, digits, '-' or '_', got {cfg.fleet.stream!r}")
-    if cfg.gateway.cache_bytes < 1 << 20:
-        raise bad("gateway.cache_bytes", "must be at least 1 MiB (1048576)")
-    if cfg.storage.retention_days < 0:
-        raise bad("storage.retention_days", "must not be negative (0 keeps events forever)")
-    if cfg.privacy.window_days < 0:
-        raise bad("privacy.window_days", "must not be negative")
-
-
-def _check_upstream(name: str, up: Upstream, bad: Callable[[str, str], ConfigError]) -> None:
-    key = f"upstreams.{name}"
-    if not _NAME.match(name):
-        raise bad(key, "name must be lowercase letters, digits, '-' or '_'")
-    if not re.match(r"^https?://[^\s/?#]+(/[^\s]*)?$", up.url):
-        raise bad(f"{key}.url", f"must be an http(s) URL, got {up.url!r}")
-    if "@" in up.url.split("/", 3)[2]:
-        # Page URLs become the base of every file link, and links are readable by clients.
-        raise bad(f"{key}.url", "must not contain credentials; use username_env/password_env or token_env")
-    if up.timeout < 0:
-        raise bad(f"{key}.timeout", "must not be negative (0: gateway.upstream_timeout)")
-    for field in ("username_env", "password_env", "token_env"):
-        var = getattr(up, field)
-        if var and not _ENV_VAR.match(var):
-            raise bad(f"{key}.{field}", f"must name an environment variable, got {var!r}")
-    if bool(up.username_env) != bool(up.password_env):
-        raise bad(
-            f"{key}.password_env" if up.username_env else f"{key}.username_env", "basic auth needs both"
-        )
-    if up.token_env and up.username_env:
-        raise bad(f"{key}.token_env", "use either token_env or username_env/password_env, not both")
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _check_routing(cfg: Config, bad: Callable[[str, str], ConfigError]) -> None:
-    r = cfg.routing
-    if r.breaker_threshold < 1:
-        raise bad("routing.breaker_threshold", "must be at least 1")
-    if r.breaker_cooldown <= 0:
-        raise bad("routing.breaker_cooldown", "must be positive")
+    if gw.demo_clock and cfg.server.host not in ("127.0.0.1", "::1", "localhost"):
+        raise ConfigError("only for `pkgate demo`: needs server.host on loopback", key="gateway.demo_clock")
     claimed: dict[str, int] = {}
-    for i, rule in enumerate(r.rules):
+    for i, rule in enumerate(cfg.routing.rules):
         key = f"routing.rules[{i}]"
-        if not rule.projects:
-            raise bad(f"{key}.projects", "must list at least one project name or pattern")
         for pattern in rule.projects:
-            if not _PATTERN.match(pattern):
-                raise bad(
-                    f"{key}.projects",
-                    f"{pattern!r} is not a project name or a pattern (letters, digits, '.', '_', '-', '*', '?')",
-                )
-            norm = _norm(pattern)
+            norm = re.sub(r"[-_.]+", "-", pattern).lower()
             if norm in claimed:
-                raise bad(
-                    f"{key}.projects", f"{pattern!r} is already claimed by routing.rules[{claimed[norm]}]"
+                raise ConfigError(
+                    f"{pattern!r} is already claimed by routing.rules[{claimed[norm]}]", key=f"{key}.projects"
                 )
             claimed[norm] = i
-        if not rule.upstreams:
-            raise bad(f"{key}.upstreams", "must list at least one upstream")
         for name in rule.upstreams:
             if name not in cfg.upstreams:
-                raise bad(f"{key}.upstreams", f"{name!r} is not one of upstreams {sorted(cfg.upstreams)}")
+                raise ConfigError(
+                    f"{name!r} is not one of upstreams {sorted(cfg.upstreams)}", key=f"{key}.upstreams"
+                )
         if len(set(rule.upstreams)) != len(rule.upstreams):
-            raise bad(f"{key}.upstreams", "lists an upstream twice")
+            raise ConfigError("lists an upstream twice", key=f"{key}.upstreams")
 
 
 def credentials(
@@ -322,7 +411,7 @@ def credentials(
         var = getattr(up, field)
         value = env.get(var)
         if value is None:
-            raise ConfigError(f"upstreams.{name}.{field}: environment variable {var} is not set")
+            raise ConfigError(f"environment variable {var} is not set", key=f"upstreams.{name}.{field}")
         return value
 
     if up.token_env:
@@ -332,20 +421,36 @@ def credentials(
     return None
 
 
-def load(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
-    """Read the config file (if any), apply environment overrides, validate; raise ConfigError."""
+def source(path: str | Path | None, env: Mapping[str, str] | None = None) -> str | None:
+    """The config file a command reads: `--config`, else `$PKGATE_CONFIG`, else None (defaults)."""
     env = os.environ if env is None else env
     if path is None and env.get("PKGATE_CONFIG"):
         path = env["PKGATE_CONFIG"]
+    return None if path is None else str(path)
+
+
+def load(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Read the config file (if any), apply environment overrides, validate; raise ConfigError."""
+    env = os.environ if env is None else env
+    path = source(path, env)
     if path is None:
         return parse("", "defaults", env)
+    return parse(read_text(path), path, env)
+
+
+def read_text(path: str | Path) -> str:
+    """A config file's text; ConfigError naming the file when it cannot be read."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    return parse(text, str(path), env)
+        raise ConfigError("no such config file", origin=str(path)) from None
+    except UnicodeDecodeError:
+        raise ConfigError("not UTF-8 text", origin=str(path)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", origin=str(path)) from None
+
+
+_TOML_AT = re.compile(r"(?P<why>.*) \(at line (?P<line>\d+), column (?P<col>\d+)\)", re.S)
 
 
 def parse(text: str, origin: str, env: Mapping[str, str] | None = None) -> Config:
@@ -354,78 +459,33 @@ def parse(text: str, origin: str, env: Mapping[str, str] | None = None) -> Confi
     try:
         raw: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{origin}: invalid TOML: {exc}") from None
-    _env_overrides(raw, env)
-    # Upstreams are converted one by one: msgspec's error path does not name dict keys.
-    upstreams = raw.pop("upstreams", None)
+        # Python 3.11's exception has no line attribute: the position is only in its message.
+        m = _TOML_AT.fullmatch(str(exc))
+        if m is None:
+            raise ConfigError(f"invalid TOML: {exc}", origin=origin) from None
+        why = f"invalid TOML: {m['why']} (column {m['col']})"
+        raise ConfigError(why, origin=origin, line=int(m["line"])) from None
+    set_by_env: dict[str, str] = {}
     try:
-        cfg = msgspec.convert(raw, Config, str_keys=True)
-        if upstreams is not None:
-            if not isinstance(upstreams, dict):
-                raise ConfigError(f"{origin}: upstreams: must be a table of named upstreams")
-            ups = {}
-            for name, table in upstreams.items():
-                try:
-                    ups[name] = msgspec.convert(table, Upstream, str_keys=True)
-                except msgspec.ValidationError as exc:
-                    msg = _explain(str(exc)).replace("$", "")
-                    raise ConfigError(f"{origin}: upstreams.{name}.{msg}") from None
-            cfg = msgspec.structs.replace(cfg, upstreams=ups)
-    except msgspec.ValidationError as exc:
-        raise ConfigError(f"{origin}: {_explain(str(exc))}") from None
-    _check(cfg, origin)
+        set_by_env = _env_overrides(raw, env)
+        cfg: Config = _convert(raw, Config, "")
+        _check(cfg)
+    except ConfigError as exc:
+        raise exc.located(_env_origin(exc.key, set_by_env) or origin) from None
     return cfg
 
 
-def _explain(msg: str) -> str:
-    """Turn msgspec's `... - at `$.server.port`` into `server.port: ...` so the key comes first."""
-    for start, what in (
-        ("Object missing required field", "required key missing"),
-        ("Object contains unknown field", "unknown key"),
-    ):
-        m = re.match(start + r" `([^`]+)`(?: - at `\$\.?([^`]*)`)?", msg)
-        if m:
-            prefix = _dotted(m.group(2)) + "." if m.group(2) else ""
-            return f"{prefix}{m.group(1)}: {what}"
-    m = re.search(r" - at `\$\.?([^`]*)`$", msg)
-    if m:
-        return f"{_dotted(m.group(1))}: {msg[: m.start()]}"
-    return msg
-
-
-def _dotted(path: str) -> str:
-    """`upstreams['a'].url` -> `upstreams.a.url`; list indices stay `rules[0]`."""
-    return re.sub(r"\[['\"]([^'\]\"]+)['\"]\]", r".\1", path).lstrip(".")
+def _env_origin(key: str, set_by_env: Mapping[str, str]) -> str:
+    """`environment PKGATE_...` when the key in error (or a table holding it) came from a variable."""
+    for k, var in set_by_env.items():
+        if key == k or key.startswith((k + ".", k + "[")):
+            return f"environment {var}"
+    for k, var in set_by_env.items():  # a table the variable created (`upstreams.<bad name>`)
+        if key and k.startswith(key + "."):
+            return f"environment {var}"
+    return ""
 
 
 def to_toml(cfg: Config) -> str:
     """The effective config as TOML text (for `pkgate config`), every key shown."""
-    data = msgspec.to_builtins(cfg)
-    lines: list[str] = []
-    for section, values in data.items():
-        if section == "upstreams":
-            for name, up in values.items():
-                lines.append(f"[upstreams.{name}]")
-                lines.extend(f"{k} = {_toml_value(v)}" for k, v in up.items())
-                lines.append("")
-            continue
-        lines.append(f"[{section}]")
-        tables = {k: v for k, v in values.items() if isinstance(v, list) and v and isinstance(v[0], dict)}
-        lines.extend(f"{k} = {_toml_value(v)}" for k, v in values.items() if k not in tables)
-        lines.append("")
-        for key, items in tables.items():
-            for item in items:
-                lines.append(f"[[{section}.{key}]]")
-                lines.extend(f"{k} = {_toml_value(v)}" for k, v in item.items())
-                lines.append("")
-    return "\n".join(lines)
-
-
-def _toml_value(v: object) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, list):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    return msgspec.json.encode(str(v)).decode()
+    return tomli_w.dumps(msgspec.to_builtins(cfg))

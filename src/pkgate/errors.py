@@ -8,7 +8,38 @@ class PkgateError(Exception):
 
 
 class ConfigError(PkgateError):
-    """A configuration value is missing, malformed or out of range; the message names the key."""
+    """A configuration value is missing, malformed or out of range.
+
+    Carries where it came from: `origin` (the config file, or `environment PKGATE_...` for an
+    override), `line` (TOML syntax errors) and `key` (`server.port`), so that `str()` reads
+    `file:line: key: message` and callers never paste file names in front of messages themselves.
+    Errors raised far from the file (a preflight check, a worker) start without an origin; the
+    command that knows the file adds it with `located`.
+    """
+
+    def __init__(self, message: str, *, key: str = "", origin: str = "", line: int = 0) -> None:
+        super().__init__(message)
+        self.message = message
+        self.key = key
+        self.origin = origin
+        self.line = line
+
+    def __str__(self) -> str:
+        where = f"{self.origin}:{self.line}" if self.origin and self.line else self.origin
+        return ": ".join(part for part in (where, self.key, self.message) if part)
+
+    def __reduce__(self) -> tuple[object, ...]:  # keyword fields survive pickling (worker processes)
+        return (_config_error, (self.message, self.key, self.origin, self.line))
+
+    def located(self, origin: str) -> ConfigError:
+        """This error with `origin` filled in, unless it already names one."""
+        if not self.origin:
+            self.origin = origin
+        return self
+
+
+def _config_error(message: str, key: str, origin: str, line: int) -> ConfigError:
+    return ConfigError(message, key=key, origin=origin, line=line)
 
 
 class UpstreamError(PkgateError):

@@ -64,12 +64,7 @@ def preflight(cfg: Config) -> None:
 
 
 def _source_text(config_path: str | None) -> str:
-    if config_path is None:
-        return ""
-    try:
-        return Path(config_path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{config_path}: cannot read: {exc}") from None
+    return "" if config_path is None else config_mod.read_text(config_path)
 
 
 class HangupReloader:
@@ -98,7 +93,7 @@ class HangupReloader:
                 generation = publish(self.cfg.paths.active_config, text, self.config_path or "defaults")
             except (PkgateError, OSError) as exc:
                 origin = self.config_path or "defaults"
-                error = str(exc) if str(exc).startswith(origin) else f"{origin}: {exc}"
+                error = str(exc.located(origin) if isinstance(exc, ConfigError) else exc)
                 log.error("config reload rejected, the running config stays: %s", error)
                 return None
             log.info("config generation %d published", generation)
@@ -270,7 +265,7 @@ def serve(cfg: Config, config_path: str | None) -> None:
         os.environ[ACTIVE_ENV] = str(active)
         hangup = HangupReloader(cfg, config_path)
         multiprocessing.set_start_method("spawn", force=True)
-        keys = SourceHasher(cfg.paths.keys, cfg.privacy.window_days or None)
+        keys = SourceHasher(cfg.paths.keys)
         loader = LoaderThread(spool_consumer(cfg), cfg.storage.load_interval, keys)
         loader.start()
         target = "pkgate.edge.app:rsgi_app" if cfg.server.interface == "rsgi" else "pkgate.edge.app:asgi_app"

@@ -75,7 +75,6 @@ class Worker:
             cfg.data_dir,
             asn_db=Path(cfg.privacy.asn_db) if cfg.privacy.asn_db else None,
             cloud_ranges=[Path(p) for p in cfg.privacy.cloud_ranges],
-            window_days=cfg.privacy.window_days or None,
         )
         recorder = Recorder(
             cfg.gateway_id,

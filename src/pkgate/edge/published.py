@@ -79,10 +79,7 @@ def read_generation(path: Path) -> int:
 
 def read_published(path: Path) -> tuple[Config, int]:
     """The published config and its generation, from one read (a newer file may replace it)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    text = config_mod.read_text(path)
     return config_mod.parse(text, str(path)), generation_of(text)
 
 

@@ -36,12 +36,7 @@ POLL: Final = 0.25
 
 
 def _read_source(source: str | None) -> str:
-    if source is None:
-        return ""
-    try:
-        return Path(source).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{source}: cannot read: {exc}") from None
+    return "" if source is None else config_mod.read_text(source)
 
 
 # ---- one worker's reloads ---------------------------------------------------------------------------
@@ -102,7 +97,7 @@ class Reloader:
                 self._apply(cfg, generation)
             except (ConfigError, OSError) as exc:
                 self.gateway.metrics.reload(False, self.generation)
-                error = _named(str(exc), self.source or "defaults")
+                error = str(exc.located(self.source or "defaults") if isinstance(exc, ConfigError) else exc)
                 log.error("config reload rejected, keeping generation %d: %s", self.generation, error)
                 return 400, {"status": "rejected", "error": error, "generation": self.generation}
             if self.active is not None:
@@ -145,11 +140,6 @@ class Reloader:
                 await self.check()
             except Exception:  # the watcher must survive anything
                 log.exception("config watcher")
-
-
-def _named(message: str, origin: str) -> str:
-    """Every config error names the file (credential errors come without it)."""
-    return message if message.startswith(origin) else f"{origin}: {message}"
 
 
 def _stat(path: Path) -> tuple[int, int, int] | None:
