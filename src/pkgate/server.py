@@ -22,7 +22,7 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 from pkgate import config as config_mod
 from pkgate.config import Config
@@ -33,10 +33,13 @@ from pkgate.enrich.geo import GeoLookup
 from pkgate.enrich.sources import SourceHasher
 from pkgate.errors import ConfigError, FleetError, PkgateError, StoreError
 from pkgate.events import now_us
-from pkgate.events.nats import Forwarder
 from pkgate.events.spool import seal_all
+from pkgate.extras import require
 from pkgate.store import Loader
 from pkgate.store.rollups import apply_retention, refresh_rollups
+
+if TYPE_CHECKING:
+    from pkgate.events.nats import Forwarder  # the `fleet` extra: imported only in fleet mode
 
 log = logging.getLogger("pkgate.server")
 
@@ -121,6 +124,9 @@ class Consumer(Protocol):
 def spool_consumer(cfg: Config) -> Loader | Forwarder:
     """The local store's loader, or in fleet mode the forwarder to NATS JetStream."""
     if cfg.fleet.nats_url:
+        require("fleet", "fleet.nats_url (fleet mode)")
+        from pkgate.events.nats import Forwarder
+
         return Forwarder(
             spool_dir(cfg),
             cfg.fleet.nats_url,
@@ -199,7 +205,7 @@ def drain(cfg: Config) -> int:
             if n == 0:
                 break
     finally:
-        if isinstance(consumer, Forwarder):
+        if not isinstance(consumer, Loader):
             consumer.close()
     if isinstance(consumer, Loader):  # reports right after a stop see exact, rolled-up numbers
         con = consumer.connect()
@@ -234,9 +240,8 @@ def serve(cfg: Config, config_path: str | None) -> None:
         hangup = HangupReloader(cfg, config_path)
         multiprocessing.set_start_method("spawn", force=True)
         keys = SourceHasher(cfg.paths.keys, cfg.privacy.window_days or None)
-        loader = LoaderThread(
-            spool_consumer(cfg), cfg.storage.load_interval, keys, cfg.storage.retention_days
-        )
+        consumer = spool_consumer(cfg)
+        loader = LoaderThread(consumer, cfg.storage.load_interval, keys, cfg.storage.retention_days)
         loader.start()
         target = "pkgate.edge.app:rsgi_app" if cfg.server.interface == "rsgi" else "pkgate.edge.app:asgi_app"
         server = Granian(
@@ -254,8 +259,8 @@ def serve(cfg: Config, config_path: str | None) -> None:
         finally:
             loader.stopping.set()
             loader.join(timeout=30)
-            if isinstance(loader.loader, Forwarder) and not loader.is_alive():
-                loader.loader.close()
+            if not isinstance(consumer, Loader) and not loader.is_alive():
+                consumer.close()
             try:
                 drain(cfg)
             except (StoreError, FleetError) as exc:
@@ -268,10 +273,11 @@ def collect(cfg: Config) -> None:
     """`pkgate collect`: consume the fleet's events from NATS JetStream into this data_dir's store."""
     import asyncio
 
-    from pkgate.store.collector import Collector
-
     if not cfg.fleet.nats_url:
         raise ConfigError("fleet.nats_url: required for `pkgate collect`")
+    require("fleet", "`pkgate collect`")
+    from pkgate.store.collector import Collector
+
     lock = lock_data_dir(cfg)
     try:
         collector = Collector(

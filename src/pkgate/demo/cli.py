@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from pkgate.errors import PkgateError
+from pkgate.extras import require
 
 __all__ = ["demo"]
 
@@ -30,11 +31,14 @@ def demo(
 ) -> None:
     """Start a gateway in front of a local upstream, simulate days of clients, serve the dashboard."""
     from pkgate.demo.run import Demo, find_wheels
-    from pkgate.web.app import create_app
-    from pkgate.web.serve import serve_forever
 
     if not 1 <= days <= 30:
         raise _fail(f"--days: must be 1..30, got {days}")
+    if serve:
+        try:
+            require("dashboard", "the demo's dashboard (--no-serve runs the demo without it)")
+        except PkgateError as exc:
+            raise _fail(str(exc)) from None
     source = Path(wheels) if wheels else find_wheels()
     if source is None or not source.is_dir():
         raise _fail("no wheels: run scripts/fetch-test-wheels, or pass --wheels DIR with a few .whl files")
@@ -47,6 +51,9 @@ def demo(
         run.start()
         run.play()
         if serve:
+            from pkgate.web.app import create_app
+            from pkgate.web.serve import serve_forever
+
             app = create_app(run.store, token)
             typer.echo(
                 f"demo: dashboard http://127.0.0.1:{port}/dashboard#token={token}\n"
