@@ -22,7 +22,7 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 from pkgate import config as config_mod
 from pkgate.config import Config
@@ -33,10 +33,13 @@ from pkgate.enrich.geo import GeoLookup
 from pkgate.enrich.sources import SourceHasher
 from pkgate.errors import ConfigError, FleetError, PkgateError, StoreError
 from pkgate.events import now_us
-from pkgate.events.nats import Forwarder
 from pkgate.events.spool import seal_all
+from pkgate.extras import require
 from pkgate.store import Loader
 from pkgate.store.rollups import apply_retention, refresh_rollups
+
+if TYPE_CHECKING:
+    from pkgate.events.nats import Forwarder  # the `fleet` extra: imported only in fleet mode
 
 log = logging.getLogger("pkgate.server")
 
@@ -186,6 +189,9 @@ class FleetConsumer:
 def spool_consumer(cfg: Config) -> Consumer:
     """The local store's loader, or in fleet mode the forwarder to NATS JetStream."""
     if cfg.fleet.nats_url:
+        require("fleet", "fleet.nats_url (fleet mode)")
+        from pkgate.events.nats import Forwarder
+
         return FleetConsumer(
             Forwarder(
                 cfg.paths.spool,
@@ -298,10 +304,11 @@ def collect(cfg: Config) -> None:
     """`pkgate collect`: consume the fleet's events from NATS JetStream into this data_dir's store."""
     import asyncio
 
-    from pkgate.store.collector import Collector
-
     if not cfg.fleet.nats_url:
         raise ConfigError("fleet.nats_url: required for `pkgate collect`")
+    require("fleet", "`pkgate collect`")
+    from pkgate.store.collector import Collector
+
     lock = lock_data_dir(cfg)
     try:
         collector = Collector(

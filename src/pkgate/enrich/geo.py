@@ -13,15 +13,18 @@ import logging
 import pathlib
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import iptocc
-import maxminddb
 import msgspec
 
 from pkgate.enrich.clouds import CloudRanges
 from pkgate.enrich.sources import DAY_US, SourceHasher
 from pkgate.errors import ConfigError
+from pkgate.extras import require
+
+if TYPE_CHECKING:
+    import maxminddb
 
 __all__ = ["Enricher", "GeoLookup", "SourceFacts"]
 
@@ -47,6 +50,9 @@ class SourceFacts(msgspec.Struct, frozen=True):
 
 
 def _open_asn_db(path: pathlib.Path) -> maxminddb.Reader:
+    require("asn", "privacy.asn_db")
+    import maxminddb  # the `asn` extra
+
     try:
         reader = maxminddb.open_database(path)
     except FileNotFoundError as exc:
@@ -61,6 +67,11 @@ class GeoLookup:
 
     def __init__(self, asn_db: pathlib.Path | None = None, cloud_ranges: Sequence[pathlib.Path] = ()) -> None:
         self._asn = _open_asn_db(pathlib.Path(asn_db)) if asn_db is not None else None
+        self._damaged: type[Exception] = ValueError
+        if self._asn is not None:
+            import maxminddb
+
+            self._damaged = maxminddb.InvalidDatabaseError
         self._clouds = CloudRanges(cloud_ranges)
         self._warned = False
 
@@ -90,7 +101,7 @@ class GeoLookup:
             return None, None
         try:
             record = self._asn.get(addr)
-        except (ValueError, maxminddb.InvalidDatabaseError) as exc:
+        except (ValueError, self._damaged) as exc:
             # An IPv6 address in an IPv4-only database, or a damaged file: no facts, not an outage.
             if not self._warned and not isinstance(exc, ValueError):
                 log.warning("ASN database lookup failed: %s", exc)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
+import duckdb
 import msgspec
-import pyarrow as pa
-import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
@@ -60,30 +60,39 @@ def render_rows(rows: Sequence[Any], fmt: str, title: str = "", columns: Sequenc
     return str(out)
 
 
-_ARROW: Final[dict[Any, pa.DataType]] = {
-    int: pa.int64(),
-    float: pa.float64(),
-    bool: pa.bool_(),
-    str: pa.string(),
-    dt.date: pa.date32(),
+_SQL_TYPES: Final[dict[Any, str]] = {
+    int: "BIGINT",
+    float: "DOUBLE",
+    bool: "BOOLEAN",
+    str: "VARCHAR",
+    dt.date: "DATE",
 }
 
 
-def _arrow_type(annotation: Any) -> pa.DataType:
+def _sql_type(annotation: Any) -> str:
     for t in getattr(annotation, "__args__", (annotation,)):
-        if t in _ARROW:
-            return _ARROW[t]
-    return pa.string()
+        if t in _SQL_TYPES:
+            return _SQL_TYPES[t]
+    return "VARCHAR"
 
 
 def write_parquet(rows: Sequence[Any], row_type: type[msgspec.Struct], output: Path) -> None:
     """Rows of one struct type as a Parquet file; the schema comes from the type, so it is the
-    same with zero rows."""
+    same with zero rows. DuckDB writes it (as for `pkgate export`), reading the rows as JSON:
+    its row-by-row inserts are far slower, and it needs no other Parquet library."""
     fields = msgspec.structs.fields(row_type)
-    schema = pa.schema([pa.field(f.name, _arrow_type(f.type)) for f in fields])
-    dicts = _as_dicts(rows)
-    table = pa.Table.from_pylist(dicts, schema=schema)
+    columns = "{" + ", ".join(f"'{f.name}': '{_sql_type(f.type)}'" for f in fields) + "}"
+    con = duckdb.connect()
     try:
-        pq.write_table(table, str(output), compression="zstd")
-    except OSError as exc:
+        with tempfile.TemporaryDirectory(prefix="pkgate-report-") as scratch:
+            rows_json = Path(scratch) / "rows.json"
+            rows_json.write_bytes(msgspec.json.encode(_as_dicts(rows)))
+            rel = con.sql(
+                f"SELECT * FROM read_json(?, format = 'array', columns = {columns})",  # noqa: S608 - names of a struct type
+                params=[str(rows_json)],
+            )
+            rel.write_parquet(str(output), compression="zstd")
+    except (duckdb.IOException, OSError) as exc:
         raise PkgateError(f"cannot write {output}: {exc}") from None
+    finally:
+        con.close()

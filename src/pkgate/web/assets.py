@@ -1,8 +1,10 @@
 """Where the dashboard's files come from: our own (in the package) and Chart.js (from npm, never vendored).
 
-Chart.js is installed by `npm ci` into `node_modules/` next to `package.json` (the repository root) at
-setup time; the dashboard serves the file from there, so it works offline and the repository holds no
-copy of it. `PKGATE_NODE_MODULES` points elsewhere (e.g. a build output directory in a container).
+An installed wheel carries Chart.js as package data in `pkgate/web/vendor/`: the build hook
+(setup.py) runs `npm ci` from package-lock.json when the wheel is built. A checkout (an editable
+install) has no such copy and serves the one `npm ci` put into `node_modules/` next to `package.json`
+(scripts/setup runs it). Either way the repository holds no copy of it and nothing is fetched at run
+time. `PKGATE_NODE_MODULES` points elsewhere (e.g. a build output directory in a container).
 """
 
 from __future__ import annotations
@@ -13,27 +15,30 @@ from typing import Final
 
 from pkgate.errors import ConfigError
 
-__all__ = ["CHART_JS", "DASHBOARD_DIR", "find_chart_js"]
+__all__ = ["CHART_JS", "DASHBOARD_DIR", "VENDOR_DIR", "find_chart_js"]
 
 DASHBOARD_DIR: Final = Path(__file__).parent / "dashboard"
+#: Chart.js as the wheel ships it (written by the build hook, absent in a checkout).
+VENDOR_DIR: Final = Path(__file__).parent / "vendor"
 #: Path of the Chart.js UMD bundle inside `node_modules`.
 CHART_JS: Final = Path("chart.js") / "dist" / "chart.umd.min.js"
 
 
 def find_chart_js(env: dict[str, str] | None = None) -> Path:
-    """The installed Chart.js bundle; ConfigError saying how to install it when it is missing."""
+    """The Chart.js bundle to serve; ConfigError saying how to get it when there is none."""
     env = dict(os.environ) if env is None else env
     candidates: list[Path] = []
     if env.get("PKGATE_NODE_MODULES"):
-        candidates.append(Path(env["PKGATE_NODE_MODULES"]))
+        candidates.append(Path(env["PKGATE_NODE_MODULES"]) / CHART_JS)
+    candidates.append(VENDOR_DIR / CHART_JS.name)
     here = Path(__file__).resolve()
-    candidates += [p / "node_modules" for p in here.parents]
-    candidates.append(Path.cwd() / "node_modules")
-    for directory in candidates:
-        path = directory / CHART_JS
+    candidates += [p / "node_modules" / CHART_JS for p in here.parents]
+    candidates.append(Path.cwd() / "node_modules" / CHART_JS)
+    for path in candidates:
         if path.is_file():
             return path
     raise ConfigError(
-        "the dashboard needs Chart.js: run `npm ci` in the pkgate source tree (scripts/setup does), "
-        "or set PKGATE_NODE_MODULES to a node_modules directory that has chart.js"
+        "the dashboard needs Chart.js: install pkgate from a wheel (it ships it), or run `npm ci` in "
+        "the pkgate source tree (scripts/setup does), or set PKGATE_NODE_MODULES to a node_modules "
+        "directory that has chart.js"
     )

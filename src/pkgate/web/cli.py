@@ -8,6 +8,7 @@ import typer
 
 from pkgate import config as config_mod
 from pkgate.errors import PkgateError
+from pkgate.extras import require
 
 __all__ = ["dashboard"]
 
@@ -35,6 +36,10 @@ def dashboard(
     ] = None,
 ) -> None:
     """Serve the JSON API (/api/) and the web dashboard (/dashboard) over the gateway's store."""
+    try:
+        require("dashboard", "`pkgate dashboard`")
+    except PkgateError as exc:
+        raise _fail(str(exc)) from None
     from pkgate.web.app import create_app
     from pkgate.web.serve import serve_forever
 
