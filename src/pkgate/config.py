@@ -79,6 +79,8 @@ class Storage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     load_interval: float = 1.0
     segment_bytes: int = 64 * 1024 * 1024
     retention_days: int = 0
+    spool_retention_days: float = 30.0
+    spool_retention_bytes: int = 10 * 1024**3
 
 
 class Privacy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -243,6 +245,10 @@ def _check(cfg: Config, origin: str) -> None:
         raise bad("fleet.stream", f"must be letters, digits, '-' or '_', got {cfg.fleet.stream!r}")
     if cfg.gateway.cache_bytes < 1 << 20:
         raise bad("gateway.cache_bytes", "must be at least 1 MiB (1048576)")
+    if cfg.storage.spool_retention_days < 0:
+        raise bad("storage.spool_retention_days", "must not be negative (0 deletes segments once loaded)")
+    if cfg.storage.spool_retention_bytes < 0:
+        raise bad("storage.spool_retention_bytes", "must not be negative (0 deletes segments once loaded)")
     if cfg.storage.retention_days < 0:
         raise bad("storage.retention_days", "must not be negative (0 keeps events forever)")
     if cfg.privacy.window_days < 0:

@@ -36,6 +36,7 @@ from pkgate.events import now_us
 from pkgate.events.nats import Forwarder
 from pkgate.events.spool import seal_all
 from pkgate.store import Loader
+from pkgate.store.rebuild import local_loader
 from pkgate.store.rollups import apply_retention, refresh_rollups
 
 log = logging.getLogger("pkgate.server")
@@ -200,7 +201,8 @@ def spool_consumer(cfg: Config) -> Consumer:
                 keys_dir=cfg.paths.keys,  # share the day's source-id key with the fleet
             )
         )
-    return StoreConsumer(Loader(cfg.paths.store, cfg.paths.spool), cfg.storage.retention_days)
+    # keeps loaded segments; rebuilds a damaged store (store.rebuild)
+    return StoreConsumer(local_loader(cfg), cfg.storage.retention_days)
 
 
 class LoaderThread(threading.Thread):

@@ -106,13 +106,15 @@ def test_kill_9_loses_nothing_and_counts_nothing_twice(tmp_path: Path, fsync: st
     assert all(e["kind"] == "file" and e["status"] == 302 for e in events if e["user_agent"] in answered)
 
 
-def test_a_damaged_store_does_not_stop_the_gateway(tmp_path: Path) -> None:
-    """Answers keep flowing and are spooled; the store error is reported clearly, not as a crash."""
+def test_a_damaged_store_is_moved_aside_and_rebuilt(tmp_path: Path) -> None:
+    """A store that fails to open is kept in store-aside/, rebuilt from the spool, shown in
+    /healthz and /metrics; serving never stops and no traceback is printed."""
     port = free_port()
     cfg = write_config(tmp_path, port, "batched", workers=1)  # stop is not racing a worker's start
     data = tmp_path / "data"
     data.mkdir()
-    (data / "pkgate.duckdb").write_bytes(b"this is not a DuckDB file" * 500)
+    junk = b"this is not a DuckDB file" * 500
+    (data / "pkgate.duckdb").write_bytes(junk)
     log = tmp_path / "serve.log"
     proc = start_pkgate(["serve", "--config", str(cfg)], log, new_session=True)
     wait_healthy(port, proc, log)
@@ -120,16 +122,19 @@ def test_a_damaged_store_does_not_stop_the_gateway(tmp_path: Path) -> None:
         "demo", "demo-1.0.tar.gz", "up https://files.example/demo-1.0.tar.gz"
     )
     assert httpx.get(f"http://127.0.0.1:{port}{link}").status_code == 302
+    health = httpx.get(f"http://127.0.0.1:{port}/healthz").json()
+    assert health["store"]["rebuilds"] == 1
+    assert "store-aside" in health["store"]["moved_to"]
+    metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+    assert "pkgate_store_rebuilds_total 1" in metrics
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(90) == 0
     text = log.read_text()
-    assert "cannot open store" in text
+    assert "STORE DAMAGED" in text
     assert "Traceback" not in text
-    from pkgate.events.spool import iter_all
-
-    assert len(list(iter_all(data / "spool"))) == 1  # kept for a later `pkgate load`
+    assert [p.read_bytes() for p in (data / "store-aside").glob("*.duckdb")] == [junk]  # kept
     out = subprocess.run(
-        [str(BIN / "pkgate"), "report", "--config", str(cfg)], capture_output=True, text=True, env=clean_env()
+        [str(BIN / "pkgate"), "events", "--config", str(cfg)], capture_output=True, text=True, env=clean_env()
     )
-    assert out.returncode == 2
-    assert "cannot open store" in out.stderr
+    assert out.returncode == 0, out.stderr
+    assert len(json.loads(out.stdout)) == 1
