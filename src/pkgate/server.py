@@ -284,6 +284,7 @@ def serve(cfg: Config, config_path: str | None) -> None:
             workers=cfg.server.workers,
             factory=True,
             log_access=False,  # its access log would print client IPs
+            respawn_failed_workers=True,  # a crashed worker is replaced, not the end of the gateway
         )
         server.on_startup(hangup.install)  # runs after granian installed its own SIGHUP handler
         try:

@@ -63,11 +63,15 @@ def _locked(path: Path) -> Iterator[None]:
 class Retained:
     """The `loaded/` directory of one spool."""
 
-    def __init__(self, spool_dir: Path, days: float, max_bytes: int, erasures: ErasureList) -> None:
+    def __init__(
+        self, spool_dir: Path, days: float, max_bytes: int, erasures: ErasureList, reserve: float = 0.1
+    ) -> None:
         self.directory = spool_dir / LOADED
         self.days = days
         self.max_bytes = max_bytes
         self.erasures = erasures
+        #: Fraction of the spool's file system kept free: copies never make the spool refuse events.
+        self.reserve = reserve
 
     def _lock(self) -> contextlib.AbstractContextManager[None]:
         return _locked(self.directory / ".lock")
@@ -95,23 +99,31 @@ class Retained:
             return self._prune()
 
     def _prune(self, now: float | None = None) -> int:
-        """Delete the oldest segments beyond the age or size limit; return how many."""
+        """Delete the oldest segments beyond the age or size limit, or while the file system has
+        less than `reserve` free (retained copies must never fill the spool's disk); return how many."""
         now = time.time() if now is None else now
         entries = []
         for seg in self.segments():
             with contextlib.suppress(FileNotFoundError):
                 st = seg.path.stat()
-                entries.append((st.st_mtime, st.st_size, seg.path))
-        entries.sort()
-        total = sum(size for _, size, _ in entries)
+                entries.append((st.st_mtime, seg.path, st.st_size))
+        entries.sort()  # oldest first; ties in write order (the names sort that way)
+        total = sum(size for _, _, size in entries)
         gone = 0
-        for mtime, size, path in entries:
-            if now - mtime <= self.days * _DAY_S and total <= self.max_bytes:
+        for mtime, path, size in entries:
+            if now - mtime <= self.days * _DAY_S and total <= self.max_bytes and not self._short():
                 break
             path.unlink(missing_ok=True)
             total -= size
             gone += 1
         return gone
+
+    def _short(self) -> bool:
+        try:
+            st = os.statvfs(self.directory)
+        except OSError:
+            return False
+        return st.f_bavail < self.reserve * st.f_blocks
 
     def erase(self, ids: set[str]) -> int:
         """Rewrite every retained segment holding events of these ids without them; return how many

@@ -128,6 +128,8 @@ class Loader:
             keep = self.retained.keep if self.retained is not None else None
             total = drain(self.spool_dir, progress, _StoreSink(self, con), self.batch, keep)
             checkpoint(con)
+            if self.retained is not None:
+                self.retained.prune()  # by age, size and free space, also when nothing was loaded
             self.loaded_total += total
             return total
         finally:
