@@ -94,6 +94,30 @@ def load(config: ConfigOpt = None) -> None:
     typer.echo(f"loaded {n} events")
 
 
+@app.command()
+def rebuild(config: ConfigOpt = None) -> None:
+    """Re-create the store from the retained spool segments and folded rollups (gateway stopped).
+
+    The current store, if any, is moved to store-aside/ (never deleted)."""
+    from pkgate.server import lock_data_dir
+    from pkgate.store.rebuild import rebuild_with_progress
+
+    cfg = _load(config)
+    try:
+        lock = lock_data_dir(cfg)
+        try:
+            result = rebuild_with_progress(cfg)
+        finally:
+            lock.close()
+    except PkgateError as exc:
+        raise _fail(str(exc)) from None
+    aside = f"; the previous store is in {result.moved_to}" if result.moved_to else ""
+    typer.echo(
+        f"rebuilt: {result.events} events from {result.segments} retained segments"
+        f" and {result.folded_days} folded days{aside}"
+    )
+
+
 SinceOpt = Annotated[
     str | None, typer.Option(help="Start date (UTC, inclusive). Default: the start of the day 29 days ago.")
 ]

@@ -36,6 +36,7 @@ from pkgate.events import now_us
 from pkgate.events.spool import seal_all
 from pkgate.extras import require
 from pkgate.store import Loader
+from pkgate.store.rebuild import local_loader
 from pkgate.store.rollups import apply_retention, refresh_rollups
 
 if TYPE_CHECKING:
@@ -201,7 +202,8 @@ def spool_consumer(cfg: Config) -> Consumer:
                 keys_dir=cfg.paths.keys,  # share the day's source-id key with the fleet
             )
         )
-    return StoreConsumer(Loader(cfg.paths.store, cfg.paths.spool), cfg.storage.retention_days)
+    # keeps loaded segments; rebuilds a damaged store (store.rebuild)
+    return StoreConsumer(local_loader(cfg), cfg.storage.retention_days)
 
 
 class LoaderThread(threading.Thread):
@@ -283,6 +285,7 @@ def serve(cfg: Config, config_path: str | None) -> None:
             workers=cfg.server.workers,
             factory=True,
             log_access=False,  # its access log would print client IPs
+            respawn_failed_workers=True,  # a crashed worker is replaced, not the end of the gateway
         )
         server.on_startup(hangup.install)  # runs after granian installed its own SIGHUP handler
         try:

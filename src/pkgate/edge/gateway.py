@@ -32,6 +32,7 @@ from pkgate.edge.registry import Ecosystems
 from pkgate.errors import SpoolError
 from pkgate.events import now_us
 from pkgate.events.spool import pending_frames
+from pkgate.storestate import read_state
 
 __all__ = ["ADMIN_RELOAD", "DEMO_CLOCK_HEADER", "Gateway", "ReloadHook", "Response", "demo_time"]
 
@@ -195,11 +196,12 @@ class Gateway:
 
     def _ops(self, path: str) -> Response:
         lag = pending_frames(self.spool_dir)
+        store = read_state(self.spool_dir.parent)  # moved aside and rebuilt? (pkgate.storestate)
         if path == "/healthz":
-            body = msgspec.json.encode({"status": "ok", "spool_lag": lag})
+            body = msgspec.json.encode({"status": "ok", "spool_lag": lag, "store": store})
             return Response(200, [("content-type", "application/json"), ("cache-control", "no-store")], body)
         self.metrics.dump(force=True)
-        out = render(collect(self.metrics.directory), lag)
+        out = render(collect(self.metrics.directory), lag, store)
         return Response(200, [("content-type", "text/plain; version=0.0.4; charset=utf-8")], out.encode())
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import msgspec
 
 from pkgate.fsutil import atomic_write
+from pkgate.storestate import StoreState
 
 #: Upper bounds (seconds) of the upstream latency histogram.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -165,7 +166,7 @@ def _pairs(first: str, second: str, values: dict[str, int]) -> list[tuple[str, o
     return out
 
 
-def render(snap: Snapshot, spool_lag: int) -> str:
+def render(snap: Snapshot, spool_lag: int, store: StoreState | None = None) -> str:
     """Prometheus text exposition format 0.0.4."""
     out = _family(
         "pkgate_requests_total",
@@ -184,6 +185,19 @@ def render(snap: Snapshot, spool_lag: int) -> str:
         "counter",
         "Requests refused because the spool could not be written.",
         [("", snap.spool_errors)],
+    )
+    store = store or StoreState()
+    out += _family(
+        "pkgate_store_rebuilds_total",
+        "counter",
+        "Stores that failed to open, were moved aside (kept) and rebuilt from the spool.",
+        [("", store.rebuilds)],
+    )
+    out += _family(
+        "pkgate_store_rebuilding",
+        "gauge",
+        "1 while the store is being rebuilt.",
+        [("", int(store.rebuilding))],
     )
     out += _family(
         "pkgate_spool_failures_total",

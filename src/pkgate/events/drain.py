@@ -9,10 +9,11 @@ publishes progress for lag reporting. A bad tail in a sealed segment goes to the
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from pkgate.events.spool import list_segments, read_frames, write_progress
+from pkgate.events.spool import Segment, list_segments, read_frames, write_progress
 
 log = logging.getLogger("pkgate.spool")
 
@@ -28,8 +29,16 @@ class Sink(Protocol):
         """The segment was consumed and deleted: drop its progress record."""
 
 
-def drain(spool_dir: Path, progress: dict[str, int], sink: Sink, batch: int) -> int:
-    """Consume everything currently in the spool; return the number of frames handed to the sink."""
+def drain(
+    spool_dir: Path,
+    progress: dict[str, int],
+    sink: Sink,
+    batch: int,
+    keep: Callable[[Segment], None] | None = None,
+) -> int:
+    """Consume everything currently in the spool; return the number of frames handed to the sink.
+
+    A consumed sealed segment is handed to `keep` (retention, events.retained), else deleted."""
     total = 0
     for seg in list_segments(spool_dir):
         offset = progress.get(seg.name, 0)
@@ -46,9 +55,12 @@ def drain(spool_dir: Path, progress: dict[str, int], sink: Sink, batch: int) -> 
             if res.corrupt or len(res.payloads) < batch:
                 break
         if seg.sealed and (res.corrupt or offset >= seg.path.stat().st_size):
-            # Delete the file first: if we crash before forgetting the offset, the stale record is
+            # Move the file away first: if we crash before forgetting the offset, the stale record is
             # harmless; the other order could consume the segment again from zero.
-            seg.path.unlink()
+            if keep is None:
+                seg.path.unlink()
+            else:
+                keep(seg)
             sink.forget(seg.name)
             progress.pop(seg.name, None)
     write_progress(spool_dir, progress)

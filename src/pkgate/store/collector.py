@@ -87,5 +87,6 @@ class Collector:
         try:
             ensure_schema(con)
             commit_frames(con, f"nats:{self.stream}", frames, progress=False)
+            con.execute("CHECKPOINT")  # in this context, not at close (docs/reliability.md)
         finally:
             con.close()

@@ -1,7 +1,9 @@
 """Erasure on request: delete everything linked to a source id, now and when late events arrive.
 
-The id is also remembered in `erasures`, and the loader drops spooled events of erased ids, so an
-event still in the spool at erase time does not bring the source back.
+The ids are written first to the erasure list beside the store (`<data_dir>/erasures`, which a
+damaged store cannot lose), then into `erasures` in the store, whose rows the loader checks so an
+event still in the spool at erase time does not bring the source back. The retained spool segments
+and the folded days' Parquet files are rewritten without them, so no rebuild brings them back either.
 """
 
 from __future__ import annotations
@@ -10,15 +12,25 @@ from collections.abc import Sequence
 
 import duckdb
 
+from pkgate.events.retained import ErasureList, Retained
+from pkgate.store.folded import erase_days, folded_dir
 from pkgate.store.rollups import forget_sources
 from pkgate.store.schema import ensure_schema
 from pkgate.store.transaction import transaction
 
 
 def erase(con: duckdb.DuckDBPyConnection, source_ids: Sequence[str]) -> int:
-    """Delete every event of these source ids (or network ids); return how many were deleted."""
+    """Delete every event of these source ids (or network ids); return how many were deleted
+    from the store (the retained segments are rewritten too)."""
     ensure_schema(con)
     ids = list(dict.fromkeys(source_ids))
+    rollups = folded_dir(con)  # <data_dir>/rollups; None for an in-memory store
+    if rollups is not None:
+        data_dir = rollups.parent
+        erasures = ErasureList(data_dir / "erasures")
+        erasures.add(ids)
+        Retained(data_dir / "spool", 0, 0, erasures).erase(set(ids))
+        erase_days(rollups, ids)
     with transaction(con):
         con.executemany("INSERT OR IGNORE INTO erasures (source_id) VALUES (?)", [[i] for i in ids])
         row = con.execute(
@@ -27,4 +39,5 @@ def erase(con: duckdb.DuckDBPyConnection, source_ids: Sequence[str]) -> int:
             [ids, ids],
         ).fetchall()
     forget_sources(con, ids)  # days already folded into rollups by retention
+    con.execute("CHECKPOINT")
     return len(row)

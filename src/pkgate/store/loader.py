@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
@@ -25,6 +25,7 @@ from pkgate.enrich.ua import PARSER_VERSION, UserAgent, parse_cached
 from pkgate.errors import StoreError
 from pkgate.events import Event, decode
 from pkgate.events.drain import drain
+from pkgate.events.retained import Retained
 from pkgate.store.schema import EVENT_COLUMNS, ensure_schema
 from pkgate.store.transaction import transaction
 
@@ -95,14 +96,26 @@ def insert_events(con: duckdb.DuckDBPyConnection, events: Sequence[Event]) -> No
 class Loader:
     """Moves spooled events into the store; `run_once` is one idempotent cycle."""
 
-    def __init__(self, db_path: Path, spool_dir: Path, batch: int = 50_000) -> None:
+    def __init__(
+        self, db_path: Path, spool_dir: Path, batch: int = 50_000, retained: Retained | None = None
+    ) -> None:
         self.db_path = db_path
         self.spool_dir = spool_dir
         self.batch = batch
+        self.retained = retained  # where consumed segments go (None: deleted)
+        #: Called with the reason when the store is damaged; it moves it aside and rebuilds it
+        #: (store.rebuild.local_loader sets it for the supervisor; tools just report the error).
+        self.on_damage: Callable[[str], object] | None = None
         self.loaded_total = 0
 
     def connect(self) -> duckdb.DuckDBPyConnection:
-        return connect(self.db_path)
+        try:
+            return connect(self.db_path)
+        except StoreDamaged as exc:
+            if self.on_damage is None:
+                raise
+            self.on_damage(exc.reason)
+            return connect(self.db_path)
 
     def run_once(self) -> int:
         """Load everything currently in the spool; return the number of frames consumed."""
@@ -112,7 +125,11 @@ class Loader:
             progress = {
                 k: int(v) for k, v in con.execute('SELECT segment, "offset" FROM spool_progress').fetchall()
             }
-            total = drain(self.spool_dir, progress, _StoreSink(self, con), self.batch)
+            keep = self.retained.keep if self.retained is not None else None
+            total = drain(self.spool_dir, progress, _StoreSink(self, con), self.batch, keep)
+            checkpoint(con)
+            if self.retained is not None:
+                self.retained.prune()  # by age, size and free space, also when nothing was loaded
             self.loaded_total += total
             return total
         finally:
@@ -217,15 +234,48 @@ def connect(db_path: Path, read_only: bool = False, wait: float = 10.0) -> duckd
     deadline = time.monotonic() + wait
     while True:
         try:
-            return duckdb.connect(str(db_path), read_only=read_only)
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                raise StoreError(f"cannot open store {db_path}: {exc}") from None
-            time.sleep(0.05)
+            con = duckdb.connect(str(db_path), read_only=read_only)
         except duckdb.Error as exc:  # e.g. a damaged file: a clear error, never a traceback
-            raise StoreError(
-                f"cannot open store {db_path}: {exc}; the spool keeps every event not yet loaded"
-            ) from None
+            text = str(exc).lower()
+            locked = "could not set lock" in text or "conflicting lock" in text
+            if locked and time.monotonic() <= deadline:
+                time.sleep(0.05)
+                continue
+            message = f"cannot open store {db_path}: {exc}; the spool keeps every event not yet loaded"
+            if read_only or any(e in str(exc).lower() for e in _ENVIRONMENT):
+                raise StoreError(message) from None
+            raise StoreDamaged(message, str(exc)) from None
+        if not read_only:
+            # Checkpoints run only as statements (`checkpoint`), never in the context-free shutdown
+            # path that every close used to take: see docs/reliability.md, "kill -9 and DuckDB".
+            con.execute("PRAGMA disable_checkpoint_on_shutdown")
+        return con
+
+
+def checkpoint(con: duckdb.DuckDBPyConnection) -> None:
+    """Fold the WAL into the store file, from a client context (indexes bound first)."""
+    con.execute("CHECKPOINT")
+
+
+#: Open failures caused by the environment, not by the file: never a reason to move a store aside.
+_ENVIRONMENT: Final = (
+    "could not set lock",
+    "conflicting lock",
+    "permission denied",
+    "no space left",
+    "too many open files",
+    "read-only file system",
+    "out of memory",
+    "cannot allocate",
+)
+
+
+class StoreDamaged(StoreError):
+    """The store file itself cannot be opened (checksum, bad header, WAL replay): rebuild it."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class _StoreSink:

@@ -28,6 +28,7 @@ from pkgate.store.aggregates import (
     sources_sql,
     uniques_sql,
 )
+from pkgate.store.folded import export_days
 from pkgate.store.transaction import transaction
 
 #: rollup table -> the aggregate query that fills it.
@@ -143,6 +144,8 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection) -> RefreshResult:
         with transaction(con):
             for table in (*ROLLUPS, *DERIVED, "rollup_state"):
                 con.execute(f"DELETE FROM {table} WHERE day BETWEEN ? AND ?", [first, last])  # noqa: S608
+    if changed or gone:
+        con.execute("CHECKPOINT")  # in this context, not at close (docs/reliability.md)
     return RefreshResult(sorted(changed), sorted(gone))
 
 
@@ -156,9 +159,15 @@ def apply_retention(con: duckdb.DuckDBPyConnection, days: int, now: dt.datetime 
     today = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).date()
     cutoff = today - dt.timedelta(days=days)
     refresh_rollups(con)
+    folding = [
+        r[0]
+        for r in con.execute("SELECT day FROM rollup_state WHERE day < ? AND NOT folded", [cutoff]).fetchall()
+    ]
+    export_days(con, folding)  # a rebuild needs them once the events are gone (store.folded)
     with transaction(con):
         con.execute("UPDATE rollup_state SET folded = true WHERE day < ? AND NOT folded", [cutoff])
         row = con.execute("DELETE FROM events WHERE ts < ? RETURNING 1", [_midnight(cutoff)]).fetchall()
+    con.execute("CHECKPOINT")
     return len(row)
 
 
