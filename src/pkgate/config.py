@@ -42,8 +42,6 @@ class Gateway(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     cache_bytes: int = 256 * 1024 * 1024
     default_upstream: str = "pypi"
     admin_token: str = ""
-    #: `pkgate demo` only: take each request's time from `X-Pkgate-Demo-Time` (loopback peers only).
-    demo_clock: bool = False
 
 
 class Upstream(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -231,8 +229,6 @@ def _check(cfg: Config, origin: str) -> None:
     if cfg.gateway.admin_token and len(cfg.gateway.admin_token) < 16:
         raise bad("gateway.admin_token", "must be at least 16 characters (or empty to disable /admin)")
     _check_routing(cfg, bad)
-    if cfg.gateway.demo_clock and cfg.server.host not in ("127.0.0.1", "::1", "localhost"):
-        raise bad("gateway.demo_clock", "only for `pkgate demo`: needs server.host on loopback")
     if cfg.fleet.nats_url and not re.match(r"^(nats|tls)://[^\s/]+$", cfg.fleet.nats_url):
         raise bad(
             "fleet.nats_url", f"must be nats://host:port or tls://host:port, got {cfg.fleet.nats_url!r}"

@@ -247,7 +247,9 @@ def drain(cfg: Config) -> int:
     return total
 
 
-def serve(cfg: Config, config_path: str | None) -> None:
+def serve(cfg: Config, config_path: str | None, app: str = "pkgate.edge.app") -> None:
+    """Serve until interrupted; `app` is the module whose `rsgi_app`/`asgi_app` factories granian's
+    workers call (`pkgate demo` passes its own, with a simulated clock)."""
     from granian import Granian
     from granian.constants import Interfaces
 
@@ -273,7 +275,7 @@ def serve(cfg: Config, config_path: str | None) -> None:
         keys = SourceHasher(cfg.paths.keys, cfg.privacy.window_days or None)
         loader = LoaderThread(spool_consumer(cfg), cfg.storage.load_interval, keys)
         loader.start()
-        target = "pkgate.edge.app:rsgi_app" if cfg.server.interface == "rsgi" else "pkgate.edge.app:asgi_app"
+        target = f"{app}:rsgi_app" if cfg.server.interface == "rsgi" else f"{app}:asgi_app"
         server = Granian(
             target,
             address=cfg.server.host,

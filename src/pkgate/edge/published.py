@@ -39,7 +39,6 @@ _FIXED: Final = (
     "fleet",
     "gateway.id",
     "gateway.secret",
-    "gateway.demo_clock",
 )
 
 

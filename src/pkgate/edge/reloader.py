@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Final
+from typing import Final, NamedTuple
 
 import httpx
 
@@ -67,7 +67,7 @@ class Reloader:
         self.source = source
         self.active = active
         self.generation = generation
-        self._stat: tuple[int, int, int] | None = _stat(active) if active is not None else None
+        self._stat: _Stamp | None = _stat(active) if active is not None else None
         self._lock = asyncio.Lock()
         gateway.metrics.snap.generation = generation
         gateway.metrics.dump(force=True)
@@ -152,9 +152,17 @@ def _named(message: str, origin: str) -> str:
     return message if message.startswith(origin) else f"{origin}: {message}"
 
 
-def _stat(path: Path) -> tuple[int, int, int] | None:
+class _Stamp(NamedTuple):
+    """What tells that the published file was replaced (a new inode) or rewritten."""
+
+    inode: int
+    mtime_ns: int
+    size: int
+
+
+def _stat(path: Path) -> _Stamp | None:
     try:
         st = path.stat()
     except OSError:
         return None
-    return st.st_ino, st.st_mtime_ns, st.st_size
+    return _Stamp(st.st_ino, st.st_mtime_ns, st.st_size)
