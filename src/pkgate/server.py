@@ -27,7 +27,7 @@ from typing import IO, Protocol
 from pkgate import config as config_mod
 from pkgate.config import Config
 from pkgate.edge.clientip import ClientIP
-from pkgate.edge.published import ACTIVE_ENV, check_reloadable, publish
+from pkgate.edge.published import ACTIVE_ENV, check_reloadable, publish, read_source
 from pkgate.edge.secret import load_secret
 from pkgate.enrich.geo import GeoLookup
 from pkgate.enrich.sources import SourceHasher
@@ -63,15 +63,6 @@ def preflight(cfg: Config) -> None:
         config_mod.credentials(name, up)  # set in this environment? (workers inherit it)
 
 
-def _source_text(config_path: str | None) -> str:
-    if config_path is None:
-        return ""
-    try:
-        return Path(config_path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{config_path}: cannot read: {exc}") from None
-
-
 class HangupReloader:
     """SIGHUP: validate the config file and publish it for the workers, or log why not."""
 
@@ -91,7 +82,7 @@ class HangupReloader:
         """The published generation, or None when the new config was rejected (old one stays)."""
         with self._lock:
             try:
-                text = _source_text(self.config_path)
+                text = read_source(self.config_path)
                 new = config_mod.parse(text, self.config_path or "defaults")
                 preflight(new)
                 check_reloadable(self.cfg, new)
@@ -268,7 +259,7 @@ def serve(cfg: Config, config_path: str | None, app: str = "pkgate.edge.app") ->
             config_path = str(Path(config_path).resolve())
             os.environ["PKGATE_CONFIG"] = config_path
         active = cfg.paths.active_config
-        publish(active, _source_text(config_path), config_path or "defaults")
+        publish(active, read_source(config_path), config_path or "defaults")
         os.environ[ACTIVE_ENV] = str(active)
         hangup = HangupReloader(cfg, config_path)
         multiprocessing.set_start_method("spawn", force=True)

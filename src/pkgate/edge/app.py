@@ -145,7 +145,9 @@ def _tune_gc() -> None:
 # ---- RSGI (granian) -------------------------------------------------------------------------------
 
 
-class RSGIApp:
+class _App:
+    """What both server interfaces hold: the worker, and its gateway once started."""
+
     def __init__(
         self,
         cfg: Config,
@@ -157,6 +159,8 @@ class RSGIApp:
         self.worker = Worker(cfg, source, active, generation, clock)
         self.gateway: Gateway | None = None
 
+
+class RSGIApp(_App):
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.gateway = loop.run_until_complete(self.worker.start())
         _tune_gc()
@@ -240,18 +244,7 @@ class _ASGIHeaders:
         return self._d.get(key, default)
 
 
-class ASGIApp:
-    def __init__(
-        self,
-        cfg: Config,
-        source: str | None = None,
-        active: Path | None = None,
-        generation: int = 0,
-        clock: Clock | None = None,
-    ) -> None:
-        self.worker = Worker(cfg, source, active, generation, clock)
-        self.gateway: Gateway | None = None
-
+class ASGIApp(_App):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)

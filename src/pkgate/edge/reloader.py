@@ -25,7 +25,7 @@ from pkgate.edge import registry
 from pkgate.edge.ecosystem import Build
 from pkgate.edge.gateway import Gateway
 from pkgate.edge.links import LinkSigner
-from pkgate.edge.published import check_reloadable, publish, read_generation, read_published
+from pkgate.edge.published import check_reloadable, publish, read_generation, read_published, read_source
 from pkgate.errors import ConfigError
 
 __all__ = ["POLL", "Reloader"]
@@ -33,15 +33,6 @@ __all__ = ["POLL", "Reloader"]
 log = logging.getLogger("pkgate.reload")
 
 POLL: Final = 0.25
-
-
-def _read_source(source: str | None) -> str:
-    if source is None:
-        return ""
-    try:
-        return Path(source).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{source}: cannot read: {exc}") from None
 
 
 # ---- one worker's reloads ---------------------------------------------------------------------------
@@ -90,7 +81,7 @@ class Reloader:
         """Re-read the config file, validate, publish and apply; (status, result) for the admin."""
         async with self._lock:
             try:
-                text = _read_source(self.source)
+                text = read_source(self.source)
                 cfg = config_mod.parse(text, self.source or "defaults")
                 check_reloadable(self.cfg, cfg)
                 registry.build(self._spec(cfg, self.generation))  # credentials resolvable?
