@@ -109,3 +109,88 @@ def test_shared_edge_modules_do_not_import_an_ecosystem() -> None:
         if path.name != "registry.py"
     }
     assert {k: v for k, v in wrong.items() if v} == {}
+
+
+# ---- the rules of issue #10.3 ------------------------------------------------------------------
+
+
+def _tree(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(), str(path))
+
+
+def test_server_imports_no_worker_assembly() -> None:
+    """The supervisor needs the published config, the secret and the client-IP check, not the
+    worker's app (granian imports that in the workers) nor its path helpers: paths are on the Config."""
+    used = edge_imports(SRC / "server.py")
+    assert used <= {"published", "secret", "clientip"}, used
+    assert "published" in used  # the scanner sees server.py's imports
+
+
+def test_page_cache_is_not_the_http_client() -> None:
+    """Upstream HTTP goes through client.UpstreamClient; caches and proxy never reach into
+    another object's client (the old `up.cache.client`)."""
+    assert "httpx" not in {
+        n.names[0].name.split(".")[0]
+        for n in ast.walk(_tree(EDGE / "upstream.py"))
+        if isinstance(n, ast.Import)
+    }
+    chains = []
+    for path in EDGE.rglob("*.py"):
+        for node in ast.walk(_tree(path)):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr in ("client", "http")
+                and isinstance(node.value, ast.Attribute)
+                and node.value.attr == "cache"
+            ):
+                chains.append(f"{path.relative_to(SRC)}:{node.lineno}")
+    assert chains == []
+
+
+def test_the_demo_clock_is_injected_not_configured() -> None:
+    """Production code has no demo clock: no config key, no header name in the edge or server;
+    the gateway only has a generic `clock` hook that `pkgate demo` fills in."""
+    from pkgate.config import Gateway
+
+    assert not [f for f in Gateway.__struct_fields__ if "demo" in f]
+    for path in [*EDGE.rglob("*.py"), SRC / "server.py", SRC / "config.py"]:
+        assert "x-pkgate-demo-time" not in path.read_text().lower(), path
+    assert "clock" in (SRC / "demo" / "gateway.py").read_text()
+
+
+def test_consumers_are_used_through_their_protocol() -> None:
+    """server.py must not branch on the spool consumer's type (it has a Consumer protocol)."""
+    calls = [
+        node.lineno
+        for node in ast.walk(_tree(SRC / "server.py"))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "isinstance"
+    ]
+    assert calls == []
+
+
+def _wide_tuples(source: str, where: str) -> list[str]:
+    """Annotations (and aliases) naming `tuple[a, b, c, ...]` with three or more parts."""
+    found = []
+    for node in ast.walk(ast.parse(source, where)):
+        if (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "tuple"
+            and isinstance(node.slice, ast.Tuple)
+            and len(node.slice.elts) >= 3
+            and not any(isinstance(e, ast.Constant) and e.value is Ellipsis for e in node.slice.elts)
+        ):
+            found.append(f"{where}:{node.lineno}")
+    return found
+
+
+def test_the_wide_tuple_scanner_sees_one() -> None:
+    assert _wide_tuples("def f() -> tuple[int, str, bytes]: ...", "x") == ["x:1"]
+    assert _wide_tuples("A = tuple[int, str]\nB = tuple[int, ...]", "x") == []
+
+
+def test_interfaces_are_named_types_not_wide_tuples() -> None:
+    """Responses, upstream answers, facts: NamedTuples or Structs, so fields have names."""
+    files = [*EDGE.rglob("*.py"), *(SRC / "demo").rglob("*.py"), SRC / "server.py", SRC / "enrich" / "geo.py"]
+    wide = [hit for path in files for hit in _wide_tuples(path.read_text(), str(path.relative_to(SRC)))]
+    assert wide == []

@@ -79,8 +79,6 @@ class Gateway(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     )
     default_upstream: str = "pypi"
     admin_token: Secret = ""
-    #: `pkgate demo` only: take each request's time from `X-Pkgate-Demo-Time` (loopback peers only).
-    demo_clock: bool = False
 
 
 class Upstream(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -380,8 +378,6 @@ def _check(cfg: Config) -> None:
             ' (or "" to answer 404 for projects no rule claims)',
             key="gateway.default_upstream",
         )
-    if gw.demo_clock and cfg.server.host not in ("127.0.0.1", "::1", "localhost"):
-        raise ConfigError("only for `pkgate demo`: needs server.host on loopback", key="gateway.demo_clock")
     claimed: dict[str, int] = {}
     for i, rule in enumerate(cfg.routing.rules):
         key = f"routing.rules[{i}]"

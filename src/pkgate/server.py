@@ -27,7 +27,7 @@ from typing import IO, TYPE_CHECKING, Protocol
 from pkgate import config as config_mod
 from pkgate.config import Config
 from pkgate.edge.clientip import ClientIP
-from pkgate.edge.published import ACTIVE_ENV, check_reloadable, publish
+from pkgate.edge.published import ACTIVE_ENV, check_reloadable, publish, read_source
 from pkgate.edge.secret import load_secret
 from pkgate.enrich.geo import GeoLookup
 from pkgate.enrich.sources import SourceHasher
@@ -67,10 +67,6 @@ def preflight(cfg: Config) -> None:
         config_mod.credentials(name, up)  # set in this environment? (workers inherit it)
 
 
-def _source_text(config_path: str | None) -> str:
-    return "" if config_path is None else config_mod.read_text(config_path)
-
-
 class HangupReloader:
     """SIGHUP: validate the config file and publish it for the workers, or log why not."""
 
@@ -90,7 +86,7 @@ class HangupReloader:
         """The published generation, or None when the new config was rejected (old one stays)."""
         with self._lock:
             try:
-                text = _source_text(self.config_path)
+                text = read_source(self.config_path)
                 new = config_mod.parse(text, self.config_path or "defaults")
                 preflight(new)
                 check_reloadable(self.cfg, new)
@@ -250,7 +246,9 @@ def drain(cfg: Config) -> int:
     return total
 
 
-def serve(cfg: Config, config_path: str | None) -> None:
+def serve(cfg: Config, config_path: str | None, app: str = "pkgate.edge.app") -> None:
+    """Serve until interrupted; `app` is the module whose `rsgi_app`/`asgi_app` factories granian's
+    workers call (`pkgate demo` passes its own, with a simulated clock)."""
     from granian import Granian
     from granian.constants import Interfaces
 
@@ -269,14 +267,14 @@ def serve(cfg: Config, config_path: str | None) -> None:
             config_path = str(Path(config_path).resolve())
             os.environ["PKGATE_CONFIG"] = config_path
         active = cfg.paths.active_config
-        publish(active, _source_text(config_path), config_path or "defaults")
+        publish(active, read_source(config_path), config_path or "defaults")
         os.environ[ACTIVE_ENV] = str(active)
         hangup = HangupReloader(cfg, config_path)
         multiprocessing.set_start_method("spawn", force=True)
         keys = SourceHasher(cfg.paths.keys)
         loader = LoaderThread(spool_consumer(cfg), cfg.storage.load_interval, keys)
         loader.start()
-        target = "pkgate.edge.app:rsgi_app" if cfg.server.interface == "rsgi" else "pkgate.edge.app:asgi_app"
+        target = f"{app}:rsgi_app" if cfg.server.interface == "rsgi" else f"{app}:asgi_app"
         server = Granian(
             target,
             address=cfg.server.host,

@@ -59,7 +59,7 @@ def test_static_upstream_serves_pages_files_and_304(tmp_path: Path) -> None:
                 "demo_pkg-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: Demo.Pkg\nVersion: 1.0\n"
             )
         dists = read_dists(tmp_path)
-    names = build_index(dists, tmp_path / "root")
+    names = list(build_index(dists, tmp_path / "root"))
     up = StaticUpstream(tmp_path / "root").start()
     try:
         req = urllib.request.Request(

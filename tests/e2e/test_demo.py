@@ -13,7 +13,7 @@ import pytest
 import typer
 
 from pkgate import insights
-from pkgate.demo import demo_clock_supported, traffic
+from pkgate.demo import traffic
 from pkgate.demo.cli import demo
 from pkgate.insights import Query
 from pkgate.store import connect
@@ -82,8 +82,6 @@ def test_no_simulated_address_is_on_disk(workdir: Path) -> None:
 
 
 def test_simulated_days_and_behaviour_classes(store: Path) -> None:
-    if not demo_clock_supported():
-        pytest.skip("the gateway has no gateway.demo_clock yet: every event is stamped with the real time")
     days = {r.day for r in run(store, insights.downloads_daily)}
     assert len(days) == 3
     classes: collections.Counter[str] = collections.Counter()

@@ -91,18 +91,3 @@ def test_failover_flag(tmp_path: Path) -> None:
     )
     assert ev.failover is True
     assert ev.upstream == "backup"
-
-
-def test_demo_time_only_from_loopback_and_in_range() -> None:
-    from pkgate.edge.gateway import demo_time
-
-    now = now_us()
-    day = 86_400_000_000
-    assert demo_time(str(now - day), "127.0.0.1", now) == now - day
-    assert demo_time(str(now - day), "::1", now) == now - day
-    assert demo_time(str(now - day), "10.0.0.1", now) == now  # not loopback
-    assert demo_time(str(now + day), "127.0.0.1", now) == now  # future
-    assert demo_time(str(now - 40 * day), "127.0.0.1", now) == now  # too old
-    assert demo_time("-5", "127.0.0.1", now) == now
-    assert demo_time("1" * 30, "127.0.0.1", now) == now
-    assert demo_time(None, "127.0.0.1", now) == now

@@ -9,8 +9,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pkgate.demo.driver import DEMO_CLOCK_HEADER, Player
-    from pkgate.demo.run import Demo, demo_clock_supported, find_wheels
+    from pkgate.demo.clock import DEMO_CLOCK_HEADER
+    from pkgate.demo.driver import Player
+    from pkgate.demo.run import Demo, find_wheels
     from pkgate.demo.traffic import Visit, plan, user_agent
     from pkgate.demo.upstream import StaticUpstream, build_index, read_dists
 
@@ -21,7 +22,6 @@ __all__ = [
     "StaticUpstream",
     "Visit",
     "build_index",
-    "demo_clock_supported",
     "find_wheels",
     "plan",
     "read_dists",
@@ -29,10 +29,9 @@ __all__ = [
 ]
 
 _HOME = {
-    "DEMO_CLOCK_HEADER": "driver",
+    "DEMO_CLOCK_HEADER": "clock",
     "Player": "driver",
     "Demo": "run",
-    "demo_clock_supported": "run",
     "find_wheels": "run",
     "Visit": "traffic",
     "plan": "traffic",

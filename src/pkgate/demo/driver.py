@@ -18,12 +18,11 @@ from urllib.parse import urljoin
 
 import httpx
 
+from pkgate.demo.clock import DEMO_CLOCK_HEADER
 from pkgate.demo.traffic import Visit, by_day
 
 __all__ = ["DEMO_CLOCK_HEADER", "Player"]
 
-#: The header carrying a request's simulated time (epoch microseconds); see docs/dashboard.md.
-DEMO_CLOCK_HEADER: Final = "x-pkgate-demo-time"
 _JSON: Final = "application/vnd.pypi.simple.v1+json"
 
 

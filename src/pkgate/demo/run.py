@@ -1,8 +1,8 @@
 """`pkgate demo` end to end: local upstream -> `pkgate serve` (subprocess) -> simulated clients -> store.
 
-The gateway is the real one, started with a temporary config: loopback only, trusting loopback's
-`X-Forwarded-For` (the simulated addresses) and, where the gateway supports it, the demo clock
-header (`gateway.demo_clock`, refused off loopback). Nothing is inserted into the store directly.
+The gateway is the real one (`pkgate.demo.gateway`: `pkgate serve` with the demo clock injected),
+started with a temporary config: loopback only, trusting loopback's `X-Forwarded-For` (the
+simulated addresses) and taking each request's simulated time from `DEMO_CLOCK_HEADER`. Nothing is inserted into the store directly.
 """
 
 from __future__ import annotations
@@ -20,21 +20,15 @@ from typing import IO
 
 import duckdb
 import httpx
-import msgspec
 
-from pkgate.config import DataPaths, Gateway
+from pkgate.config import DataPaths
 from pkgate.demo.driver import Player
 from pkgate.demo.traffic import DAY_US, plan
 from pkgate.demo.upstream import StaticUpstream, build_index, read_dists
 from pkgate.errors import PkgateError, StoreError
 from pkgate.store import connect
 
-__all__ = ["Demo", "demo_clock_supported", "find_wheels"]
-
-
-def demo_clock_supported() -> bool:
-    """Whether this gateway takes the demo's simulated time (config `gateway.demo_clock`)."""
-    return "demo_clock" in {f.name for f in msgspec.structs.fields(Gateway)}
+__all__ = ["Demo", "find_wheels"]
 
 
 def find_wheels() -> Path | None:
@@ -76,10 +70,9 @@ class Demo:
         return DataPaths(self.workdir / "data").store
 
     def config_text(self, upstream_url: str) -> str:
-        clock = "demo_clock = true\n" if demo_clock_supported() else ""
         return (
             f'[server]\nhost = "127.0.0.1"\nport = {self.gateway_port}\nworkers = 1\n\n'
-            f'[gateway]\nid = "demo"\ndefault_upstream = "local"\nadmin_token = "{self.token}"\n{clock}\n'
+            f'[gateway]\nid = "demo"\ndefault_upstream = "local"\nadmin_token = "{self.token}"\n\n'
             f'[upstreams.local]\nurl = "{upstream_url}"\n\n'
             f'[storage]\ndata_dir = "{self.workdir / "data"}"\nfsync = "off"\nload_interval = 0.5\n\n'
             '[privacy]\ntrusted_proxies = ["127.0.0.1/32"]\nforwarded_header = "x-forwarded-for"\n'
@@ -101,7 +94,7 @@ class Demo:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PKGATE_")}
         self._log = (self.workdir / "gateway.log").open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from pkgate.cli import main; main()", "serve", "--config", str(config)],
+            [sys.executable, "-m", "pkgate.demo.gateway", "--config", str(config)],
             stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=self.workdir,
         )  # fmt: skip
         deadline = time.monotonic() + 30
@@ -124,8 +117,6 @@ class Demo:
         now_us = int(now.timestamp() * 1_000_000)
         start_us = (now_us // DAY_US - self.days + 1) * DAY_US
         visits = plan(self.projects, start_us, self.days, now_us, self.seed)
-        if not demo_clock_supported():
-            self.say("note: this gateway has no demo clock (gateway.demo_clock); all traffic is stamped now")
         player = Player(self.gateway_url)
         began = time.monotonic()
         try:

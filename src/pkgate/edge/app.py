@@ -17,7 +17,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -26,7 +26,7 @@ from pkgate.config import Config
 from pkgate.edge import registry
 from pkgate.edge.clientip import ClientIP
 from pkgate.edge.ecosystem import Build
-from pkgate.edge.gateway import Gateway
+from pkgate.edge.gateway import Clock, Gateway
 from pkgate.edge.links import LinkSigner
 from pkgate.edge.metrics import Metrics
 from pkgate.edge.proxy import Stream
@@ -43,9 +43,15 @@ class Worker:
     """One process's gateway: started inside its event loop, closed on shutdown."""
 
     def __init__(
-        self, cfg: Config, source: str | None = None, active: Path | None = None, generation: int = 0
+        self,
+        cfg: Config,
+        source: str | None = None,
+        active: Path | None = None,
+        generation: int = 0,
+        clock: Clock | None = None,
     ) -> None:
         self.cfg = cfg
+        self.clock = clock  # None: requests are stamped with the real time
         self.source = source  # the config file an admin reload re-reads
         self.active = active  # the published config file to follow (under `pkgate serve`)
         self.generation = generation  # of `cfg`, when it came from `active`
@@ -90,8 +96,8 @@ class Worker:
             cfg.paths.spool,
             cfg.gateway.redirect_status,
             cfg.gateway.admin_token,
+            clock=self.clock,
         )
-        self.gateway.demo_clock = cfg.gateway.demo_clock
         self.reloader = Reloader(
             self.gateway, self._client, signer, cfg, self.source, self.active, generation
         )
@@ -138,13 +144,22 @@ def _tune_gc() -> None:
 # ---- RSGI (granian) -------------------------------------------------------------------------------
 
 
-class RSGIApp:
+class _App:
+    """What both server interfaces hold: the worker, and its gateway once started."""
+
     def __init__(
-        self, cfg: Config, source: str | None = None, active: Path | None = None, generation: int = 0
+        self,
+        cfg: Config,
+        source: str | None = None,
+        active: Path | None = None,
+        generation: int = 0,
+        clock: Clock | None = None,
     ) -> None:
-        self.worker = Worker(cfg, source, active, generation)
+        self.worker = Worker(cfg, source, active, generation, clock)
         self.gateway: Gateway | None = None
 
+
+class RSGIApp(_App):
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.gateway = loop.run_until_complete(self.worker.start())
         _tune_gc()
@@ -183,19 +198,28 @@ async def _rsgi_stream(protocol: Any, status: int, headers: list[tuple[str, str]
         await stream.aclose()
 
 
-def _from_env() -> tuple[Config, str | None, Path | None, int]:
+class Launch(NamedTuple):
+    """What a worker is started from."""
+
+    cfg: Config
+    source: str | None  # the config file an admin reload re-reads
+    active: Path | None  # the published config to follow
+    generation: int
+
+
+def from_env() -> Launch:
     """The worker's config: the published one under `pkgate serve`, else `PKGATE_CONFIG`."""
     active = os.environ.get(ACTIVE_ENV) or None
     source = os.environ.get("PKGATE_CONFIG") or None
     if active is None:
-        return config_mod.load(source), source, None, 0
+        return Launch(config_mod.load(source), source, None, 0)
     cfg, generation = read_published(Path(active))
-    return cfg, source, Path(active), generation
+    return Launch(cfg, source, Path(active), generation)
 
 
 def rsgi_app() -> RSGIApp:
     """Factory used by granian (`--factory`): reads the config from the environment."""
-    return RSGIApp(*_from_env())
+    return RSGIApp(*from_env())
 
 
 # ---- ASGI -------------------------------------------------------------------------------------------
@@ -219,13 +243,7 @@ class _ASGIHeaders:
         return self._d.get(key, default)
 
 
-class ASGIApp:
-    def __init__(
-        self, cfg: Config, source: str | None = None, active: Path | None = None, generation: int = 0
-    ) -> None:
-        self.worker = Worker(cfg, source, active, generation)
-        self.gateway: Gateway | None = None
-
+class ASGIApp(_App):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
@@ -280,4 +298,4 @@ class ASGIApp:
 
 
 def asgi_app() -> ASGIApp:
-    return ASGIApp(*_from_env())
+    return ASGIApp(*from_env())

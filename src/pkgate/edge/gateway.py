@@ -34,10 +34,13 @@ from pkgate.events import now_us
 from pkgate.events.spool import pending_frames
 from pkgate.storestate import read_state
 
-__all__ = ["ADMIN_RELOAD", "DEMO_CLOCK_HEADER", "Gateway", "ReloadHook", "Response", "demo_time"]
+__all__ = ["ADMIN_RELOAD", "Clock", "Gateway", "ReloadHook", "Response"]
 
 #: Reload the config; (HTTP status, JSON-able result). Provided by the worker (`reloader.py`).
 ReloadHook = Callable[[], Awaitable[tuple[int, dict[str, object]]]]
+#: A request's timestamp (epoch microseconds) from its headers and peer address, instead of now:
+#: injected by `pkgate demo` (pkgate.demo.clock) to play simulated days; None in production.
+Clock = Callable[[Headers, str], int]
 ADMIN_RELOAD: Final = "/admin/reload"
 #: Event.ecosystem of requests no ecosystem claims (404s, the admin endpoint).
 GATEWAY: Final = "gateway"
@@ -73,6 +76,7 @@ class Gateway:
         redirect_status: int = 302,
         admin_token: str = "",
         reload: ReloadHook | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.ecosystems = ecosystems
         self.recorder = recorder
@@ -84,7 +88,7 @@ class Gateway:
         # path -> verified file link: the hot path then costs one dict lookup instead of HMAC +
         # filename parsing. Cleared on reload and when full.
         self._files: dict[str, _Known] = {}
-        self.demo_clock = False  # config gateway.demo_clock, for `pkgate demo` only
+        self.clock = clock
         metrics.breaker_states = self._breaker_states
         metrics.spool_failures = lambda: recorder.committer.failures
 
@@ -100,9 +104,7 @@ class Gateway:
 
     async def handle(self, method: str, path: str, query: str, headers: Headers, peer: str) -> Response:
         started = time.perf_counter_ns()
-        ts = now_us()
-        if self.demo_clock:
-            ts = demo_time(headers.get(DEMO_CLOCK_HEADER), peer, ts)
+        ts = now_us() if self.clock is None else self.clock(headers, peer)
         known = self._files.get(path)
         if known is not None and (method == "GET" or method == "HEAD"):
             target = known.target
@@ -203,16 +205,3 @@ class Gateway:
         self.metrics.dump(force=True)
         out = render(collect(self.metrics.directory), lag, store)
         return Response(200, [("content-type", "text/plain; version=0.0.4; charset=utf-8")], out.encode())
-
-
-DEMO_CLOCK_HEADER = "x-pkgate-demo-time"
-_DEMO_MAX_AGE_US = 31 * 86_400_000_000
-
-
-def demo_time(value: str | None, peer: str, now: int) -> int:
-    """A request's simulated time (epoch microseconds) from `pkgate demo`'s header: honoured only from
-    loopback, never in the future, at most 31 days back; anything else is the real time."""
-    if value is None or peer not in ("127.0.0.1", "::1") or not (0 < len(value) <= 20 and value.isdigit()):
-        return now
-    ts = int(value)
-    return ts if now - _DEMO_MAX_AGE_US <= ts <= now else now

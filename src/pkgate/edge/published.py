@@ -26,6 +26,7 @@ __all__ = [
     "publish",
     "read_generation",
     "read_published",
+    "read_source",
 ]
 
 #: Environment variable naming the published config file (set by `pkgate serve` for its workers).
@@ -39,7 +40,6 @@ _FIXED: Final = (
     "fleet",
     "gateway.id",
     "gateway.secret",
-    "gateway.demo_clock",
 )
 
 
@@ -91,3 +91,13 @@ def publish(active: Path, text: str, source: str) -> int:
         generation = read_generation(active) + 1
         atomic_write(active, f"{_HEADER}{generation} source {source}\n{text}".encode())
     return generation
+
+
+def read_source(path: str | None) -> str:
+    """The text of the config file to publish ("" for the defaults)."""
+    if path is None:
+        return ""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None

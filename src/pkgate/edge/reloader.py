@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Final
+from typing import Final, NamedTuple
 
 import httpx
 
@@ -25,7 +25,7 @@ from pkgate.edge import registry
 from pkgate.edge.ecosystem import Build
 from pkgate.edge.gateway import Gateway
 from pkgate.edge.links import LinkSigner
-from pkgate.edge.published import check_reloadable, publish, read_generation, read_published
+from pkgate.edge.published import check_reloadable, publish, read_generation, read_published, read_source
 from pkgate.errors import ConfigError
 
 __all__ = ["POLL", "Reloader"]
@@ -33,10 +33,6 @@ __all__ = ["POLL", "Reloader"]
 log = logging.getLogger("pkgate.reload")
 
 POLL: Final = 0.25
-
-
-def _read_source(source: str | None) -> str:
-    return "" if source is None else config_mod.read_text(source)
 
 
 # ---- one worker's reloads ---------------------------------------------------------------------------
@@ -62,7 +58,7 @@ class Reloader:
         self.source = source
         self.active = active
         self.generation = generation
-        self._stat: tuple[int, int, int] | None = _stat(active) if active is not None else None
+        self._stat: _Stamp | None = _stat(active) if active is not None else None
         self._lock = asyncio.Lock()
         gateway.metrics.snap.generation = generation
         gateway.metrics.dump(force=True)
@@ -85,7 +81,7 @@ class Reloader:
         """Re-read the config file, validate, publish and apply; (status, result) for the admin."""
         async with self._lock:
             try:
-                text = _read_source(self.source)
+                text = read_source(self.source)
                 cfg = config_mod.parse(text, self.source or "defaults")
                 check_reloadable(self.cfg, cfg)
                 registry.build(self._spec(cfg, self.generation))  # credentials resolvable?
@@ -142,9 +138,17 @@ class Reloader:
                 log.exception("config watcher")
 
 
-def _stat(path: Path) -> tuple[int, int, int] | None:
+class _Stamp(NamedTuple):
+    """What tells that the published file was replaced (a new inode) or rewritten."""
+
+    inode: int
+    mtime_ns: int
+    size: int
+
+
+def _stat(path: Path) -> _Stamp | None:
     try:
         st = path.stat()
     except OSError:
         return None
-    return st.st_ino, st.st_mtime_ns, st.st_size
+    return _Stamp(st.st_ino, st.st_mtime_ns, st.st_size)

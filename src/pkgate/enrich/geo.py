@@ -13,7 +13,7 @@ import logging
 import pathlib
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 import iptocc
 import msgspec
@@ -26,7 +26,7 @@ from pkgate.extras import require
 if TYPE_CHECKING:
     import maxminddb
 
-__all__ = ["Enricher", "GeoLookup", "SourceFacts"]
+__all__ = ["Enricher", "GeoFacts", "GeoLookup", "SourceFacts"]
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +34,17 @@ log = logging.getLogger(__name__)
 MAX_ORG: Final = 200
 _MAX_ASN: Final = 2**32 - 1
 
-Facts = tuple[str | None, int | None, str | None, str | None]
-_NOTHING: Final[Facts] = (None, None, None, None)
+
+class GeoFacts(NamedTuple):
+    """What an address tells; every part is None when unknown."""
+
+    country: str | None  # ISO 3166 alpha-2
+    asn: int | None
+    org: str | None
+    cloud: str | None
+
+
+_NOTHING: Final = GeoFacts(None, None, None, None)
 
 
 class SourceFacts(msgspec.Struct, frozen=True):
@@ -81,7 +90,7 @@ class GeoLookup:
             self._asn.close()
             self._asn = None
 
-    def lookup(self, ip: str) -> Facts:
+    def lookup(self, ip: str) -> GeoFacts:
         """(country, asn, org, cloud) of `ip`; IPv4-mapped IPv6 counts as its IPv4 address."""
         try:
             addr = ipaddress.ip_address(ip.strip())
@@ -91,10 +100,10 @@ class GeoLookup:
             addr = addr.ipv4_mapped
         cloud = self._clouds.lookup_addr(addr)
         if not addr.is_global:
-            return None, None, None, cloud
+            return GeoFacts(None, None, None, cloud)
         country = iptocc.country_code(str(addr))
         asn, org = self._asn_of(addr)
-        return country, asn, org, cloud
+        return GeoFacts(country, asn, org, cloud)
 
     def _asn_of(self, addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> tuple[int | None, str | None]:
         if self._asn is None:
