@@ -66,6 +66,8 @@ def document(
         ("vary", vary),
         ("cache-control", cache_control),
         ("x-pkgate-cache", state),
+        # Pages carry the upstream's markup as it came: never let it script the gateway's origin.
+        ("content-security-policy", "sandbox; default-src 'none'"),
     ]
     if last_modified:
         out.append(("last-modified", last_modified))
