@@ -27,7 +27,7 @@ _KNOWN_FILE = {"filename", "url", "hashes", "requires-python", "yanked", "core-m
                "dist-info-metadata", "data-dist-info-metadata", "gpg-sig", "size", "upload-time",
                "provenance"}  # fmt: skip
 _KNOWN_TOP = {"meta", "name", "files", "versions", "project-status"}
-_any_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+_any_text = st.text(st.characters(blacklist_categories=("Cs", "Co")), max_size=12)
 _clean_text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=12)
 _json = st.recursive(
     st.none()
