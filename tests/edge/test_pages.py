@@ -619,7 +619,7 @@ _serial = st.none() | st.from_regex(r"[1-9][0-9]{0,10}", fullmatch=True)
         ProjectPage, name=_text, files=st.lists(_files(html_only=True), max_size=4), last_serial=_serial
     )
 )
-@settings(suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)  # no timing: the box is shared
 def test_round_trip_html_json_html(page: ProjectPage) -> None:
     html1 = render_project_html(page, same_url)
     from_html = model(parse_project(html1, "text/html", PAGE, page.name))
@@ -641,7 +641,7 @@ def test_round_trip_html_json_html(page: ProjectPage) -> None:
         last_serial=st.none() | _text,
     )
 )
-@settings(suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
 def test_round_trip_json(page: ProjectPage) -> None:
     body = render_project_json(page, same_url)
     again = parse_project(body, JSON_V1, PAGE, "other")
@@ -653,6 +653,7 @@ def test_round_trip_json(page: ProjectPage) -> None:
 
 
 @given(st.lists(_text, max_size=5))
+@settings(deadline=None)
 def test_round_trip_root(names: list[str]) -> None:
     root = RootPage([n.strip(" \t\n\r\f") for n in names if n.strip(" \t\n\r\f")])
     assert root_model(parse_root(render_root_html(root, lambda n: "/simple/x/"), HTML_V1)) == root
@@ -678,6 +679,7 @@ def _assert_safe(page: ProjectPage) -> None:
 
 
 @given(st.binary(max_size=300), _CTYPES)
+@settings(deadline=None)
 def test_parse_arbitrary_bytes_only_raises_page_error(body: bytes, ctype: str) -> None:
     for parse in (lambda: parse_project(body, ctype, PAGE, "foo"), lambda: parse_root(body, ctype)):
         try:
@@ -701,6 +703,7 @@ _ATTR = st.sampled_from(
 
 
 @given(st.lists(st.tuples(st.dictionaries(_ATTR, st.text(max_size=40)), st.text(max_size=30)), max_size=5))
+@settings(deadline=None)
 def test_parse_arbitrary_anchors_is_safe(anchors: list[tuple[dict[str, str], str]]) -> None:
     parts = []
     for attrs, text in anchors:
@@ -733,6 +736,7 @@ _file_key = st.sampled_from(
     st.sampled_from(["1.0", "1.1", "2.0", 1, None]),
     _json_any,
 )
+@settings(deadline=None)
 def test_parse_json_shaped_garbage_only_raises_page_error(
     file: dict[str, Any], api: object, extra: object
 ) -> None:
