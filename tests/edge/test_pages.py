@@ -33,6 +33,15 @@ def same_url(f: FileLink) -> str:
     return f.url
 
 
+def model(page: ProjectPage) -> ProjectPage:
+    """The page as pkgate models it, without the upstream's document (which faithful output uses)."""
+    return msgspec.structs.replace(page, source=None)
+
+
+def root_model(root: RootPage) -> RootPage:
+    return msgspec.structs.replace(root, source=None, api_version=None)
+
+
 def html_page(*anchors: str, head: str = "") -> bytes:
     body = "\n".join(anchors)
     return f"<!DOCTYPE html><html><head>{head}</head><body>{body}</body></html>".encode()
@@ -429,12 +438,12 @@ def test_root_html_and_json() -> None:
     body = html_page(
         '<a href="/simple/frob/">Frob</a>', '<a href="/simple/spam/">\n spam \n</a>', "<a>nolink</a>"
     )
-    assert parse_root(body, HTML_LEGACY) == RootPage(["Frob", "spam"])
+    assert root_model(parse_root(body, HTML_LEGACY)) == RootPage(["Frob", "spam"])
     doc = {
         "meta": {"api-version": "1.0", "_last-serial": 1},
         "projects": [{"name": "Frob"}, {"name": "spam"}],
     }
-    assert parse_root(json.dumps(doc).encode(), JSON_V1) == RootPage(["Frob", "spam"])
+    assert root_model(parse_root(json.dumps(doc).encode(), JSON_V1)) == RootPage(["Frob", "spam"])
     with pytest.raises(PageError, match="project name contains a control"):
         parse_root(
             json.dumps({"meta": {"api-version": "1.0"}, "projects": [{"name": "a\nb"}]}).encode(), JSON_V1
@@ -502,7 +511,7 @@ def test_render_html_attributes(file: FileLink, present: list[str], absent: list
 def test_render_json_shape() -> None:
     page = ProjectPage("foo", [_awkward_file()], last_serial="12")
     doc = json.loads(render_project_json(page, lambda f: "/files/" + f.filename))
-    assert doc["meta"] == {"api-version": "1.0", "_last-serial": 12}
+    assert doc["meta"] == {"api-version": "1.0", "_last-serial": "12"}  # a string, as at PyPI
     assert doc["name"] == "foo"
     (f,) = doc["files"]
     assert f["url"] == '/files/<b>"foo"&bar</b>-1.0.tar.gz'
@@ -510,7 +519,7 @@ def test_render_json_shape() -> None:
     assert f["requires-python"] == '>=3.8,<4"'
     assert f["yanked"] == '<script>alert("x")</script>'
     assert f["core-metadata"] == {"blake2b": "cc", "sha256": "dd"}
-    assert "dist-info-metadata" not in f  # PEP 714: it crashes pip 22.3-23.1
+    assert f["dist-info-metadata"] == f["core-metadata"]  # PEP 714: serve both
     assert f["gpg-sig"] is True
     assert "size" not in f
     assert "upload-time" not in f
@@ -560,13 +569,13 @@ def test_render_roots() -> None:
     text = render_root_html(root, lambda n: f"/simple/{n.lower()}/").decode()
     assert '<a href="/simple/frob/">Frob</a>' in text
     assert '<a href="/simple/a&amp;&lt;b&gt;/">a&amp;&lt;b&gt;</a>' in text
-    assert parse_root(text.encode(), HTML_LEGACY) == root
+    assert root_model(parse_root(text.encode(), HTML_LEGACY)) == root
     out = render_root_json(root, lambda n: n)
     assert json.loads(out) == {
         "meta": {"api-version": "1.0"},
         "projects": [{"name": "Frob"}, {"name": "a&<b>"}],
     }
-    assert parse_root(out, JSON_V1) == root
+    assert root_model(parse_root(out, JSON_V1)) == root
 
 
 # --- properties ---------------------------------------------------------------------------------------
@@ -610,16 +619,17 @@ _serial = st.none() | st.from_regex(r"[1-9][0-9]{0,10}", fullmatch=True)
         ProjectPage, name=_text, files=st.lists(_files(html_only=True), max_size=4), last_serial=_serial
     )
 )
-@settings(suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)  # no timing: the box is shared
 def test_round_trip_html_json_html(page: ProjectPage) -> None:
     html1 = render_project_html(page, same_url)
-    from_html = parse_project(html1, "text/html", PAGE, page.name)
-    assert from_html == page
+    from_html = model(parse_project(html1, "text/html", PAGE, page.name))
+    announced = "1.1" if not page.files else "1.0"  # PEP 700 honoured only by an empty page here
+    assert from_html == msgspec.structs.replace(page, api_version=announced)
     from_json = parse_project(render_project_json(from_html, same_url), JSON_V1, PAGE, "other")
     assert from_json.files == from_html.files
     assert from_json.name == page.name
     assert from_json.last_serial == page.last_serial
-    assert render_project_html(from_json, same_url) == html1
+    assert render_project_html(model(from_json), same_url) == html1
 
 
 @given(
@@ -631,7 +641,7 @@ def test_round_trip_html_json_html(page: ProjectPage) -> None:
         last_serial=st.none() | _text,
     )
 )
-@settings(suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
 def test_round_trip_json(page: ProjectPage) -> None:
     body = render_project_json(page, same_url)
     again = parse_project(body, JSON_V1, PAGE, "other")
@@ -643,10 +653,11 @@ def test_round_trip_json(page: ProjectPage) -> None:
 
 
 @given(st.lists(_text, max_size=5))
+@settings(deadline=None)
 def test_round_trip_root(names: list[str]) -> None:
     root = RootPage([n.strip(" \t\n\r\f") for n in names if n.strip(" \t\n\r\f")])
-    assert parse_root(render_root_html(root, lambda n: "/simple/x/"), HTML_V1) == root
-    assert parse_root(render_root_json(root, lambda n: ""), JSON_V1) == root
+    assert root_model(parse_root(render_root_html(root, lambda n: "/simple/x/"), HTML_V1)) == root
+    assert root_model(parse_root(render_root_json(root, lambda n: ""), JSON_V1)) == root
 
 
 _CTYPES = st.sampled_from(
@@ -668,6 +679,7 @@ def _assert_safe(page: ProjectPage) -> None:
 
 
 @given(st.binary(max_size=300), _CTYPES)
+@settings(deadline=None)
 def test_parse_arbitrary_bytes_only_raises_page_error(body: bytes, ctype: str) -> None:
     for parse in (lambda: parse_project(body, ctype, PAGE, "foo"), lambda: parse_root(body, ctype)):
         try:
@@ -691,6 +703,7 @@ _ATTR = st.sampled_from(
 
 
 @given(st.lists(st.tuples(st.dictionaries(_ATTR, st.text(max_size=40)), st.text(max_size=30)), max_size=5))
+@settings(deadline=None)
 def test_parse_arbitrary_anchors_is_safe(anchors: list[tuple[dict[str, str], str]]) -> None:
     parts = []
     for attrs, text in anchors:
@@ -723,6 +736,7 @@ _file_key = st.sampled_from(
     st.sampled_from(["1.0", "1.1", "2.0", 1, None]),
     _json_any,
 )
+@settings(deadline=None)
 def test_parse_json_shaped_garbage_only_raises_page_error(
     file: dict[str, Any], api: object, extra: object
 ) -> None:

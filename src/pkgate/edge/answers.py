@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from email.utils import parsedate_to_datetime
 from typing import Final
+from urllib.parse import quote
 
 from pkgate.edge.ecosystem import Facts, Response
 
@@ -16,6 +17,7 @@ __all__ = ["document", "method_not_allowed", "not_modified", "redirect", "text"]
 
 _TEXT: Final = [("content-type", "text/plain; charset=utf-8")]
 _GET_HEAD: Final = [("allow", "GET, HEAD")]
+_QUERY_SAFE: Final = "!$%&'()*+,/:;=?@[]~"  # RFC 3986 query characters (and '%' of existing escapes)
 
 
 def text(status: int, message: str, extra: list[tuple[str, str]] | None = None) -> Response:
@@ -27,7 +29,8 @@ def method_not_allowed(allow: list[tuple[str, str]] = _GET_HEAD) -> Response:
 
 
 def redirect(status: int, location: str, query: str = "") -> Response:
-    target = location + ("?" + query if query else "")
+    # The query is kept but percent-encoded: a CR/LF from a client must not reach a header.
+    target = location + ("?" + quote(query, safe=_QUERY_SAFE) if query else "")
     return Response(status, [("location", target), ("content-length", "0")], b"")
 
 
@@ -66,6 +69,8 @@ def document(
         ("vary", vary),
         ("cache-control", cache_control),
         ("x-pkgate-cache", state),
+        # Pages carry the upstream's markup as it came: never let it script the gateway's origin.
+        ("content-security-policy", "sandbox; default-src 'none'"),
     ]
     if last_modified:
         out.append(("last-modified", last_modified))

@@ -20,6 +20,8 @@ from pkgate.errors import LinkError
 
 PREFIX: Final = "/files/"
 METADATA_SUFFIX: Final = ".metadata"
+#: A PEP 740 provenance link is signed for `<filename>.provenance` and the provenance URL itself.
+PROVENANCE_SUFFIX: Final = ".provenance"
 _MAC_BYTES: Final = 16
 _CACHE_MAX: Final = 100_000
 

@@ -7,14 +7,20 @@ URLs that are not http(s), and control characters in any value (a CR/LF in a URL
 Location header of a redirect). Upstream URLs are stored absolute, without fragment, and with
 characters that are illegal in an HTTP header percent-encoded.
 
+The parsed page keeps the upstream's own document (`JsonSource`/`HtmlSource`): a client that
+asks for the upstream's format gets that document back with only the file (and PEP 740 provenance)
+URLs changed, every key, attribute and `<meta>` tag kept in order, known to pkgate or not
+(`pkgate.edge.faithful`). The model fields serve conversions between the formats (`render.py`),
+routing and merges.
+
 Spec choices worth knowing (details at each function):
 - `data-requires-python` is HTML-unescaped a second time, as pip does, because some indexes
   double-escape it; JSON clients then receive `>=3.8`, not `&gt;=3.8`.
-- JSON output carries `core-metadata` but never the legacy `dist-info-metadata` key: PEP 714 says not
-  to, since pip 22.3-23.1 crash on it. HTML output carries both attributes, as PEP 714 allows.
-- `meta.api-version` is "1.1" only when PEP 700 can be honoured: every file has a size and
-  `versions` is known or derivable from every filename; otherwise "1.0". HTML announces the same
-  version so both serialisations agree (PEP 700 does not change HTML).
+- PEP 740 `provenance` / `data-provenance` is read as the URL of the provenance file (the living
+  spec; an early draft put a digest there): a string that is not a URL makes the page bad, like a
+  bad `href`. A non-string JSON value is kept in the document but not in the model.
+- PEP 792 project status: JSON `project-status: {status, reason}` beside `meta`; HTML
+  `<meta name="pypi:project-status">` and `pypi:project-status-reason`.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import html
 import re
 from collections.abc import Iterable
 from html.parser import HTMLParser
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 from urllib.parse import quote, unquote, urldefrag, urljoin, urlsplit
 
 import msgspec
@@ -34,8 +40,11 @@ from pkgate.errors import PageError
 
 __all__ = [
     "FileLink",
+    "HtmlSource",
+    "JsonSource",
     "ProjectPage",
     "RootPage",
+    "Tag",
     "parse_project",
     "parse_root",
 ]
@@ -53,6 +62,29 @@ class FileLink(msgspec.Struct):
     gpg_sig: bool | None = None
     size: int | None = None  # PEP 700
     upload_time: str | None = None  # PEP 700, as the upstream wrote it
+    provenance: str | None = None  # PEP 740: absolute http(s) URL of the provenance file
+
+
+class Tag(msgspec.Struct, array_like=True):
+    """A start tag of the upstream's HTML (`text[start:end]`) that faithful output rewrites:
+    an anchor for `item` (file or project index), or a `<base href>` to drop (`item` -1)."""
+
+    start: int
+    end: int
+    item: int
+
+
+class HtmlSource(msgspec.Struct):
+    """The upstream's HTML, decoded, and where its links are."""
+
+    text: str
+    tags: list[Tag]
+
+
+class JsonSource(msgspec.Struct):
+    """The upstream's JSON as received (re-decoded on render: bytes hold far less than objects)."""
+
+    body: bytes
 
 
 class ProjectPage(msgspec.Struct):
@@ -60,10 +92,16 @@ class ProjectPage(msgspec.Struct):
     files: list[FileLink]
     versions: list[str] | None = None  # PEP 700
     last_serial: str | None = None  # PEP 691 meta "_last-serial" / PyPI's HTML "<!--SERIAL n-->"
+    api_version: str | None = None  # PEP 629, as the upstream declared it
+    status: str | None = None  # PEP 792 project status marker
+    status_reason: str | None = None  # PEP 792
+    source: JsonSource | HtmlSource | None = None  # None: built by pkgate (a merge, a test)
 
 
 class RootPage(msgspec.Struct):
     projects: list[str]
+    api_version: str | None = None
+    source: JsonSource | HtmlSource | None = None
 
 
 _CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -143,18 +181,49 @@ def _kind(body: bytes, content_type: str) -> str:
 # --- HTML ---------------------------------------------------------------------------------------
 
 
-class _AnchorParser(HTMLParser):
-    """Collects anchors (attributes + text), the first `<base href>`, the API version and serial."""
+class _Anchor(NamedTuple):
+    attrs: dict[str, str | None]
+    text: str
+    start: int  # offset of its start tag in the document, -1 if unknown
+    end: int
 
-    def __init__(self) -> None:
+
+_META_NAMES: Final = ("pypi:repository-version", "pypi:project-status", "pypi:project-status-reason")
+
+
+class _AnchorParser(HTMLParser):
+    """Collects anchors (attributes, text, where the start tag is), the first `<base href>` (and
+    where every `<base href>` is), the `pypi:` meta values and the serial."""
+
+    def __init__(self, document: str) -> None:
         super().__init__(convert_charrefs=True)
-        self.anchors: list[tuple[dict[str, str | None], str]] = []
+        self.document = document
+        self.anchors: list[_Anchor] = []
         self.base: str | None = None
-        self.api_version: str | None = None
+        self.bases: list[Tag] = []
+        self.meta: dict[str, str] = {}
         self.serial: str | None = None
         self._attrs: dict[str, str | None] | None = None
+        self._span = (-1, -1)
         self._text: list[str] = []
         self._rescanned = 0
+        self._line, self._line_start = 1, 0  # getpos() only grows: walk the line starts once
+
+    @property
+    def api_version(self) -> str | None:
+        return self.meta.get("pypi:repository-version")
+
+    def _tag_span(self) -> tuple[int, int]:
+        """Offsets of the start tag being handled, (-1, -1) if they cannot be trusted."""
+        line, column = self.getpos()
+        while self._line < line:
+            self._line_start = self.document.index("\n", self._line_start) + 1
+            self._line += 1
+        start = self._line_start + column
+        raw = self.get_starttag_text() or ""
+        if not raw or not self.document.startswith(raw, start):
+            return -1, -1
+        return start, start + len(raw)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "a":
@@ -162,12 +231,19 @@ class _AnchorParser(HTMLParser):
             self._attrs = {}
             for key, value in attrs:
                 self._attrs.setdefault(key, value)  # HTML: the first duplicate attribute wins
-        elif tag == "base" and self.base is None:
-            self.base = dict(attrs).get("href")
+            self._span = self._tag_span()
+        elif tag == "base":
+            found = dict(attrs)
+            if "href" in found:
+                if self.base is None:
+                    self.base = found["href"]
+                start, end = self._tag_span()
+                self.bases.append(Tag(start, end, -1))
         elif tag == "meta":
             found = dict(attrs)
-            if found.get("name") == "pypi:repository-version" and self.api_version is None:
-                self.api_version = found.get("content")
+            name, content = found.get("name"), found.get("content")
+            if name in _META_NAMES and content is not None:
+                self.meta.setdefault(name, content)
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "a":
@@ -194,7 +270,8 @@ class _AnchorParser(HTMLParser):
 
     def _finish(self) -> None:
         if self._attrs is not None:
-            self.anchors.append((self._attrs, "".join(self._text).strip(_HTML_WS)))
+            text = "".join(self._text).strip(_HTML_WS)
+            self.anchors.append(_Anchor(self._attrs, text, *self._span))
         self._attrs, self._text = None, []
 
 
@@ -211,9 +288,9 @@ def _charset(content_type: str) -> str:
 
 
 def _parse_html(body: bytes, content_type: str, where: str) -> _AnchorParser:
-    parser = _AnchorParser()
+    parser = _AnchorParser(body.decode(_charset(content_type), errors="replace"))
     try:
-        parser.feed(body.decode(_charset(content_type), errors="replace"))
+        parser.feed(parser.document)
         parser.close()
     except PageError as exc:
         raise PageError(f"{where}: {exc}") from None
@@ -258,7 +335,11 @@ def _html_file(attrs: dict[str, str | None], text: str, base: str, where: str) -
     else:
         core = False
     gpg = {"true": True, "false": False}.get((attrs.get("data-gpg-sig") or "").strip().lower())
-    return FileLink(filename, url, _clean_hashes(pairs), requires, yanked, core, gpg)
+    provenance = attrs.get("data-provenance")
+    if provenance:
+        provenance = _resolve(provenance, base, f"{where}: data-provenance")[0]
+    hashes = _clean_hashes(pairs)
+    return FileLink(filename, url, hashes, requires, yanked, core, gpg, provenance=provenance or None)
 
 
 # --- JSON ---------------------------------------------------------------------------------------
@@ -267,6 +348,11 @@ def _html_file(attrs: dict[str, str | None], text: str, base: str, where: str) -
 class _JMeta(msgspec.Struct):
     api_version: str = msgspec.field(name="api-version")
     last_serial: int | str | None = msgspec.field(default=None, name="_last-serial")
+
+
+class _JStatus(msgspec.Struct):
+    status: str | None = None
+    reason: str | None = None
 
 
 class _JFile(msgspec.Struct):
@@ -282,6 +368,7 @@ class _JFile(msgspec.Struct):
     gpg_sig: bool | None = msgspec.field(default=None, name="gpg-sig")
     size: int | None = None
     upload_time: str | None = msgspec.field(default=None, name="upload-time")
+    provenance: Any = None  # PEP 740: a URL; anything else is kept in the document only
 
 
 class _JProject(msgspec.Struct):
@@ -289,6 +376,7 @@ class _JProject(msgspec.Struct):
     files: list[_JFile]
     name: str | None = None
     versions: list[str] | None = None
+    project_status: _JStatus | None = msgspec.field(default=None, name="project-status")
 
 
 class _JName(msgspec.Struct):
@@ -330,14 +418,25 @@ def _json_file(raw: _JFile, base: str, where: str) -> FileLink:
         raise PageError(f"{where}: negative size {raw.size}")
     upload = _clean(raw.upload_time, "upload-time", where) if raw.upload_time is not None else None
     hashes = _clean_hashes(raw.hashes.items())
-    return FileLink(raw.filename, url, hashes, requires, yanked, core or False, raw.gpg_sig, raw.size, upload)
+    provenance = None
+    if isinstance(raw.provenance, str) and raw.provenance:
+        provenance = _resolve(raw.provenance, base, f"{where}: provenance")[0]
+    return FileLink(
+        raw.filename, url, hashes, requires, yanked, core or False, raw.gpg_sig, raw.size, upload, provenance
+    )
 
 
 def _decode_json(decoder: msgspec.json.Decoder[Any], body: bytes, where: str) -> Any:
     try:
-        return decoder.decode(body)
+        parsed = decoder.decode(body)
+        msgspec.json.decode(body)  # the whole document must re-decode for faithful output
     except msgspec.DecodeError as exc:  # includes ValidationError: wrong type or missing key
         raise PageError(f"{where}: malformed JSON index page: {exc}") from exc
+    return parsed
+
+
+def _optional(value: str | None, what: str, where: str) -> str | None:
+    return None if value is None else _clean(value, what, where)
 
 
 def _serial(value: int | str | None, where: str) -> str | None:
@@ -351,16 +450,58 @@ def parse_project(body: bytes, content_type: str, page_url: str, name: str) -> P
     """The project page at `page_url`; relative links resolve against it (or its `<base href>`)."""
     where = f"project page {page_url[:200]}"
     if _kind(body, content_type) == "json":
-        raw: _JProject = _decode_json(_PROJECT_DECODER, body, where)
-        _check_api_version(raw.meta.api_version, where)
-        files = [_json_file(f, page_url, where) for f in raw.files]
-        versions = [_clean(v, "version", where) for v in raw.versions] if raw.versions is not None else None
-        page_name = _clean(raw.name, "name", where) if raw.name else name
-        return ProjectPage(page_name, files, versions, _serial(raw.meta.last_serial, where))
+        return _json_project(body, page_url, name, where)
+    return _html_project(body, content_type, page_url, name, where)
+
+
+def _json_project(body: bytes, page_url: str, name: str, where: str) -> ProjectPage:
+    raw: _JProject = _decode_json(_PROJECT_DECODER, body, where)
+    _check_api_version(raw.meta.api_version, where)
+    files = [_json_file(f, page_url, where) for f in raw.files]
+    versions = [_clean(v, "version", where) for v in raw.versions] if raw.versions is not None else None
+    page_name = _clean(raw.name, "name", where) if raw.name else name
+    st = raw.project_status or _JStatus()
+    return ProjectPage(
+        page_name,
+        files,
+        versions,
+        _serial(raw.meta.last_serial, where),
+        _clean(raw.meta.api_version, "api-version", where),
+        _optional(st.status, "project status", where),
+        _optional(st.reason, "project status reason", where),
+        JsonSource(body),
+    )
+
+
+def _html_project(body: bytes, content_type: str, page_url: str, name: str, where: str) -> ProjectPage:
     parser = _parse_html(body, content_type, where)
     base = page_url if parser.base is None else _resolve(parser.base, page_url, where)[0]
-    links = (_html_file(attrs, text, base, where) for attrs, text in parser.anchors)
-    return ProjectPage(name, [link for link in links if link is not None], None, parser.serial)
+    files: list[FileLink] = []
+    tags = list(parser.bases)
+    for anchor in parser.anchors:
+        link = _html_file(anchor.attrs, anchor.text, base, where)
+        if link is not None:
+            tags.append(Tag(anchor.start, anchor.end, len(files)))
+            files.append(link)
+    meta = {k: _clean(v, k, where) for k, v in parser.meta.items()}
+    return ProjectPage(
+        name,
+        files,
+        None,
+        parser.serial,
+        meta.get("pypi:repository-version"),
+        meta.get("pypi:project-status"),
+        meta.get("pypi:project-status-reason"),
+        _html_source(parser.document, tags),
+    )
+
+
+def _html_source(document: str, tags: list[Tag]) -> HtmlSource | None:
+    """The document with its link positions, or None (pkgate renders the page itself) when a
+    position could not be established."""
+    if any(t.start < 0 for t in tags):
+        return None
+    return HtmlSource(document, sorted(tags, key=lambda t: t.start))
 
 
 def parse_root(body: bytes, content_type: str) -> RootPage:
@@ -369,9 +510,20 @@ def parse_root(body: bytes, content_type: str) -> RootPage:
     if _kind(body, content_type) == "json":
         raw: _JRoot = _decode_json(_ROOT_DECODER, body, where)
         _check_api_version(raw.meta.api_version, where)
-        return RootPage([_clean(p.name, "project name", where) for p in raw.projects if p.name])
+        names = [_clean(p.name, "project name", where) for p in raw.projects if p.name]
+        # A nameless entry would be skipped here but not in the document: render it ourselves then.
+        source = JsonSource(body) if len(names) == len(raw.projects) else None
+        return RootPage(names, _clean(raw.meta.api_version, "api-version", where), source)
     parser = _parse_html(body, content_type, where)
-    names = [
-        _clean(text, "project name", where) for attrs, text in parser.anchors if text and "href" in attrs
-    ]
-    return RootPage(names)
+    names = []
+    tags = list(parser.bases)
+    for anchor in parser.anchors:
+        if anchor.text and "href" in anchor.attrs:
+            tags.append(Tag(anchor.start, anchor.end, len(names)))
+            names.append(_clean(anchor.text, "project name", where))
+    version = parser.api_version
+    return RootPage(
+        names,
+        None if version is None else _clean(version, "api-version", where),
+        _html_source(parser.document, tags),
+    )

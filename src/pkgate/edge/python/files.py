@@ -1,7 +1,8 @@
 """Python file links: `/files/<project>/<token>/<file>`, signed over `"<upstream> <url>"`.
 
 `<file>.metadata` is the PEP 658 metadata of `<file>`, at the file URL plus `.metadata`; it shares
-the file's signature. Links signed before upstream names were part of them still verify (lock files
+the file's signature. `<file>.provenance` is the PEP 740 provenance of `<file>`, signed under that
+name with the provenance URL the upstream listed; it is recorded as kind `metadata`. Links signed before upstream names were part of them still verify (lock files
 keep them).
 """
 
@@ -36,6 +37,9 @@ def resolve_file(path: str, signer: links.LinkSigner, proxied: Mapping[str, Hand
     upstream, sep, url = signed.partition(" ")
     if not sep:  # a link signed before upstream names were part of it
         upstream, url = "", signed
+    is_provenance = dist.endswith(links.PROVENANCE_SUFFIX)  # its URL is signed as it is
+    if is_provenance:
+        dist = dist[: -len(links.PROVENANCE_SUFFIX)]
     parsed = parse_filename(dist)
     facts = Facts(
         project=project,
@@ -44,7 +48,7 @@ def resolve_file(path: str, signer: links.LinkSigner, proxied: Mapping[str, Hand
         upstream=upstream or None,
     )
     return FileTarget(
-        METADATA if is_meta else FILE,
+        METADATA if is_meta or is_provenance else FILE,
         links.metadata_url(url) if is_meta else url,
         facts,
         proxied.get(upstream) if upstream else None,

@@ -1,7 +1,8 @@
 """Python index pages: `/simple/` and `/simple/<project>/`, in the negotiated PEP 691 type.
 
-File URLs are rewritten to signed gateway links; project names are PEP 503-normalised (a
-non-normal spelling is redirected to the normal one).
+File URLs (and PEP 740 provenance URLs) are rewritten to signed gateway links; the rest of the
+upstream's document is kept (docs/pages.md). Project names are PEP 503-normalised (a non-normal
+spelling is redirected to the normal one).
 """
 
 from __future__ import annotations
@@ -76,8 +77,12 @@ class Index:
             up = owner(f) if owner is not None else served_by
             return signer.make(canonical, f.filename, f"{up} {f.url}")
 
+        def provenance(f: pages.FileLink) -> str:
+            up = owner(f) if owner is not None else served_by
+            return signer.make(canonical, f.filename + links.PROVENANCE_SUFFIX, f"{up} {f.provenance}")
+
         render_page = _RENDER_PROJECT[ctype]
-        return self._page(got, ctype, lambda p: render_page(p, link), request, facts)
+        return self._page(got, ctype, lambda p: render_page(p, link, provenance), request, facts)
 
     async def root(self, request: Request, facts: Facts) -> Response:
         ctype = negotiate.negotiate(request.headers.get("accept"), format_param(request.query))
