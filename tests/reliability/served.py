@@ -84,7 +84,7 @@ class Served:
             time.sleep(0.2)
 
     def worker_pids(self) -> list[int]:
-        """The granian worker processes (the processes of the group that are not the supervisor)."""
+        """The granian worker processes of this gateway's process group."""
         assert self.proc is not None
         out = subprocess.run(["pgrep", "-g", str(self.proc.pid)], capture_output=True, text=True).stdout
         pids = [int(p) for p in out.split()]
@@ -148,7 +148,7 @@ def _is_worker(pid: int) -> bool:
         cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
-    return b"granian" in cmd or b"pkgate" in cmd
+    return b"multiprocessing.spawn" in cmd  # granian's workers are spawned; the resource tracker is not one
 
 
 def rss_kib(pid: int) -> int:
