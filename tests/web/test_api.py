@@ -39,7 +39,7 @@ async def test_openapi_lists_every_endpoint_with_schemas(client: httpx.AsyncClie
     assert sorted(doc["paths"]) == sorted(f"/api/{e.name}" for e in ENDPOINTS)
     ops = doc["paths"]["/api/downloads"]["get"]
     assert {p["name"] for p in ops["parameters"]} >= {"since", "until", "project"}
-    assert set(ops["responses"]) == {"200", "400", "401", "503"}
+    assert set(ops["responses"]) == {"200", "400", "401", "429", "503"}
     assert "DownloadRow" in doc["components"]["schemas"]
     assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
 

@@ -8,6 +8,7 @@ URL or a message. The pooled `httpx.AsyncClient` is the worker's, shared by all 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import time
 from typing import NamedTuple
@@ -96,8 +97,14 @@ class UpstreamClient:
         self.requests += 1
         started = time.perf_counter()
         verdict = False
+        # httpx's timeout bounds each read, so an upstream that drips a byte now and then would hold
+        # the request (and the client) for ever; the whole answer gets one deadline.
+        deadline = self.timeout if self.timeout is not None else self.http.timeout.read
         try:
-            async with self.http.stream("GET", url, headers=headers, timeout=self.timeout) as resp:
+            async with (
+                asyncio.timeout(deadline),
+                self.http.stream("GET", url, headers=headers, timeout=self.timeout) as resp,
+            ):
                 if resp.status_code in (304, 404):
                     body = b""
                 elif resp.status_code != 200:
@@ -125,6 +132,10 @@ class UpstreamClient:
             verdict = True
             self.failed()
             raise
+        except TimeoutError:
+            verdict = True
+            self.failed()
+            raise UpstreamError(f"{self.name}: {url}: no complete answer within {deadline}s") from None
         finally:
             if not verdict:
                 self.breaker.abandon()

@@ -25,6 +25,7 @@ import msgspec
 
 from pkgate.edge import proxy
 from pkgate.edge.answers import text
+from pkgate.edge.brake import FailureBrake
 from pkgate.edge.ecosystem import OTHER, Facts, FileTarget, Request, Response
 from pkgate.edge.metrics import Metrics, collect, render
 from pkgate.edge.recorder import Headers, Recorder
@@ -89,6 +90,7 @@ class Gateway:
         # filename parsing. Cleared on reload and when full.
         self._files: dict[str, _Known] = {}
         self.clock = clock
+        self.brake = FailureBrake()  # failed admin-token checks per address
         metrics.breaker_states = self._breaker_states
         metrics.spool_failures = lambda: recorder.committer.failures
 
@@ -115,7 +117,9 @@ class Gateway:
         else:
             facts = Facts()
             try:
-                response, kind, ecosystem, facts = await self._dispatch(method, path, query, headers, facts)
+                response, kind, ecosystem, facts = await self._dispatch(
+                    method, path, query, headers, facts, peer
+                )
             except Exception:  # last line of defence: never a traceback to the client, always an event
                 logging.getLogger("pkgate.edge").exception("unhandled error for %s %s", method, path[:200])
                 response, kind, ecosystem = text(500, "internal error"), OTHER, GATEWAY
@@ -154,9 +158,11 @@ class Gateway:
             return Response(response[0], response[1], b"")
         return response
 
-    async def _dispatch(self, method: str, path: str, query: str, headers: Headers, facts: Facts) -> _Routed:
+    async def _dispatch(
+        self, method: str, path: str, query: str, headers: Headers, facts: Facts, peer: str = ""
+    ) -> _Routed:
         if path == ADMIN_RELOAD and self.admin_token:
-            return _Routed(await self._admin_reload(method, headers), OTHER, GATEWAY, facts)
+            return _Routed(await self._admin_reload(method, headers, peer), OTHER, GATEWAY, facts)
         eco = self.ecosystems.find(path)
         if eco is None:
             return _Routed(text(404, "not found"), OTHER, GATEWAY, facts)
@@ -177,13 +183,18 @@ class Gateway:
             b"",
         )
 
-    async def _admin_reload(self, method: str, headers: Headers) -> Response:
+    async def _admin_reload(self, method: str, headers: Headers, peer: str) -> Response:
         if method != "POST":
             return text(405, "method not allowed", [("allow", "POST")])
+        wait = self.brake.retry_after(peer)
+        if wait:
+            return text(429, "too many failed token checks; retry later", [("retry-after", str(wait))])
         scheme, _, token = (headers.get("authorization") or "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             return text(401, "bearer token required", [("www-authenticate", 'Bearer realm="pkgate"')])
-        if not hmac.compare_digest(token.strip().encode(), self.admin_token.encode()):
+        # Constant time: how long the check takes must not tell how much of a guess was right.
+        if not hmac.compare_digest(token.strip().encode("utf-8", "replace"), self.admin_token.encode()):
+            self.brake.failed(peer)
             return text(403, "wrong token")
         if self.reload is None:
             return text(501, "reload is not available in this worker")

@@ -1,7 +1,8 @@
 """Turns an answered request into an Event and makes it durable before the answer leaves.
 
 This is where the raw client IP is last seen: it is resolved (trusted proxies only), turned into
-keyed source ids and geo facts, and dropped. The event is then framed into the spool with group
+keyed source ids and geo facts, and dropped; addresses written into the User-Agent or the path are
+redacted (enrich.redact). The event is then framed into the spool with group
 commit; the handler awaits that before responding, so an answered request is never lost.
 """
 
@@ -15,6 +16,7 @@ import msgspec
 
 from pkgate.edge.clientip import ClientIP
 from pkgate.enrich.geo import Enricher
+from pkgate.enrich.redact import redact_ips
 from pkgate.events import Event, encode, new_id
 from pkgate.events.commit import GroupCommitter
 from pkgate.events.model import MAX_PATH, MAX_UA
@@ -69,7 +71,7 @@ class Recorder:
             ts_us=ts_us,
             gateway=self.gateway_id,
             method=method[:16],
-            path=path[:MAX_PATH],
+            path=redact_ips(path[:MAX_PATH]),  # an address a client wrote is still an address
             kind=kind,
             status=status,
             duration_us=duration_us,
@@ -77,7 +79,7 @@ class Recorder:
             version=version,
             filename=filename,
             conditional=conditional,
-            user_agent=ua[:MAX_UA],
+            user_agent=redact_ips(ua[:MAX_UA]),
             source_id=facts.source_id,
             network_id=facts.network_id,
             country=facts.country,

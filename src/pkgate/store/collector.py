@@ -50,7 +50,8 @@ class Collector:
         self._loader = Loader(db_path, db_path.parent / "spool")  # for connect + rejects
 
     async def run(self, stop: asyncio.Event, idle_wait: float = 1.0) -> None:
-        """Consume until `stop` is set; raises FleetError when NATS fails."""
+        """Consume until `stop` is set. A NATS outage is waited out (the client reconnects); raises
+        FleetError when NATS cannot be reached at start or the connection is closed for good."""
         try:
             nc = await nats.connect(self.url, max_reconnect_attempts=-1)
         except (NatsError, OSError) as exc:
@@ -71,13 +72,31 @@ class Collector:
                     msgs = await sub.fetch(self.batch, timeout=idle_wait)
                 except (NatsTimeout, TimeoutError):  # nats-py raises either when nothing is pending
                     continue
+                except (NatsError, JetStreamError) as exc:
+                    if nc.is_closed:
+                        raise
+                    await self._outage(exc, idle_wait)
+                    continue
                 self._store(msgs)
-                await asyncio.gather(*(m.ack_sync() for m in msgs))
+                try:
+                    await asyncio.gather(*(m.ack_sync() for m in msgs))
+                except (NatsError, JetStreamError, TimeoutError) as exc:
+                    # NATS went away after the commit: the batch comes again (redelivery after
+                    # ack_wait) and the primary key drops it. The client reconnects by itself.
+                    if nc.is_closed:
+                        raise
+                    await self._outage(exc, idle_wait)
+                    continue
                 self.collected_total += len(msgs)
         except (NatsError, JetStreamError) as exc:
             raise FleetError(f"collecting from {self.url} failed: {exc!r}") from None
         finally:
             await nc.close()
+
+    async def _outage(self, exc: Exception, wait: float) -> None:
+        """NATS is unreachable for now: keep running (the gateways keep spooling) and retry."""
+        log.warning("NATS at %s unavailable (%r); retrying", self.url, exc)
+        await asyncio.sleep(wait)
 
     def _store(self, msgs: list[Msg]) -> None:
         """One transaction per batch; a batch the store refuses is narrowed down to the refused

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Final
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -19,6 +20,7 @@ from starlette.routing import Route
 from pkgate.errors import ConfigError
 from pkgate.web.api import api_routes
 from pkgate.web.assets import DASHBOARD_DIR, find_chart_js
+from pkgate.web.guard import Guard
 
 __all__ = ["MIN_TOKEN_LENGTH", "create_app"]
 
@@ -67,4 +69,4 @@ def create_app(store: Path, token: str, chart_js: Path | None = None) -> Starlet
         Route("/dashboard/vendor/chart.js", vendor, methods=["GET"]),
         *api_routes(store, token),
     ]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, middleware=[Middleware(Guard)])  # headers + token-guess brake

@@ -103,6 +103,7 @@ def openapi_document(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
                     },
                     "400": _error("A parameter is malformed; the message names it."),
                     "401": _error("Missing or wrong admin token."),
+                    "429": _error("Too many failed token checks from this address; see Retry-After."),
                     "503": _error("The store is not there yet or is busy; retry."),
                 },
             }

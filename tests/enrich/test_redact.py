@@ -1,0 +1,53 @@
+"""IP literals a client writes into its User-Agent or path never survive into the stored text."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pkgate.enrich.redact import REDACTED, redact_ips
+
+PIP_UA = (
+    'pip/24.0 {"ci":null,"cpu":"x86_64","implementation":{"name":"CPython","version":"3.11.7"},'
+    '"openssl_version":"OpenSSL 3.0.11 19 Sep 2023","system":{"name":"Linux","release":"6.1.0-17-amd64"}}'
+)
+SEPARATORS = st.sampled_from([" ", "(", ")", "/", ";", ",", "=", '"', "[", "]", "", "\t"])
+
+
+def test_ordinary_text_is_unchanged() -> None:
+    for text in [PIP_UA, "uv/0.4.0", "/simple/six/", "at 12:30:45", "v1.2.3.4.5", "999.1.1.1", "x86_64"]:
+        assert redact_ips(text) == text
+
+
+def test_examples() -> None:
+    assert redact_ips("curl/8 (10.1.2.3)") == f"curl/8 ({REDACTED})"
+    assert redact_ips("/simple/203.0.113.46/") == f"/simple/{REDACTED}/"
+    assert redact_ips("via 1.2.3.4:8080") == f"via {REDACTED}:8080"
+    assert redact_ips("[2001:db8::1]:443") == f"[{REDACTED}]:443"
+    assert redact_ips("::ffff:198.51.100.7") == REDACTED
+
+
+@given(
+    ip=st.ip_addresses(),
+    before=st.text(max_size=30),
+    after=st.text(max_size=30),
+    left=SEPARATORS,
+    right=SEPARATORS,
+    form=st.sampled_from(["compressed", "exploded"]),
+)
+def test_no_address_survives(
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address,
+    before: str,
+    after: str,
+    left: str,
+    right: str,
+    form: str,
+) -> None:
+    literal = getattr(ip, form)
+    # Separators keep the literal a token of its own (an address glued to letters is a version, a word).
+    text = f"{before} {left}{literal}{right} {after}"
+    out = redact_ips(text)
+    assert literal not in out or literal in before or literal in after or literal in REDACTED
+    assert redact_ips(out) == out  # idempotent
