@@ -139,6 +139,13 @@ class DataPaths(NamedTuple):
         return self.root / "run" / "pkgate.toml"
 
 
+class Ingest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """`pkgate ingest` / `tail`: the origin name of ingested events and the generic JSON mapping."""
+
+    name: str = ""  # events get origin "log:<name>"; "": the log format's name
+    json_fields: dict[str, str] = msgspec.field(default_factory=dict)  # pkgate field -> log key
+
+
 class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     server: Server = msgspec.field(default_factory=Server)
     gateway: Gateway = msgspec.field(default_factory=Gateway)
@@ -149,6 +156,7 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     privacy: Privacy = msgspec.field(default_factory=Privacy)
     routing: Routing = msgspec.field(default_factory=Routing)
     fleet: Fleet = msgspec.field(default_factory=Fleet)
+    ingest: Ingest = msgspec.field(default_factory=Ingest)
 
     @property
     def data_dir(self) -> Path:
@@ -243,6 +251,8 @@ def _check(cfg: Config, origin: str) -> None:
         raise bad("fleet.stream", f"must be letters, digits, '-' or '_', got {cfg.fleet.stream!r}")
     if cfg.gateway.cache_bytes < 1 << 20:
         raise bad("gateway.cache_bytes", "must be at least 1 MiB (1048576)")
+    if cfg.ingest.name and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", cfg.ingest.name):
+        raise bad("ingest.name", f"must be letters, digits, '.', '-' or '_', got {cfg.ingest.name!r}")
     if cfg.storage.retention_days < 0:
         raise bad("storage.retention_days", "must not be negative (0 keeps events forever)")
     if cfg.privacy.window_days < 0:
@@ -428,4 +438,6 @@ def _toml_value(v: object) -> str:
         return repr(v)
     if isinstance(v, list):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{_toml_value(k)} = {_toml_value(x)}" for k, x in v.items()) + "}"
     return msgspec.json.encode(str(v)).decode()
