@@ -46,7 +46,10 @@ _cache: dict[str, Target] = {}
 
 
 def classify(path: str) -> Target:
-    """The target of a request path (no query). Never raises; results are cached (bounded)."""
+    """The target of a request path (no query). Never raises; index paths are cached (bounded),
+    file paths by their file name."""
+    if not path.startswith("/simple"):
+        return _classify(path[: MAX_PATH * 4])
     hit = _cache.get(path)
     if hit is not None:
         return hit
@@ -72,12 +75,28 @@ def _classify(path: str) -> Target:
         name, version = unquote(segments[2]), unquote(segments[3])
         if is_valid_project_name(name):
             return Target("file", "files", normalize(name), version[:128], last[:255])
+    return _dist(last) if "." in last else _OTHER
+
+
+_dist_cache: dict[str, Target] = {}
+
+
+def _dist(last: str) -> Target:
+    """A distribution file (or its PEP 658 metadata) named by the last path segment; cached, as
+    `/packages/<hash>/...` paths are all different while the files are few."""
+    hit = _dist_cache.get(last)
+    if hit is not None:
+        return hit
     is_meta = last.endswith(_METADATA)
     dist = last[: -len(_METADATA)] if is_meta else last
-    parsed = parse_filename(dist) if "." in dist else None
+    parsed = parse_filename(dist)
+    target = _OTHER
     if parsed is not None:
-        return Target("metadata" if is_meta else "file", "python", parsed[0], parsed[1], dist)
-    return _OTHER
+        target = Target("metadata" if is_meta else "file", "python", parsed[0], parsed[1], dist)
+    if len(_dist_cache) >= _CACHE_MAX:
+        _dist_cache.clear()
+    _dist_cache[last] = target
+    return target
 
 
 def _simple(path: str) -> Target:

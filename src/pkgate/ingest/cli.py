@@ -10,7 +10,7 @@ import typer
 from pkgate import config as config_mod
 from pkgate.errors import PkgateError
 
-__all__ = ["ingest_command"]
+__all__ = ["ingest_command", "tail_command"]
 
 ConfigOpt = Annotated[
     str | None,
@@ -122,3 +122,37 @@ def _with_bar(cfg: config_mod.Config, files: list[str], opts: object) -> object:
 
     with bar:
         return ingest(cfg, files, opts, progress=update)
+
+
+def tail_command(
+    file: Annotated[str, typer.Argument(help="The access log to follow (plain text).")],
+    config: ConfigOpt = None,
+    fmt: FormatOpt = None,
+    name: NameOpt = None,
+    interval: Annotated[float, typer.Option(help="Seconds between reads (and store commits).")] = 1.0,
+    jobs: Annotated[int, typer.Option(help="Worker processes (1: in this process).")] = 1,
+) -> None:
+    """Follow a growing access log (surviving rename and copytruncate rotation) until interrupted."""
+    import signal
+    import threading
+
+    from pkgate.ingest.detect import FORMATS
+    from pkgate.ingest.run import Options
+    from pkgate.ingest.tail import tail
+
+    if fmt is not None and fmt not in FORMATS:
+        raise _fail(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+    if not 0.01 <= interval <= 3600 or jobs < 0:
+        raise _fail("--interval must be between 0.01 and 3600 seconds, --jobs 0 or more")
+    try:
+        cfg = config_mod.load(config)
+    except PkgateError as exc:
+        raise _fail(str(exc)) from None
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        summary = tail(cfg, file, Options(fmt=fmt, name=name, jobs=jobs), stop, interval)
+    except PkgateError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(_summary_text(summary), err=True)

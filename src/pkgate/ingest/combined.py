@@ -16,7 +16,7 @@ from pkgate.ingest.record import MAX_FIELD, BadLine, Record, unescape
 
 __all__ = ["CombinedParser", "clf_time_us"]
 
-_QUOTED: Final = r'"((?:[^"\\]|\\.)*)"'
+_QUOTED: Final = r'"([^"\\]*(?:\\.[^"\\]*)*)"'
 _LINE: Final = re.compile(
     r"(\S+) \S+ (?:\S+|" + _QUOTED + r") \[([^\]]{1,64})\] " + _QUOTED + r" (\d{3}) (\S+)"
     r"(?: " + _QUOTED + " " + _QUOTED + ")?"
@@ -29,6 +29,7 @@ _MONTHS: Final = {
 }
 _DAYS_BEFORE: Final = (0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334)
 _time_cache: dict[str, int] = {}
+_ua_cache: dict[str, str] = {}
 
 
 def _days(year: int, month: int, day: int) -> int:
@@ -90,7 +91,14 @@ class CombinedParser:
         code = int(status)
         if not 100 <= code <= 599:
             raise BadLine("status", status)
-        ua = unescape(agent[:MAX_FIELD]) if agent and agent != "-" else ""
+        ua = ""
+        if agent and agent != "-":
+            ua = _ua_cache.get(agent, "")
+            if not ua:
+                ua = unescape(agent[:MAX_FIELD])
+                if len(_ua_cache) >= 4096:
+                    _ua_cache.clear()
+                _ua_cache[agent] = ua
         return Record(
             ts_us=clf_time_us(when),
             ip=ip,

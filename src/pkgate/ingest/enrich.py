@@ -44,7 +44,7 @@ class IngestEnricher:
             cloud_ranges=[Path(p) for p in cfg.privacy.cloud_ranges],
             window_days=window,
         )
-        self.enricher.hasher = _RunKeyHasher(cfg.data_dir / "keys", window, run_secret)
+        self.enricher.hasher = _RunKeyHasher(cfg.paths.keys, window, run_secret)
         # The hasher's newest day is today: days before yesterday never touch a key file, and a
         # log line can never make it delete today's key (lines from the future are rejected).
         self.enricher.hasher.ids("0.0.0.0", now_us)

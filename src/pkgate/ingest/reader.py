@@ -150,7 +150,9 @@ class LogInput:
         if buf and final:
             yield from self._emit(buf)
         elif buf:
-            self._pending = buf
+            cut = buf.rfind(b"\n") + 1  # the complete lines now; the unterminated rest waits
+            yield from self._emit(buf[:cut])
+            self._pending = buf[cut:]
 
     def _emit(self, data: bytes) -> Iterator[Chunk]:
         if not data:

@@ -7,6 +7,7 @@ the parser and the enricher, exactly like the peer address inside the gateway.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Final
 from urllib.parse import unquote_to_bytes
 
@@ -47,27 +48,19 @@ def unescape(text: str) -> str:
     sequences become U+FFFD. Text without a backslash is returned as is (the common case)."""
     if "\\" not in text:
         return text
-    out = bytearray()
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c == "\\" and i + 1 < n:
-            nxt = text[i + 1]
-            if nxt == "x" and i + 3 < n:
-                try:
-                    out.append(int(text[i + 2 : i + 4], 16))
-                    i += 4
-                    continue
-                except ValueError:
-                    pass
-            simple = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}.get(nxt)
-            if simple is not None:
-                out += simple.encode()
-                i += 2
-                continue
-        out += c.encode("utf-8", "surrogatepass")
-        i += 1
-    return out.decode("utf-8", "replace")
+    # Escapes the servers do not write (a stray backslash) are kept as written.
+    return _ESCAPE.sub(_one_escape, text.encode("utf-8", "surrogatepass")).decode("utf-8", "replace")
+
+
+_ESCAPE: Final = re.compile(rb"\\(x[0-9A-Fa-f]{2}|.)", re.S)
+_SIMPLE: Final = {b"n": b"\n", b"t": b"\t", b"r": b"\r", b'"': b'"', b"\\": b"\\"}
+
+
+def _one_escape(m: re.Match[bytes]) -> bytes:
+    code = m.group(1)
+    if len(code) == 3:
+        return bytes([int(code[1:], 16)])
+    return _SIMPLE.get(code, m.group(0))
 
 
 def percent_decoded(text: str) -> str:

@@ -37,7 +37,7 @@ from pkgate.ingest.work import ChunkResult, Worker, init_process, run_in_process
 from pkgate.store.loader import connect, insert_table
 from pkgate.store.schema import ensure_schema
 
-__all__ = ["Options", "Summary", "ingest"]
+__all__ = ["Options", "Runner", "Summary", "ingest"]
 
 #: Rows gathered before one store transaction (bounded memory, few commits).
 BATCH_ROWS: Final = 100_000
@@ -110,14 +110,16 @@ def _origin(opts: Options, cfg: Config, parser: Parser) -> str:
     return f"log:{name}"
 
 
-class _Runner:
+class Runner:
+    """The pipeline of one `ingest` (or `tail`) run: workers, store batches, progress, summary."""
+
     def __init__(self, cfg: Config, opts: Options, progress: Progress | None) -> None:
         self.cfg = cfg
         self.opts = opts
         self.progress = progress
         self.summary = Summary()
         self.positions = ProgressFile(cfg.data_dir)
-        self.store = _Store(cfg.data_dir / "pkgate.duckdb")
+        self.store = _Store(cfg.paths.store)
         self.jobs = opts.jobs or (os.cpu_count() or 1)
         self.started = now_us()
         self.secret = os.urandom(32)  # this run's key material for destroyed days: memory only
@@ -169,14 +171,18 @@ class _Runner:
             log.close()
 
     def _one(self, log: LogInput) -> None:
+        parser, origin = self.prepare(log)
+        self.feed(log, parser, origin, log.chunks())
+
+    def prepare(self, log: LogInput) -> tuple[Parser, str]:
+        """The log's parser and origin; moves past what earlier runs ingested."""
         parser = self.parser_for(log)
-        origin = _origin(self.opts, self.cfg, parser)
         done = None if self.opts.from_start else self.positions.get(log.identity)
         if done is not None and done.offset:
             log.skip_to(done.offset, done.line)
             self.summary.skipped += done.line - 1
         self.summary.files += 1
-        self.feed(log, parser, origin, log.chunks())
+        return parser, _origin(self.opts, self.cfg, parser)
 
     def feed(self, log: LogInput, parser: Parser, origin: str, chunks: Iterator[Chunk]) -> None:
         """Run the chunks through the workers in order; commit and record progress as they return."""
@@ -219,7 +225,7 @@ def ingest(
     cfg: Config, paths: Sequence[str], opts: Options | None = None, progress: Progress | None = None
 ) -> Summary:
     """Ingest every log in `paths` (`-`: standard input); IngestError on the first unreadable one."""
-    runner = _Runner(cfg, opts or Options(), progress)
+    runner = Runner(cfg, opts or Options(), progress)
     begin = time.monotonic()
     try:
         for path in paths:
