@@ -332,10 +332,13 @@ def version() -> None:
 def _register_web() -> None:
     """The dashboard and demo commands live with their packages; their heavy imports load lazily."""
     from pkgate.demo.cli import demo as demo_command
+    from pkgate.ingest.cli import ingest_command, tail_command
     from pkgate.web.cli import dashboard as dashboard_command
 
     app.command("dashboard")(dashboard_command)
     app.command("demo")(demo_command)
+    app.command("ingest")(ingest_command)
+    app.command("tail")(tail_command)
 
 
 _register_web()

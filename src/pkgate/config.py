@@ -191,6 +191,16 @@ class DataPaths(NamedTuple):
         return self.root / "run" / "pkgate.toml"
 
 
+class Ingest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """`pkgate ingest` / `tail`: the origin name of ingested events and the generic JSON mapping."""
+
+    #: Events get origin "log:<name>"; "": the log format's name.
+    name: Annotated[
+        str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{0,64}$", description="letters, digits, '.', '-' or '_'")
+    ] = ""
+    json_fields: dict[str, str] = msgspec.field(default_factory=dict)  # pkgate field -> log key
+
+
 class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     server: Server = msgspec.field(default_factory=Server)
     gateway: Gateway = msgspec.field(default_factory=Gateway)
@@ -202,6 +212,7 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     privacy: Privacy = msgspec.field(default_factory=Privacy)
     routing: Routing = msgspec.field(default_factory=Routing)
     fleet: Fleet = msgspec.field(default_factory=Fleet)
+    ingest: Ingest = msgspec.field(default_factory=Ingest)
 
     @property
     def data_dir(self) -> Path:

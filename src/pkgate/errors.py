@@ -68,3 +68,7 @@ class StoreError(PkgateError):
 
 class FleetError(PkgateError):
     """NATS is unreachable or refused a publish or fetch; the spool (or stream) keeps the events."""
+
+
+class IngestError(PkgateError):
+    """An access log cannot be read (missing file, unknown format, a bad line under --strict)."""

@@ -86,11 +86,18 @@ _INSERT = (  # built from constant column names only
 
 def insert_events(con: duckdb.DuckDBPyConnection, events: Sequence[Event]) -> None:
     """Insert idempotently by event id (duplicates are ignored)."""
-    con.register("pkgate_batch", to_table(events))
+    insert_table(con, to_table(events))
+
+
+def insert_table(con: duckdb.DuckDBPyConnection, table: pa.Table) -> int:
+    """`insert_events` for rows already made by `to_table` (elsewhere, e.g. in `ingest`'s worker
+    processes); the number of rows that were new."""
+    con.register("pkgate_batch", table)
     try:
-        con.execute(_INSERT)
+        row = con.execute(_INSERT).fetchone()
     finally:
         con.unregister("pkgate_batch")
+    return int(row[0]) if row else 0
 
 
 class Loader:

@@ -1,0 +1,111 @@
+"""nginx `combined` and Apache combined (`%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"`).
+
+Both servers write the same layout; they differ only in escaping (nginx `\\xHH`, Apache `\\"` and
+`\\xhh`), which `unescape` handles alike. Trailing fields after the User-Agent (a custom
+`combined` + `$request_time`) are allowed and ignored. The layout cannot tell whether a request had
+a `Range` header, so only a 206 answer marks it partial; nor whether it was conditional, so only a
+304 marks it so (the JSON format logs both, see docs/ingest.md).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from pkgate.ingest.record import MAX_FIELD, BadLine, Record, unescape
+
+__all__ = ["CombinedParser", "clf_time_us"]
+
+_QUOTED: Final = r'"([^"\\]*(?:\\.[^"\\]*)*)"'
+_LINE: Final = re.compile(
+    r"(\S+) \S+ (?:\S+|" + _QUOTED + r") \[([^\]]{1,64})\] " + _QUOTED + r" (\d{3}) (\S+)"
+    r"(?: " + _QUOTED + " " + _QUOTED + ")?"
+)
+_MONTHS: Final = {
+    m: i
+    for i, m in enumerate(
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1
+    )
+}
+_DAYS_BEFORE: Final = (0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334)
+_time_cache: dict[str, int] = {}
+_ua_cache: dict[str, str] = {}
+
+
+def _days(year: int, month: int, day: int) -> int:
+    """Days since 1970-01-01 (proleptic Gregorian), without building datetime objects."""
+    leap = month > 2 and (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0))
+    y = year - 1
+    return y * 365 + y // 4 - y // 100 + y // 400 + _DAYS_BEFORE[month] + leap + day - 719163
+
+
+def clf_time_us(text: str) -> int:
+    """Epoch microseconds of a Common Log Format time, `10/Oct/2000:13:55:36 -0700`.
+
+    Busy logs repeat the same second many times: results are cached (bounded).
+    """
+    hit = _time_cache.get(text)
+    if hit is not None:
+        return hit
+    try:
+        if len(text) != 26 or text[2] != "/" or text[6] != "/" or text[11] != ":" or text[20] != " ":
+            raise ValueError(text)
+        day, month, year = int(text[0:2]), _MONTHS[text[3:6]], int(text[7:11])
+        hh, mm, ss = int(text[12:14]), int(text[15:17]), int(text[18:20])
+        sign, oh, om = text[21], int(text[22:24]), int(text[24:26])
+        if sign not in "+-" or not (1 <= day <= 31 and hh < 24 and mm < 60 and ss < 61 and om < 60):
+            raise ValueError(text)
+    except (ValueError, KeyError):
+        raise BadLine("timestamp", text[:64]) from None
+    offset = (oh * 60 + om) * 60 * (1 if sign == "+" else -1)
+    value = ((_days(year, month, day) * 86400 + hh * 3600 + mm * 60 + ss) - offset) * 1_000_000
+    if len(_time_cache) >= 4096:
+        _time_cache.clear()
+    _time_cache[text] = value
+    return value
+
+
+def split_request(request: str) -> tuple[str, str]:
+    """(method, target) of a request line `GET /path?q HTTP/1.1` (HTTP/0.9: no version)."""
+    parts = request.split(" ")
+    if (len(parts) == 3 and parts[2].startswith("HTTP/")) or len(parts) == 2:
+        method, target = parts[0], parts[1]
+        if 0 < len(method) <= 16 and method.isalpha() and target[:1] in ("/", "h", "*"):
+            return method.upper(), target[:MAX_FIELD]
+    raise BadLine("request", request[:64])
+
+
+class CombinedParser:
+    """One line of the combined layout -> Record."""
+
+    name = "combined"
+
+    def parse(self, line: str) -> Record | None:
+        if not line or line.isspace():
+            return None
+        m = _LINE.match(line)
+        if m is None:
+            raise BadLine("syntax")
+        ip, _user, when, request, status, _size, _referer, agent = m.groups()
+        method, target = split_request(unescape(request))
+        code = int(status)
+        if not 100 <= code <= 599:
+            raise BadLine("status", status)
+        ua = ""
+        if agent and agent != "-":
+            ua = _ua_cache.get(agent, "")
+            if not ua:
+                ua = unescape(agent[:MAX_FIELD])
+                if len(_ua_cache) >= 4096:
+                    _ua_cache.clear()
+                _ua_cache[agent] = ua
+        return Record(
+            ts_us=clf_time_us(when),
+            ip=ip,
+            method=method,
+            target=target,
+            status=code,
+            user_agent=ua,
+            partial=True if code == 206 else None,
+            conditional=True if code == 304 else None,
+        )

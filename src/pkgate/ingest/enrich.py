@@ -1,0 +1,58 @@
+"""Client address -> source ids and geo facts, as the gateway's recorder does, then dropped.
+
+One difference is deliberate: a line may be older than yesterday, whose day key has already been
+destroyed (or never existed). Such days get a key of this ingest's own, derived from a random run
+secret that lives in memory only and is shared by the worker processes, so their uniques count
+right within the ingest but can never be linked to the gateway's ids of that day, or to another
+ingest's. Today and yesterday use the shared day keys in `<data_dir>/keys`, so those days' uniques
+join with the gateway's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from pkgate.config import Config
+from pkgate.edge.clientip import ClientIP
+from pkgate.enrich.geo import Enricher, SourceFacts
+from pkgate.enrich.sources import DAY_US, SourceHasher
+
+__all__ = ["IngestEnricher"]
+
+
+class _RunKeyHasher(SourceHasher):
+    """A `SourceHasher` whose stand-in for a destroyed key is derived from the run secret instead of
+    being random per process: the workers of one ingest must agree on it."""
+
+    def __init__(self, keys_dir: Path, window_days: int | None, run_secret: bytes) -> None:
+        super().__init__(keys_dir, window_days, cache_size=0)
+        self._run_secret = run_secret
+
+    def _ephemeral(self, name: str) -> bytes:
+        return hashlib.blake2b(name.encode(), key=self._run_secret, digest_size=32).digest()
+
+
+class IngestEnricher:
+    """`facts(ip, forwarded_for, ts_us)`: the event's source ids and facts; the address goes no further."""
+
+    def __init__(self, cfg: Config, run_secret: bytes, now_us: int) -> None:
+        window = cfg.privacy.window_days or None
+        self.enricher = Enricher(
+            cfg.data_dir,
+            asn_db=Path(cfg.privacy.asn_db) if cfg.privacy.asn_db else None,
+            cloud_ranges=[Path(p) for p in cfg.privacy.cloud_ranges],
+            window_days=window,
+        )
+        self.enricher.hasher = _RunKeyHasher(cfg.paths.keys, window, run_secret)
+        # The hasher's newest day is today: days before yesterday never touch a key file, and a
+        # log line can never make it delete today's key (lines from the future are rejected).
+        self.enricher.hasher.ids("0.0.0.0", now_us)
+        self.today = now_us // DAY_US
+        self.client_ip = ClientIP(cfg.privacy.trusted_proxies, header=cfg.privacy.forwarded_header)
+
+    def facts(self, ip: str, forwarded_for: str | None, ts_us: int) -> SourceFacts:
+        return self.enricher.facts(self.client_ip.resolve(ip, forwarded_for, None), ts_us)
+
+    def close(self) -> None:
+        self.enricher.close()

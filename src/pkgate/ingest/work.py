@@ -1,0 +1,165 @@
+"""One chunk of log lines -> events (as the store's Arrow rows) + what was rejected and why.
+
+This is the part that runs in every worker process: parse, classify, enrich (the address is used
+here and dropped), build the event with an id derived from the log's identity, the line's byte
+offset and its content, and turn the chunk's events into the loader's table (`to_table`, the
+User-Agent parsed exactly as for gateway events).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import msgspec
+
+from pkgate.config import Config
+from pkgate.enrich.sources import DAY_US
+from pkgate.events import Event
+from pkgate.events.model import MAX_PATH, MAX_UA, now_us
+from pkgate.ingest.classify import classify
+from pkgate.ingest.detect import Parser
+from pkgate.ingest.enrich import IngestEnricher
+from pkgate.ingest.reader import MAX_LINE, Chunk
+from pkgate.ingest.record import BadLine, Record
+from pkgate.store.loader import to_table
+
+__all__ = ["BadAt", "ChunkResult", "Worker"]
+
+#: Lines stamped later than this past the ingest's start are rejected (`future`): a wrong clock
+#: must not make the key rotation think a new day has begun.
+FUTURE_SLACK_US: Final = 300_000_000
+_SERVED: Final = (200, 206)
+
+
+class BadAt(msgspec.Struct, frozen=True):
+    line: int
+    offset: int
+    reason: str
+    detail: str
+
+
+class ChunkResult(msgspec.Struct):
+    table: Any  # pyarrow.Table of the events, None when there are none
+    events: int
+    lines: int
+    blank: int
+    rejects: dict[str, int]
+    first_bad: BadAt | None
+    end_offset: int  # where the next unread line starts
+    end_line: int
+
+
+class Worker:
+    """Per-process state: the enricher (with this run's key for destroyed days) and settings."""
+
+    def __init__(self, cfg: Config, run_secret: bytes, started_us: int, strict: bool) -> None:
+        self.enricher = IngestEnricher(cfg, run_secret, started_us)
+        self.gateway = cfg.gateway_id
+        self.redirect_status = cfg.gateway.redirect_status
+        self.strict = strict
+        self.latest_us = max(started_us, now_us()) + FUTURE_SLACK_US
+
+    def event(self, rec: Record, ident_offset: bytes, origin: str) -> Event:
+        """The event for one parsed line; BadLine for a line no event can be made of."""
+        if not rec.ip:
+            raise BadLine("missing-field", "client address")
+        if rec.ts_us > self.latest_us or rec.ts_us // DAY_US > self.enricher.today:
+            raise BadLine("future", "timestamp after the ingest started")
+        if rec.ts_us <= 0:
+            raise BadLine("timestamp", "before 1970")
+        target = rec.target
+        if not target.startswith("/"):
+            target = (urlsplit(target).path or "/") if target.startswith("http") else "/"
+        path = target.split("?", 1)[0]
+        what = classify(path)
+        status = rec.status
+        if what.kind in ("file", "metadata") and status in _SERVED and rec.method in ("GET", "HEAD"):
+            # The logged server sent the file itself; the gateway would have redirected to it.
+            status = self.redirect_status
+        facts = self.enricher.facts(rec.ip, rec.forwarded_for, rec.ts_us)
+        material = f"{rec.ts_us} {rec.method} {rec.target} {rec.status} {rec.user_agent}"
+        digest = hashlib.blake2b(ident_offset, digest_size=16)
+        digest.update(material.encode("utf-8", "surrogatepass"))
+        return Event(
+            id=digest.hexdigest(),
+            ts_us=rec.ts_us,
+            gateway=self.gateway,
+            method=rec.method[:16],
+            path=path[:MAX_PATH],
+            kind=what.kind,
+            status=status,
+            duration_us=rec.duration_us,
+            project=what.project,
+            version=what.version,
+            filename=what.filename,
+            conditional=bool(rec.conditional),
+            user_agent=rec.user_agent[:MAX_UA],
+            source_id=facts.source_id,
+            network_id=facts.network_id,
+            country=facts.country,
+            asn=facts.asn,
+            org=facts.org,
+            cloud=facts.cloud,
+            partial=bool(rec.partial),
+            ecosystem=what.ecosystem,
+            origin=origin,
+        )
+
+    def run(self, chunk: Chunk, identity: bytes, parser: Parser, origin: str) -> ChunkResult:
+        rejects: Counter[str] = Counter()
+        if chunk.too_long:
+            rejects["too-long"] += 1
+            bad = BadAt(chunk.line, chunk.offset, "too-long", f"longer than {MAX_LINE} bytes")
+            return ChunkResult(None, 0, 1, 0, dict(rejects), bad, chunk.offset, chunk.line + 1)
+        events: list[Event] = []
+        first_bad: BadAt | None = None
+        offset, number, blank = chunk.offset, chunk.line, 0
+        data = chunk.data
+        lines = data.split(b"\n")
+        if lines and lines[-1] == b"":
+            lines.pop()
+        for raw in lines:
+            start, number_here = offset, number
+            offset += len(raw) + 1
+            number += 1
+            try:
+                if len(raw) > MAX_LINE:
+                    raise BadLine("too-long", f"longer than {MAX_LINE} bytes")
+                text = raw.decode("utf-8", "replace")
+                rec = parser.parse(text[:-1] if text.endswith("\r") else text)
+                if rec is None:
+                    blank += 1
+                    continue
+                events.append(self.event(rec, identity + start.to_bytes(8, "little"), origin))
+            except BadLine as exc:
+                rejects[exc.reason] += 1
+                if first_bad is None:
+                    first_bad = BadAt(number_here, start, exc.reason, str(exc))
+                if self.strict:
+                    offset, number = start, number_here
+                    break
+        offset = min(offset, chunk.offset + len(data))
+        table = to_table(events) if events else None
+        return ChunkResult(
+            table, len(events), number - chunk.line, blank, dict(rejects), first_bad, offset, number
+        )
+
+    def close(self) -> None:
+        self.enricher.close()
+
+
+_worker: Worker | None = None
+
+
+def init_process(cfg: Config, run_secret: bytes, started_us: int, strict: bool) -> None:
+    """Pool initializer: one Worker per process (inherited by fork, never pickled to disk)."""
+    global _worker
+    _worker = Worker(cfg, run_secret, started_us, strict)
+
+
+def run_in_process(chunk: Chunk, identity: bytes, parser: Parser, origin: str) -> ChunkResult:
+    assert _worker is not None, "init_process was not called"
+    return _worker.run(chunk, identity, parser, origin)

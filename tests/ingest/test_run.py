@@ -1,0 +1,199 @@
+"""`ingest` into a real store: events as the gateway makes them, exactly once, resumable, private."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import ipaddress
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+import zstandard
+
+from pkgate.config import Config, Storage
+from pkgate.enrich.geo import Enricher
+from pkgate.errors import IngestError
+from pkgate.ingest.run import Options, Summary, ingest
+
+SAMPLES = Path(__file__).parent / "samples"
+DAY = 86_400
+
+
+def _cfg(tmp_path: Path) -> Config:
+    return Config(storage=Storage(data_dir=str(tmp_path / "data")))
+
+
+def _rows(cfg: Config, where: str = "true") -> list[dict[str, Any]]:
+    con = duckdb.connect(str(cfg.data_dir / "pkgate.duckdb"), read_only=True)
+    try:
+        cur = con.execute(f"SELECT * FROM events WHERE {where} ORDER BY ts, path")  # noqa: S608
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    finally:
+        con.close()
+
+
+def _clf(ip: str, ts: float, path: str, status: int = 302, ua: str = "pip/24.2") -> str:
+    stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(ts))
+    return f'{ip} - - [{stamp}] "GET {path} HTTP/1.1" {status} 0 "-" "{ua}"\n'
+
+
+def test_samples_become_gateway_like_events(tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path)
+    s = ingest(cfg, [str(SAMPLES / "apache-combined.log")], Options(jobs=1, name="web1"))
+    assert (s.lines, s.events, s.stored, s.rejected) == (6, 6, 6, {})
+    rows = _rows(cfg)
+    got = [(r["kind"], r["ecosystem"], r["project"], r["version"], r["status"], r["partial"]) for r in rows]
+    assert got == [
+        ("index-project", "python", "six", None, 200, False),
+        ("file", "python", "six", "1.16.0", 302, False),  # served 200 = the gateway's redirect
+        ("file", "python", "six", "1.16.0", 302, True),  # 206: a ranged read, not a download
+        ("file", "files", "mytool", "1.4.0", 302, False),
+        ("file", "npm", "left-pad", "1.3.0", 302, False),
+        ("other", "python", None, None, 404, False),
+    ]
+    assert {r["origin"] for r in rows} == {"log:web1"}
+    assert rows[0]["installer"] == "pip"
+    assert rows[0]["python"] == "3.10.12"
+    assert rows[0]["source_id"] == rows[1]["source_id"] != rows[2]["source_id"]
+    assert rows[0]["network_id"] == rows[2]["network_id"]  # same /24
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_every_sample_format_ingests(tmp_path: Path, jobs: int) -> None:
+    cfg = _cfg(tmp_path)
+    files = sorted(str(p) for p in SAMPLES.iterdir())
+    s = ingest(cfg, files, Options(jobs=jobs))
+    assert s.files == 6
+    assert s.rejected == {"request": 1}  # the TLS handshake in the nginx sample
+    assert s.stored == s.events == 26
+    origins = {r["origin"] for r in _rows(cfg)}
+    assert origins == {"log:combined", "log:nginx-json", "log:cloudfront", "log:cloudflare", "log:json"}
+
+
+def test_twice_compressed_or_from_start_adds_nothing(tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path)
+    plain = tmp_path / "access.log"
+    plain.write_bytes((SAMPLES / "nginx-combined.log").read_bytes())
+    first = ingest(cfg, [str(plain)], Options(jobs=1))
+    assert first.stored == 7
+    for name, data in [
+        ("access.log.1.gz", gzip.compress(plain.read_bytes())),
+        ("access.log.2.bz2", bz2.compress(plain.read_bytes())),
+        ("access.log.3.zst", zstandard.ZstdCompressor().compress(plain.read_bytes())),
+    ]:
+        packed = tmp_path / name
+        packed.write_bytes(data)
+        again = ingest(cfg, [str(packed)], Options(jobs=1))
+        assert (again.lines, again.skipped, again.stored) == (0, 8, 0)
+        forced = ingest(cfg, [str(packed)], Options(jobs=2, from_start=True))
+        assert (forced.lines, forced.events, forced.stored, forced.duplicates) == (8, 7, 0, 7)
+    assert len(_rows(cfg)) == 7
+
+
+def test_interrupted_ingest_continues_where_it_stopped(tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path)
+    now = time.time()
+    lines = [
+        _clf(f"192.0.2.{i % 50}", now - 3600 + i, f"/files/six-1.16.0-py2.py3-none-any.whl?{i}")
+        for i in range(300)
+    ]
+    log = tmp_path / "growing.log"
+    log.write_text("".join(lines[:120]))
+    assert ingest(cfg, [str(log)], Options(jobs=1)).stored == 120
+    log.write_text("".join(lines))  # the log grew (or the first run was killed after 120 lines)
+    s = ingest(cfg, [str(log)], Options(jobs=1))
+    assert (s.skipped, s.lines, s.stored) == (120, 180, 180)
+    assert len(_rows(cfg)) == 300
+
+
+def test_strict_stops_at_the_first_bad_line(tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path)
+    now = time.time()
+    log = tmp_path / "bad.log"
+    log.write_text(
+        _clf("192.0.2.1", now - 10, "/simple/six/", 200)
+        + "not a log line\n"
+        + _clf("192.0.2.1", now - 5, "/simple/", 200)
+    )
+    with pytest.raises(IngestError, match=r"bad\.log:2: syntax"):
+        ingest(cfg, [str(log)], Options(jobs=1, strict=True))
+    assert [r["path"] for r in _rows(cfg)] == ["/simple/six/"]
+    lenient = ingest(cfg, [str(log)], Options(jobs=1, from_start=True))
+    assert lenient.rejected == {"syntax": 1}
+    assert lenient.stored == 1
+
+
+def test_hostile_lines_are_counted_not_fatal(tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path)
+    now = time.time()
+    good = _clf("192.0.2.1", now - 10, "/simple/six/", 200).encode()
+    log = tmp_path / "hostile.log"
+    log.write_bytes(
+        good
+        + b'192.0.2.1 - - [01/Dec/2026:09:15:02 +0000] "GET /\xff\xfe HTTP/1.1" 200 0 "-" "\xc3\x28"\n'
+        + b"\x00\x01\x02\n"
+        + b"x" * (1 << 20 | 10)
+        + b"\n"  # longer than MAX_LINE: skipped without being held
+        + _clf("192.0.2.1", now + 10 * DAY, "/simple/six/", 200).encode()  # a wrong clock
+        + good.replace(b"200", b"999")
+        + good
+    )
+    s = ingest(cfg, [str(log)], Options(jobs=1))
+    assert s.rejected == {"syntax": 1, "too-long": 1, "future": 1, "status": 1}
+    # The same line twice is two requests (same second, same client): two events.
+    assert s.stored == 3
+    assert s.duplicates == 0
+    assert s.lines == 7
+    assert any("\ufffd" in r["path"] for r in _rows(cfg))
+
+
+def _needles(ips: list[str]) -> list[bytes]:
+    out = []
+    for ip in ips:
+        addr = ipaddress.ip_address(ip)
+        out += [ip.encode(), addr.packed]
+    return out
+
+
+def test_no_address_reaches_the_store_and_old_days_get_their_own_key(tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path)
+    now = time.time()
+    today_ip, old_ip = "203.0.113.77", "198.51.100.88"
+    old = now - 10 * DAY
+    log = tmp_path / "mixed.log"
+    body = "".join(
+        [_clf(today_ip, now - 60, "/simple/six/", 200), _clf(today_ip, now - 50, "/files/six-1.16.0.tar.gz")]
+        + [_clf(old_ip, old + i, f"/simple/six/?{i}", 200) for i in range(2000)]
+    )
+    log.write_text(body)
+    s = ingest(cfg, [str(log)], Options(jobs=2))
+    assert s.stored == 2002
+    rows = _rows(cfg)
+    today = [r for r in rows if r["ts"].timestamp() > now - 3600]
+    olds = [r for r in rows if r["ts"].timestamp() < now - 3600]
+    # Today's ids are the gateway's: they join with its events of the same client.
+    gateway = Enricher(cfg.data_dir).facts(today_ip, int((now - 60) * 1e6))
+    assert {r["source_id"] for r in today} == {gateway.source_id}
+    # An old day: one id for one client across both worker processes, but not the one a key file
+    # for that day would give, and no key file for it was created.
+    assert len({r["source_id"] for r in olds}) == 1
+    day_name = time.strftime("%Y-%m-%d", time.gmtime(old))
+    assert not (cfg.data_dir / "keys" / f"{day_name}.key").exists()
+    assert sorted(p.name for p in (cfg.data_dir / "keys").iterdir()) == [
+        time.strftime("%Y-%m-%d.key", time.gmtime(now))
+    ]
+    # The log holds the addresses; nothing pkgate wrote does.
+    assert today_ip.encode() in log.read_bytes()
+    for path in cfg.data_dir.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert not [n for n in _needles([today_ip, old_ip]) if n in data], path
+
+
+def test_summary_counts_add_up(tmp_path: Path) -> None:
+    s = Summary(lines=10, events=8, stored=5, seconds=2.0)
+    assert (s.duplicates, s.rate) == (3, 5.0)
