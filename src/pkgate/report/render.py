@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Any, Final
 
 import msgspec
-import pyarrow as pa
-import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
@@ -60,25 +58,22 @@ def render_rows(rows: Sequence[Any], fmt: str, title: str = "", columns: Sequenc
     return str(out)
 
 
-_ARROW: Final[dict[Any, pa.DataType]] = {
-    int: pa.int64(),
-    float: pa.float64(),
-    bool: pa.bool_(),
-    str: pa.string(),
-    dt.date: pa.date32(),
-}
+def _arrow_type(annotation: Any) -> Any:
+    import pyarrow as pa  # only when writing Parquet: keeps `pkgate --help` quick
 
-
-def _arrow_type(annotation: Any) -> pa.DataType:
+    arrow = {int: pa.int64(), float: pa.float64(), bool: pa.bool_(), str: pa.string(), dt.date: pa.date32()}
     for t in getattr(annotation, "__args__", (annotation,)):
-        if t in _ARROW:
-            return _ARROW[t]
+        if t in arrow:
+            return arrow[t]
     return pa.string()
 
 
 def write_parquet(rows: Sequence[Any], row_type: type[msgspec.Struct], output: Path) -> None:
     """Rows of one struct type as a Parquet file; the schema comes from the type, so it is the
     same with zero rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     fields = msgspec.structs.fields(row_type)
     schema = pa.schema([pa.field(f.name, _arrow_type(f.type)) for f in fields])
     dicts = _as_dicts(rows)
