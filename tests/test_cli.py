@@ -122,7 +122,8 @@ def test_erase_now_and_later(tmp_path: Path) -> None:
 def test_report_topics(tmp_path: Path) -> None:
     cfg = seed(tmp_path)
     for topic in (
-        "daily",
+        "downloads-daily",
+        "downloads_daily",
         "uniques",
         "behaviour",
         "heavy-hitters",
@@ -146,16 +147,26 @@ def test_report_topics(tmp_path: Path) -> None:
 def test_report_parquet_and_errors(tmp_path: Path) -> None:
     cfg = seed(tmp_path)
     out = tmp_path / "d.parquet"
-    result = runner.invoke(app, ["report", "daily", "--config", cfg, "-f", "parquet", "-o", str(out)])
+    result = runner.invoke(
+        app, ["report", "downloads-daily", "--config", cfg, "-f", "parquet", "-o", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert pq.read_table(out).column("downloads").to_pylist() == [0, 2]
     for args, message in [
-        (["report", "daily", "-f", "parquet"], "needs --output"),
+        (["report", "downloads-daily", "-f", "parquet"], "needs --output"),
         (["report", "nonsense"], "unknown report topic"),
-        (["report", "breakdown"], "needs --by"),
-        (["report", "breakdown", "--by", "path"], "--by"),
-        (["report", "uniques", "--level", "host"], "--level"),
-        (["report", "heavy-hitters", "--top", "0"], "--top"),
+        (["report", "breakdown"], "--by: required; one of installer"),
+        (["report", "breakdown", "--by", "path"], "--by: expected one of installer"),
+        (["report", "uniques", "--level", "host"], "--level: expected one of client, network, got 'host'"),
+        (["report", "heavy-hitters", "--top", "0"], "--top: expected an integer 1..1000, got 0"),
+        (["report", "heavy-hitters", "--max-file-per-day", "x"], "--max-file-per-day: expected an integer"),
+        (["report", "adoption", "--period", "month"], "--period: expected one of day, week"),
+        (["report", "downloads", "--top", "3"], "downloads does not take --top"),
+        (["report", "downloads", "--ecosystem", "cargo"], "--ecosystem: expected one of python"),
+        (
+            ["report", "downloads", "--since", "2026-02-01", "--until", "2026-01-01"],
+            "--since: must be before",
+        ),
     ]:
         bad = runner.invoke(app, [*args, "--config", cfg])
         assert bad.exit_code == 2, args

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -139,79 +139,23 @@ def _query(since: str | None, until: str | None, project: str | None) -> Query:
     return Query(since=start, until=end, project=str(canonicalize_name(project)) if project else None)
 
 
-@app.command()
-def report(
-    topic: Annotated[
-        str,
-        typer.Argument(
-            help="downloads, daily, uniques, behaviour, behaviour-summary, heavy-hitters, concentration, "
-            "breakdown, adoption or first-seen."
-        ),
-    ] = "downloads",
-    config: ConfigOpt = None,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    project: ProjectOpt = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json, csv or parquet.")] = "table",
-    output: OutputOpt = None,
-    by: Annotated[str | None, typer.Option(help="breakdown: the dimension (installer, python, ...).")] = None,
-    over_time: Annotated[bool, typer.Option(help="breakdown: one row per day and value.")] = False,
-    level: Annotated[str, typer.Option(help="uniques: client or network.")] = "client",
-    period: Annotated[str, typer.Option(help="uniques: day, week or month; adoption: day or week.")] = "day",
-    top: Annotated[int, typer.Option(help="heavy-hitters: how many.")] = 20,
-    limit: Annotated[int, typer.Option(help="behaviour: at most this many rows.")] = 1000,
-) -> None:
-    """Usage reports (downloads vs attempts, uniques, behaviour classes, heavy hitters, breakdowns, adoption)."""
-    import msgspec
+def _report_store(config: str | None) -> Path:
+    return _load(config).paths.store
 
-    from pkgate.insights import DIMENSIONS, LEVELS, PERIODS
-    from pkgate.report import REPORT_FORMATS, TOPICS, Options, columns, render_rows, write_parquet
+
+def _report_connect(path: Path) -> Any:
     from pkgate.store import connect
 
-    if topic not in TOPICS:
-        raise _fail(f"unknown report topic {topic!r}; expected one of {', '.join(TOPICS)}")
-    if fmt not in REPORT_FORMATS:
-        raise _fail(f"--format: expected one of {', '.join(REPORT_FORMATS)}, got {fmt!r}")
-    if fmt == "parquet" and not output:
-        raise _fail("--format parquet needs --output FILE")
-    if by is not None and by not in DIMENSIONS:
-        raise _fail(f"--by: expected one of {', '.join(DIMENSIONS)}, got {by!r}")
-    if level not in LEVELS or period not in PERIODS:
-        raise _fail(f"--level must be one of {', '.join(LEVELS)} and --period one of {', '.join(PERIODS)}")
-    if top < 1 or limit < 1:
-        raise _fail("--top and --limit must be at least 1")
-    cfg = _load(config)
-    q = _query(since, until, project)
-    opts = msgspec.convert(
-        {"by": by, "over_time": over_time, "level": level, "period": period, "top": top, "limit": limit},
-        Options,
-    )
-    chosen = TOPICS[topic]
-    try:
-        con = connect(cfg.paths.store, read_only=True)
-        try:
-            rows = chosen.run(con, q, opts)
-        finally:
-            con.close()
-        if fmt == "parquet":
-            write_parquet(rows, chosen.row, Path(str(output)))
-            typer.echo(f"wrote {len(rows)} rows to {output}", err=True)
-            return
-    except PkgateError as exc:
-        raise _fail(str(exc)) from None
-    title = f"{chosen.title}, {q.since:%Y-%m-%d} .. {q.until:%Y-%m-%d}"
-    text = render_rows(rows, fmt, title=title, columns=columns(topic))
-    if output:
-        _write_text(Path(output), text)
-    else:
-        sys.stdout.write(text)
+    return connect(path, read_only=True)
 
 
-def _write_text(path: Path, text: str) -> None:
-    try:
-        path.write_text(text)
-    except OSError as exc:
-        raise _fail(f"cannot write {path}: {exc.strerror}") from None
+def _register_report() -> None:
+    from pkgate.report.command import make_report_command
+
+    app.command("report")(make_report_command(_report_store, _report_connect))
+
+
+_register_report()
 
 
 @app.command()

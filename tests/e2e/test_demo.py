@@ -95,7 +95,7 @@ async def test_the_dashboard_api_serves_the_demo_store(store: Path, tmp_path: Pa
     app = create_app(store, token, chart_js=tmp_path / "unused.js")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://demo") as client:
         resp = await client.get(
-            "/api/heavy_hitters", params={"k": "1"}, headers={"authorization": f"Bearer {token}"}
+            "/api/heavy_hitters", params={"top": "1"}, headers={"authorization": f"Bearer {token}"}
         )
     assert resp.status_code == 200
     assert resp.json()["rows"][0]["aggressive"] is True

@@ -60,7 +60,7 @@ def test_every_insight_from_real_pip_and_uv(
     assert rows[("jaraco-functools", "4.0.1")]["downloads"] >= 1
     assert rows[("more-itertools", "10.3.0")]["downloads"] == 1
     assert rows[("six", "1.16.0")]["downloads"] >= 1
-    daily = report(gateway, "daily")
+    daily = report(gateway, "downloads-daily")
     assert sum(r["downloads"] for r in daily) == len(downloads)
     assert len({r["day"] for r in daily}) == 1
 

@@ -7,7 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from pkgate.web import ENDPOINTS, create_app
+from pkgate.insights.registry import INSIGHTS
+from pkgate.web import create_app
 from tests.web.conftest import TOKEN
 
 AUTH = {"authorization": f"Bearer {TOKEN}"}
@@ -36,9 +37,9 @@ async def test_openapi_lists_every_endpoint_with_schemas(client: httpx.AsyncClie
     assert resp.status_code == 200
     doc = resp.json()
     assert doc["openapi"].startswith("3.1")
-    assert sorted(doc["paths"]) == sorted(f"/api/{e.name}" for e in ENDPOINTS)
+    assert sorted(doc["paths"]) == sorted(f"/api/{i.name}" for i in INSIGHTS)
     ops = doc["paths"]["/api/downloads"]["get"]
-    assert {p["name"] for p in ops["parameters"]} >= {"since", "until", "project"}
+    assert {p["name"] for p in ops["parameters"]} >= {"since", "until", "project", "ecosystem"}
     assert set(ops["responses"]) == {"200", "400", "401", "429", "503"}
     assert "DownloadRow" in doc["components"]["schemas"]
     assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
@@ -91,8 +92,8 @@ async def test_downloads_numbers_come_from_the_store(client: httpx.AsyncClient) 
 async def test_projects_most_downloaded_first(client: httpx.AsyncClient) -> None:
     rows = (await client.get("/api/projects", params=RANGE, headers=AUTH)).json()["rows"]
     assert rows == [
-        {"project": "six", "downloads": 4, "requests": 7},
-        {"project": "flask", "downloads": 2, "requests": 2},
+        {"project": "six", "downloads": 4, "installs": 4, "requests": 7},
+        {"project": "flask", "downloads": 2, "installs": 2, "requests": 2},
     ]
     one = (await client.get("/api/projects", params={**RANGE, "limit": "1"}, headers=AUTH)).json()["rows"]
     assert [r["project"] for r in one] == ["six"]
@@ -177,7 +178,8 @@ async def test_daily_rows(client: httpx.AsyncClient) -> None:
         ("/api/breakdown", {"by": "python", "over_time": "maybe"}, "over_time: expected true or false"),
         ("/api/uniques", {"level": "planet"}, "level: expected one of client, network, got 'planet'"),
         ("/api/uniques", {"period": "year"}, "period: expected one of day, week, month"),
-        ("/api/heavy_hitters", {"k": "0"}, "k: expected an integer 1..1000, got 0"),
+        ("/api/heavy_hitters", {"top": "0"}, "top: expected an integer 1..1000, got 0"),
+        ("/api/downloads", {"ecosystem": "cargo"}, "ecosystem: expected one of python, npm"),
         ("/api/adoption", {"period": "month"}, "period: expected one of day, week"),
         ("/api/behaviour", {"limit": "abc"}, "limit: expected an integer"),
     ],

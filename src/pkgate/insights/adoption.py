@@ -2,7 +2,8 @@
 
 Definitions (also in docs/insights.md):
 - share: the version's downloads / all downloads of the project in that day or week (ISO weeks,
-  starting Monday); versions without downloads in a period have no row;
+  starting Monday); versions without downloads in a period have no row; install_share likewise
+  with installs (see `downloads`);
 - first_seen: the first UTC day any request named a file of the version (download, HEAD,
   metadata), over everything stored up to `until` — not the upload time, which the gateway does
   not record (index pages are not stored); first_download: the first day with a download;
@@ -32,6 +33,8 @@ class AdoptionRow(msgspec.Struct):
     version: str
     downloads: int
     share: float
+    installs: int
+    install_share: float
 
 
 class FirstSeenRow(msgspec.Struct):
@@ -52,21 +55,22 @@ def adoption(
     rows = con.execute(
         f"""WITH v AS (
           SELECT CAST(date_trunc('{period}', day) AS DATE) AS period, project, version,
-            sum(downloads) AS downloads
+            sum(downloads) AS downloads, coalesce(sum(installs), 0) AS installs
           FROM ({rel})
           WHERE version IS NOT NULL AND downloads > 0 AND (?::VARCHAR IS NULL OR project = ?::VARCHAR)
           GROUP BY ALL)
         SELECT period, project, version, downloads,
-          round(downloads / sum(downloads) OVER (PARTITION BY period, project), 4)
+          round(downloads / sum(downloads) OVER (PARTITION BY period, project), 4), installs,
+          coalesce(round(installs / nullif(sum(installs) OVER (PARTITION BY period, project), 0), 4), 0)
         FROM v ORDER BY period, project, downloads DESC, version""",  # noqa: S608
         [*params, q.project, q.project],
     ).fetchall()
-    return [AdoptionRow(r[0], r[1], r[2], int(r[3]), float(r[4])) for r in rows]
+    return [AdoptionRow(r[0], r[1], r[2], int(r[3]), float(r[4]), int(r[5]), float(r[6])) for r in rows]
 
 
 def first_seen(con: duckdb.DuckDBPyConnection, q: Query) -> list[FirstSeenRow]:
     """Per (project, version) seen before `until`: first day requested, first day downloaded."""
-    everything = Query(since=dt.datetime(1970, 1, 1, tzinfo=dt.UTC), until=q.until, project=q.project)
+    everything = msgspec.structs.replace(q, since=dt.datetime(1970, 1, 1, tzinfo=dt.UTC))
     rel, params = daily(con, everything, "rollup_daily", daily_sql())
     rows = con.execute(
         f"""SELECT project, version, min(day), min(day) FILTER (WHERE downloads > 0)

@@ -127,6 +127,7 @@ class BehaviourRow(msgspec.Struct):
     requests: int
     runs: int
     downloads: int
+    installs: int
     not_modified: int
     versions: int
     projects: int
@@ -140,6 +141,7 @@ class BehaviourSummaryRow(msgspec.Struct):
     sources: int
     requests: int
     downloads: int
+    installs: int
 
 
 def _classified(con: duckdb.DuckDBPyConnection, q: Query, t: Thresholds) -> tuple[str, list[Any]]:
@@ -159,7 +161,8 @@ def behaviour(
     """Behaviour class per (day, project, source), busiest sources of each day first."""
     sql, params = _classified(con, q, thresholds)
     rows = con.execute(
-        f"SELECT day, project, source_id, behaviour, requests, runs, downloads, not_modified, versions, "  # noqa: S608
+        "SELECT day, project, source_id, behaviour, requests, runs, downloads, coalesce(installs, 0), "  # noqa: S608
+        "not_modified, versions, "
         f"projects, round(regularity, 3), round(cv, 3) FROM ({sql}) "
         "ORDER BY day, requests DESC, project, source_id LIMIT ?",
         [*params, limit if limit is not None else 2**62],
@@ -178,12 +181,12 @@ def behaviour_summary(
         rel, params = daily(con, q, "rollup_behaviour", behaviour_sql(sources_sql()))
         sql = f"SELECT * FROM ({rel}) WHERE project IS NOT DISTINCT FROM ?::VARCHAR"  # noqa: S608
         params.append(q.project)
-        agg = "sum(sources), sum(requests), sum(downloads)"
+        agg = "sum(sources), sum(requests), sum(downloads), coalesce(sum(installs), 0)"
     else:
         sql, params = _classified(con, q, thresholds)
-        agg = "count(DISTINCT source_id), sum(requests), sum(downloads)"
+        agg = "count(DISTINCT source_id), sum(requests), sum(downloads), coalesce(sum(installs), 0)"
     rows = con.execute(
         f"SELECT day, behaviour, {agg} FROM ({sql}) GROUP BY ALL ORDER BY day, behaviour",  # noqa: S608
         params,
     ).fetchall()
-    return [BehaviourSummaryRow(r[0], r[1], int(r[2]), int(r[3]), int(r[4])) for r in rows]
+    return [BehaviourSummaryRow(r[0], r[1], *(int(x) for x in r[2:6])) for r in rows]

@@ -4,7 +4,7 @@ Definitions (also in docs/insights.md):
 - `by` is one of `DIMENSIONS`; `python` is the major.minor of the interpreter, `installer_version`
   is "installer version" (e.g. "pip 24.0"), `ci` is "true"/"false" (the User-Agent's CI flag);
 - value NULL: the client did not say (or the dimension does not apply, e.g. `distro` on Windows);
-- downloads as in `downloads`; requests are all requests; sources are distinct daily source ids
+- downloads and installs as in `downloads`; requests are all requests; sources are distinct daily source ids
   with a request carrying that value, summed over days (see `uniques`);
 - share: the value's downloads / all downloads of the rows returned (per day with `over_time`).
 """
@@ -31,6 +31,7 @@ class BreakdownRow(msgspec.Struct):
     dimension: str
     value: str | None
     downloads: int
+    installs: int
     requests: int
     sources: int
     share: float
@@ -46,14 +47,16 @@ def breakdown(
     day = "day" if over_time else "NULL::DATE"
     rows = con.execute(
         f"""WITH b AS (
-          SELECT {day} AS day, value, sum(downloads) AS downloads, sum(requests) AS requests,
-            sum(sources) AS sources
+          SELECT {day} AS day, value, sum(downloads) AS downloads, coalesce(sum(installs), 0) AS installs,
+            sum(requests) AS requests, sum(sources) AS sources
           FROM ({rel}) WHERE dim = ? AND project IS NOT DISTINCT FROM ?::VARCHAR
           GROUP BY ALL)
-        SELECT day, value, downloads, requests, sources,
+        SELECT day, value, downloads, installs, requests, sources,
           CASE WHEN sum(downloads) OVER (PARTITION BY day) > 0
             THEN round(downloads / sum(downloads) OVER (PARTITION BY day), 4) ELSE 0.0 END
         FROM b ORDER BY day NULLS FIRST, downloads DESC, requests DESC, value NULLS LAST""",  # noqa: S608
         [*params, by, q.project],
     ).fetchall()
-    return [BreakdownRow(r[0], by, r[1], int(r[2]), int(r[3]), int(r[4]), float(r[5])) for r in rows]
+    return [
+        BreakdownRow(r[0], by, r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]), float(r[6])) for r in rows
+    ]

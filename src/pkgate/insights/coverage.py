@@ -63,6 +63,7 @@ def daily(con: duckdb.DuckDBPyConnection, q: Query, table: str, sql: str) -> tup
     """A SQL relation (and its parameters) of `table`'s rows for the query's range.
 
     `table` must be a rollup table and `sql` the aggregate query that fills it (constants only).
+    The query's ecosystem filter is applied here, once for every insight.
     """
     cov = coverage(con, q)
     parts: list[str] = []
@@ -75,4 +76,8 @@ def daily(con: duckdb.DuckDBPyConnection, q: Query, table: str, sql: str) -> tup
     for start, end in cov.raw or ([] if cov.rolled else [(_utc(q.since), _utc(q.since))]):
         parts.append(sql)
         params += [start, end]
-    return " UNION ALL BY NAME ".join(f"({p})" for p in parts), params
+    union = " UNION ALL BY NAME ".join(f"({p})" for p in parts)
+    if q.ecosystem is None:
+        return union, params
+    sql = f"SELECT * FROM ({union}) WHERE coalesce(ecosystem, 'python') = ?::VARCHAR"  # noqa: S608
+    return sql, [*params, q.ecosystem]

@@ -2,6 +2,9 @@
 
 Definitions (also in docs/insights.md):
 - downloads: `GET` file requests answered with a redirect (3xx) to the upstream file;
+- installs: distinct (resolver session, file) pairs with a download, a session being one source's
+  requests with one User-Agent less than 60 s apart (`pkgate.store.aggregates.SESSION_GAP_S`):
+  uv's metadata read + download, retries and re-fetches within one install count once;
 - index_hits: `GET`/`HEAD` index page requests answered 200 (project rows have version NULL);
 - not_modified: index requests answered 304 (revalidations by clients that had the page);
 - head: `HEAD` requests for files;
@@ -28,6 +31,7 @@ class DownloadRow(msgspec.Struct):
     project: str
     version: str | None
     downloads: int
+    installs: int
     index_hits: int
     not_modified: int
     head: int
@@ -41,6 +45,7 @@ class DailyRow(msgspec.Struct):
     project: str
     version: str | None
     downloads: int
+    installs: int
     index_hits: int
     not_modified: int
     head: int
@@ -48,13 +53,13 @@ class DailyRow(msgspec.Struct):
     failed: int
 
 
-_COUNTS = "downloads, index_hits, not_modified, head, metadata, failed"
+_COUNTS = "downloads, installs, index_hits, not_modified, head, metadata, failed"
 
 
 def _summed(con: duckdb.DuckDBPyConnection, q: Query, keys: str, extra: str = "") -> list[tuple[Any, ...]]:
     """The daily counts summed per `keys` (constant column names), filtered by the query's project."""
     rel, params = daily(con, q, "rollup_daily", daily_sql())
-    sums = ", ".join(f"sum({c})" for c in _COUNTS.split(", "))
+    sums = ", ".join(f"coalesce(sum({c}), 0)" for c in _COUNTS.split(", "))
     rows: list[tuple[Any, ...]] = con.execute(
         f"SELECT {keys}, {sums}{extra} FROM ({rel}) "  # noqa: S608 - constants only
         "WHERE ?::VARCHAR IS NULL OR project = ?::VARCHAR "

@@ -32,6 +32,7 @@ class HeavyHitterRow(msgspec.Struct):
     day: dt.date
     source_id: str
     downloads: int
+    installs: int
     requests: int
     share: float
     max_file_downloads: int
@@ -73,7 +74,8 @@ def heavy_hitters(
                  GROUP BY downloads),
         above AS (SELECT downloads, coalesce(sum(n) OVER (ORDER BY downloads DESC
                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS greater FROM hist)
-        SELECT (above.greater + 1)::BIGINT AS rank, day, source_id, pick.downloads, requests,
+        SELECT (above.greater + 1)::BIGINT AS rank, day, source_id, pick.downloads,
+          coalesce(installs, 0)::BIGINT, requests,
           CASE WHEN total > 0 THEN round(pick.downloads / total, 4) ELSE 0.0 END,
           max_file_downloads, max_file_downloads > ?
         FROM pick JOIN above USING (downloads), tot

@@ -8,11 +8,13 @@ import msgspec
 
 
 class Query(msgspec.Struct, frozen=True, kw_only=True):
-    """Events with `since <= ts < until` (UTC), optionally of one (normalised) project."""
+    """Events with `since <= ts < until` (UTC), optionally of one (normalised) project and one
+    ecosystem (`python`, `npm`, ...; None: all of them)."""
 
     since: dt.datetime
     until: dt.datetime
     project: str | None = None
+    ecosystem: str | None = None
 
     @classmethod
     def last_days(cls, days: int, project: str | None = None, now: dt.datetime | None = None) -> Query:

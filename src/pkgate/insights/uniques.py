@@ -8,7 +8,8 @@ Definitions (also in docs/insights.md):
   daily figures** (a machine active on 5 days counts 5 times); `days` says how many days had
   data, and `sources / days` is the honest "typical day";
 - downloaders: distinct ids with at least one download; downloads_per_source = downloads /
-  downloaders (NULL when nobody downloaded);
+  downloaders (NULL when nobody downloaded); installs and installs_per_source likewise, with
+  installs as in `downloads`;
 - rows: with `q.project`, one row per version plus a project total (`version` NULL); without,
   one row per project plus a gateway total (`project` NULL).
 """
@@ -40,6 +41,8 @@ class UniqueRow(msgspec.Struct):
     downloaders: int
     downloads: int
     downloads_per_source: float | None
+    installs: int
+    installs_per_source: float | None
     days: int
 
 
@@ -61,7 +64,7 @@ def uniques(
         f"""SELECT CAST(date_trunc('{period}', day) AS DATE) AS period,
           CASE WHEN grain = 3 THEN NULL ELSE project END AS project,
           CASE WHEN grain = 0 THEN version END AS version,
-          sum({src}), sum({dls}), sum(downloads), count(DISTINCT day)
+          sum({src}), sum({dls}), sum(downloads), count(DISTINCT day), coalesce(sum(installs), 0)
         FROM ({rel}) WHERE {grains}
         GROUP BY ALL ORDER BY period, project NULLS FIRST, version NULLS FIRST""",  # noqa: S608
         [*params, q.project, q.project],
@@ -75,6 +78,8 @@ def uniques(
             downloaders=int(r[4]),
             downloads=int(r[5]),
             downloads_per_source=round(r[5] / r[4], 3) if r[4] else None,
+            installs=int(r[7]),
+            installs_per_source=round(r[7] / r[4], 3) if r[4] else None,
             days=int(r[6]),
         )
         for r in rows

@@ -30,6 +30,12 @@ RUN_GAP_S: Final = 60
 #: A gap between runs is "regular" when it is within this fraction of a whole multiple
 #: (1x, 2x, ...) of the source's median gap: jitter and missed polls stay regular.
 REGULAR_TOLERANCE: Final = 0.2
+#: A resolver session: one source's requests with the same User-Agent, each less than this after
+#: the previous one. Within it, the downloads of one file are one *install* (uv reads a wheel's
+#: metadata and then downloads it, pip retries, a client re-fetches a file it already had).
+SESSION_GAP_S: Final = 60
+#: The ecosystem of an event (stores older than the `ecosystem` column hold only Python).
+ECOSYSTEM: Final = "coalesce(ecosystem, 'python')"
 #: `cloud` values that are CI providers' published ranges.
 CI_CLOUDS: Final = (
     "github-actions",
@@ -62,11 +68,33 @@ DIMENSIONS: Final[dict[str, str]] = {
 _RANGE: Final = "ts >= ?::TIMESTAMPTZ AND ts < ?::TIMESTAMPTZ"
 
 
-def daily_sql() -> str:
-    """Per (day, project, version): downloads vs attempts and distinct sources of that day."""
+def sessions_sql() -> str:
+    """The events of the range with `dl` (a download), `eco` and `install_key`.
+
+    `install_key` is the same for every download of one file in one resolver session (see
+    `SESSION_GAP_S`) and NULL for anything but a download; `count(DISTINCT install_key)` is the
+    number of installs. A download without a source id is an install of its own.
+    """
+    part = "PARTITION BY source_id, user_agent ORDER BY ts, id"
     return f"""
-SELECT {DAY} AS day, project, version,
-  count(*) FILTER (WHERE {DOWNLOAD}) AS downloads,
+SELECT *, CASE WHEN NOT dl THEN NULL WHEN source_id IS NULL THEN hash(id)
+    ELSE hash(source_id, user_agent, session_no, filename) END AS install_key
+FROM (
+  SELECT *, sum(new_session) OVER ({part} ROWS UNBOUNDED PRECEDING) AS session_no
+  FROM (
+    SELECT *, {DOWNLOAD} AS dl, {ECOSYSTEM} AS eco,
+      CASE WHEN ts - lag(ts) OVER ({part}) < INTERVAL {SESSION_GAP_S} SECOND THEN 0 ELSE 1 END AS new_session
+    FROM events WHERE {_RANGE}
+  )
+)"""  # noqa: S608 - constants only
+
+
+def daily_sql() -> str:
+    """Per (day, ecosystem, project, version): downloads, installs, attempts and sources of that day."""
+    return f"""
+SELECT {DAY} AS day, eco AS ecosystem, project, version,
+  count(*) FILTER (WHERE dl) AS downloads,
+  count(DISTINCT install_key) AS installs,
   count(*) FILTER (WHERE kind LIKE 'index-%' AND status = 200) AS index_hits,
   count(*) FILTER (WHERE kind LIKE 'index-%' AND status = 304) AS not_modified,
   count(*) FILTER (WHERE kind = 'file' AND method = 'HEAD') AS head,
@@ -74,46 +102,50 @@ SELECT {DAY} AS day, project, version,
   count(*) FILTER (WHERE status >= 400) AS failed,
   count(*) AS requests,
   count(DISTINCT source_id) AS sources
-FROM events WHERE {_RANGE} AND project IS NOT NULL
+FROM ({sessions_sql()}) WHERE project IS NOT NULL
 GROUP BY ALL"""  # noqa: S608 - constants only
 
 
 def uniques_sql() -> str:
-    """Distinct sources and networks per day at three grains: version (0), project (1), all (3).
+    """Distinct sources and networks per day and ecosystem at three grains: version (0), project (1),
+    all (3).
 
     `grain` is DuckDB's `grouping(project, version)`; version rows exclude version-less requests.
     """
     return f"""
-SELECT day, project, version, CAST(grouping(project, version) AS TINYINT) AS grain,
+SELECT day, ecosystem, project, version, CAST(grouping(project, version) AS TINYINT) AS grain,
   count(DISTINCT source_id) AS sources,
   count(DISTINCT network_id) AS networks,
   count(DISTINCT source_id) FILTER (WHERE dl) AS downloaders,
   count(DISTINCT network_id) FILTER (WHERE dl) AS download_networks,
-  count(*) FILTER (WHERE dl) AS downloads
+  count(*) FILTER (WHERE dl) AS downloads,
+  count(DISTINCT install_key) AS installs
 FROM (
-  SELECT {DAY} AS day, project, version, source_id, network_id, {DOWNLOAD} AS dl
-  FROM events WHERE {_RANGE} AND project IS NOT NULL
+  SELECT {DAY} AS day, eco AS ecosystem, project, version, source_id, network_id, dl, install_key
+  FROM ({sessions_sql()}) WHERE project IS NOT NULL
 )
-GROUP BY GROUPING SETS ((day, project, version), (day, project), (day))
+GROUP BY GROUPING SETS ((day, ecosystem, project, version), (day, ecosystem, project), (day, ecosystem))
 HAVING NOT (grouping(version) = 0 AND version IS NULL)"""  # noqa: S608 - constants only
 
 
 def breakdown_sql(dims: Sequence[str] = tuple(DIMENSIONS)) -> str:
-    """Per (day, project, dimension, value) and per (day, dimension, value) with project NULL.
+    """Per (day, ecosystem, project, dimension, value) and per (day, ecosystem, dimension, value)
+    with project NULL.
 
     `value` NULL means the client did not say (or the dimension does not apply).
     """
     exprs = ", ".join(f"{DIMENSIONS[d]} AS {d}" for d in dims)  # KeyError on a non-dimension
     return f"""
-SELECT day, project, dim, value,
+SELECT day, ecosystem, project, dim, value,
   count(*) FILTER (WHERE dl) AS downloads,
+  count(DISTINCT install_key) AS installs,
   count(*) AS requests,
   count(DISTINCT source_id) AS sources
 FROM (
-  SELECT {DAY} AS day, project, source_id, {DOWNLOAD} AS dl, {exprs}
-  FROM events WHERE {_RANGE} AND project IS NOT NULL
+  SELECT {DAY} AS day, eco AS ecosystem, project, source_id, dl, install_key, {exprs}
+  FROM ({sessions_sql()}) WHERE project IS NOT NULL
 ) UNPIVOT INCLUDE NULLS (value FOR dim IN ({", ".join(dims)}))
-GROUP BY GROUPING SETS ((day, project, dim, value), (day, dim, value))"""  # noqa: S608 - constants only
+GROUP BY GROUPING SETS ((day, ecosystem, project, dim, value), (day, ecosystem, dim, value))"""  # noqa: S608 - constants only
 
 
 def sources_sql() -> str:
@@ -126,14 +158,14 @@ def sources_sql() -> str:
     `behaviour` is the class under the default thresholds (`pkgate.store.classes`).
     """
     ci_clouds = ", ".join(f"'{c}'" for c in CI_CLOUDS)
-    key = "day, project, source_id"
+    key = "day, ecosystem, project, source_id"
     return f"""
 WITH e AS (
-  SELECT {DAY} AS day, ts, project, source_id, network_id, version, filename, status,
-    {DOWNLOAD} AS dl,
+  SELECT {DAY} AS day, ts, eco AS ecosystem, project, source_id, network_id, version, filename, status,
+    dl, install_key,
     coalesce(ua_category = 'mirror', false) AS mirror_ua,
     coalesce(ci, false) OR coalesce(cloud IN ({ci_clouds}), false) AS ci
-  FROM events WHERE {_RANGE} AND source_id IS NOT NULL
+  FROM ({sessions_sql()}) WHERE source_id IS NOT NULL
 ),
 src AS (
   SELECT day, source_id, count(DISTINCT project) AS projects, bool_or(mirror_ua) AS mirror_ua,
@@ -162,17 +194,18 @@ gstat AS (
   FROM gaps GROUP BY {key}
 ),
 reg AS (
-  SELECT g.day, g.project, g.source_id,
+  SELECT g.day, g.ecosystem, g.project, g.source_id,
     avg(CASE WHEN round(g.gap / s.med) >= 1
               AND abs(g.gap / s.med - round(g.gap / s.med)) <= {REGULAR_TOLERANCE}
         THEN 1.0 ELSE 0.0 END) AS regularity
-  FROM gaps g JOIN gstat s USING (day, project, source_id)
+  FROM gaps g JOIN gstat s USING (day, ecosystem, project, source_id)
   WHERE g.gap IS NOT NULL AND s.med > 0
-  GROUP BY g.day, g.project, g.source_id
+  GROUP BY g.day, g.ecosystem, g.project, g.source_id
 ),
 cnt AS (
   SELECT {key}, any_value(network_id) AS network_id, count(*) AS requests,
     count(*) FILTER (WHERE dl) AS downloads,
+    count(DISTINCT install_key) AS installs,
     count(*) FILTER (WHERE status = 304) AS not_modified,
     count(DISTINCT version) FILTER (WHERE dl) AS versions
   FROM e WHERE project IS NOT NULL GROUP BY {key}
@@ -185,28 +218,29 @@ files AS (
 )
 SELECT *, {class_sql()} AS behaviour FROM (
 SELECT *, not_modified / requests AS revalidated, download_runs / runs AS fresh FROM (
-SELECT c.day, c.project, c.source_id, c.network_id, c.requests, s.runs, s.download_runs,
-  c.downloads, c.not_modified, c.versions, coalesce(f.max_file_downloads, 0) AS max_file_downloads,
+SELECT c.day, c.ecosystem, c.project, c.source_id, c.network_id, c.requests, s.runs, s.download_runs,
+  c.downloads, c.installs, c.not_modified, c.versions, coalesce(f.max_file_downloads, 0) AS max_file_downloads,
   src.projects, src.mirror_ua, src.ci, reg.regularity,
   CASE WHEN s.n_gaps >= 2 AND s.mean > 0 THEN s.sd / s.mean END AS cv
 FROM cnt c
-JOIN gstat s USING (day, project, source_id)
+JOIN gstat s USING (day, ecosystem, project, source_id)
 JOIN src USING (day, source_id)
-LEFT JOIN files f USING (day, project, source_id)
-LEFT JOIN reg USING (day, project, source_id)))"""  # noqa: S608 - constants only
+LEFT JOIN files f USING (day, ecosystem, project, source_id)
+LEFT JOIN reg USING (day, ecosystem, project, source_id)))"""  # noqa: S608 - constants only
 
 
 def behaviour_sql(rel: str) -> str:
-    """Per (day, project, class) and (day, class) with project NULL, from `sources_sql` rows."""
+    """Per (day, ecosystem, project, class) and (day, ecosystem, class) with project NULL, from
+    `sources_sql` rows."""
     return f"""
-SELECT day, project, behaviour, count(DISTINCT source_id) AS sources, sum(requests)::BIGINT AS requests,
-  sum(downloads)::BIGINT AS downloads
-FROM ({rel}) GROUP BY GROUPING SETS ((day, project, behaviour), (day, behaviour))"""  # noqa: S608
+SELECT day, ecosystem, project, behaviour, count(DISTINCT source_id) AS sources,
+  sum(requests)::BIGINT AS requests, sum(downloads)::BIGINT AS downloads, sum(installs)::BIGINT AS installs
+FROM ({rel}) GROUP BY GROUPING SETS ((day, ecosystem, project, behaviour), (day, ecosystem, behaviour))"""  # noqa: S608
 
 
 def source_days_sql(rel: str) -> str:
-    """Per (day, source) over all projects, from `sources_sql` rows: the heavy-hitter unit."""
+    """Per (day, ecosystem, source) over all projects, from `sources_sql` rows: the heavy-hitter unit."""
     return f"""
-SELECT day, source_id, sum(downloads)::BIGINT AS downloads, sum(requests)::BIGINT AS requests,
-  max(max_file_downloads) AS max_file_downloads
-FROM ({rel}) GROUP BY day, source_id"""  # noqa: S608
+SELECT day, ecosystem, source_id, sum(downloads)::BIGINT AS downloads, sum(installs)::BIGINT AS installs,
+  sum(requests)::BIGINT AS requests, max(max_file_downloads) AS max_file_downloads
+FROM ({rel}) GROUP BY day, ecosystem, source_id"""  # noqa: S608

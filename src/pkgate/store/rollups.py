@@ -73,17 +73,36 @@ def has_rollups(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(row and row[0])
 
 
+def _add_new_columns(con: duckdb.DuckDBPyConnection, table: str, shape: str, params: list[object]) -> bool:
+    """Add the columns a newer aggregate query has and the stored table lacks; True if any."""
+    want = con.execute(f"DESCRIBE SELECT * FROM ({shape})", params).fetchall()  # noqa: S608
+    have = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
+    missing = [(r[0], r[1]) for r in want if r[0] not in have]
+    for name, kind in missing:
+        con.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" {kind}')
+    return bool(missing)
+
+
 def ensure_rollups(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the rollup tables (shaped by their queries, so they can never disagree)."""
+    """Create the rollup tables (shaped by their queries, so they can never disagree).
+
+    A table made by an older version gets the new columns, and every day that still has its
+    events is recomputed by the next refresh (folded days keep NULL there: their events are gone).
+    """
     from pkgate.store.schema import ensure_schema
 
     ensure_schema(con)
     con.execute(_STATE)
     epoch = _midnight(dt.date(1970, 1, 1))
+    added = False
     for table, sql in ROLLUPS.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM ({sql()}) LIMIT 0", [epoch, epoch])  # noqa: S608
+        added |= _add_new_columns(con, table, sql(), [epoch, epoch])
     for table, (base, derive) in DERIVED.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS {derive(f'SELECT * FROM {base}')} LIMIT 0")  # noqa: S608
+        added |= _add_new_columns(con, table, derive(f"SELECT * FROM {base}"), [])  # noqa: S608
+    if added:
+        con.execute("DELETE FROM rollup_state WHERE NOT folded")
 
 
 def _blocks(days: Sequence[dt.date]) -> list[tuple[dt.date, dt.date]]:

@@ -10,20 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pkgate.web.app import create_app
-    from pkgate.web.endpoints import ENDPOINTS, Endpoint
     from pkgate.web.openapi import openapi_document
-    from pkgate.web.params import ParamError, parse_query
 
-__all__ = ["ENDPOINTS", "Endpoint", "ParamError", "create_app", "openapi_document", "parse_query"]
+__all__ = ["create_app", "openapi_document"]
 
-_HOME = {
-    "create_app": "app",
-    "ENDPOINTS": "endpoints",
-    "Endpoint": "endpoints",
-    "openapi_document": "openapi",
-    "ParamError": "params",
-    "parse_query": "params",
-}
+_HOME = {"create_app": "app", "openapi_document": "openapi"}
 
 
 def __getattr__(name: str) -> Any:

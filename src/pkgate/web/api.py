@@ -20,10 +20,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from pkgate.errors import PkgateError
+from pkgate.insights.params import ParamError, parse_query
+from pkgate.insights.registry import INSIGHTS
+from pkgate.insights.spec import Insight
 from pkgate.store import connect
-from pkgate.web.endpoints import ENDPOINTS, Endpoint
 from pkgate.web.openapi import openapi_document
-from pkgate.web.params import ParamError, parse_query
 
 __all__ = ["JSON_HEADERS", "api_routes", "json_response", "token_ok"]
 
@@ -52,22 +53,21 @@ def token_ok(request: Request, token: str) -> bool:
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def _handler(endpoint: Endpoint, store: Path, token: str) -> Handler:
+def _handler(insight: Insight, store: Path, token: str) -> Handler:
     async def handle(request: Request) -> Response:
         if not token_ok(request, token):
             return _error(401, "missing or wrong admin token", {"www-authenticate": 'Bearer realm="pkgate"'})
         params = dict(request.query_params)
         try:
             q = parse_query(params)
-            for extra in endpoint.params:
-                extra.check(params)
+            args = insight.parse(params)
         except ParamError as exc:
             return _error(400, str(exc))
 
         def run() -> Any:
             con = connect(store, read_only=True, wait=5.0)
             try:
-                return endpoint.run(con, q, params)
+                return insight.run(con, q, args)
             finally:
                 con.close()
 
@@ -77,14 +77,14 @@ def _handler(endpoint: Endpoint, store: Path, token: str) -> Handler:
             return _error(400, str(exc))
         except PkgateError as exc:
             return _error(503, str(exc), {"retry-after": "2"})
-        return json_response({"query": q, "rows": rows})
+        return json_response({"query": q, "params": args, "rows": rows})
 
     return handle
 
 
 def api_routes(store: Path, token: str) -> list[Route]:
-    """Routes for every endpoint plus `/api/openapi.json` (public: it describes, it holds no data)."""
-    doc = _ENCODER.encode(openapi_document(ENDPOINTS))
+    """Routes for every insight plus `/api/openapi.json` (public: it describes, it holds no data)."""
+    doc = _ENCODER.encode(openapi_document(INSIGHTS))
 
     async def openapi(request: Request) -> Response:
         return Response(doc, 200, JSON_HEADERS, media_type="application/json")
@@ -95,6 +95,6 @@ def api_routes(store: Path, token: str) -> list[Route]:
         return _error(404, f"no such endpoint: {request.url.path[:200]}")
 
     routes = [Route("/api/openapi.json", openapi, methods=["GET"])]
-    routes += [Route(f"/api/{e.name}", _handler(e, store, token), methods=["GET"]) for e in ENDPOINTS]
+    routes += [Route(f"/api/{i.name}", _handler(i, store, token), methods=["GET"]) for i in INSIGHTS]
     routes.append(Route("/api/{rest:path}", not_found))
     return routes

@@ -1,4 +1,4 @@
-"""The OpenAPI 3.1 document of the JSON API, generated from the endpoint list and the row types.
+"""The OpenAPI 3.1 document of the JSON API, generated from the insight specs and their row types.
 
 Generated rather than written by hand so it cannot drift from what the handlers return: each row
 type's JSON Schema comes from msgspec, the same library that encodes the responses.
@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from pkgate import __version__
-from pkgate.web.params import DEFAULT_DAYS, MAX_DAYS
+from pkgate.insights.params import DEFAULT_DAYS, ECOSYSTEMS, MAX_DAYS
 
 if TYPE_CHECKING:
-    from pkgate.web.endpoints import Endpoint
+    from pkgate.insights.spec import Insight
 
 __all__ = ["openapi_document"]
 
@@ -30,7 +30,7 @@ _COMMON_PARAMS: list[dict[str, Any]] = [
     {
         "name": "until",
         "in": "query",
-        "description": "End (UTC, exclusive): a date or ISO 8601 timestamp. Default: now.",
+        "description": "End (UTC, exclusive): a date or ISO 8601 timestamp. Default: the next UTC midnight.",
         "schema": {"type": "string"},
     },
     {
@@ -38,6 +38,12 @@ _COMMON_PARAMS: list[dict[str, Any]] = [
         "in": "query",
         "description": "Only this project (any spelling; normalised as in PEP 503).",
         "schema": {"type": "string"},
+    },
+    {
+        "name": "ecosystem",
+        "in": "query",
+        "description": "Only requests answered by this ecosystem's module. Default: all.",
+        "schema": {"type": "string", "enum": list(ECOSYSTEMS)},
     },
 ]
 
@@ -51,10 +57,10 @@ def _error(description: str) -> dict[str, Any]:
     }
 
 
-def openapi_document(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
+def openapi_document(insights: Sequence[Insight]) -> dict[str, Any]:
     """The whole document as plain data (encode with any JSON encoder)."""
     row_schemas, components = msgspec.json.schema_components(
-        [e.row_type for e in endpoints], ref_template="#/components/schemas/{name}"
+        [i.row for i in insights], ref_template="#/components/schemas/{name}"
     )
     components["Error"] = _ERROR
     components["Query"] = {
@@ -64,26 +70,27 @@ def openapi_document(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
             "since": {"type": "string", "format": "date-time"},
             "until": {"type": "string", "format": "date-time"},
             "project": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+            "ecosystem": {"anyOf": [{"type": "string"}, {"type": "null"}]},
         },
         "required": ["since", "until"],
     }
     paths: dict[str, Any] = {}
-    for endpoint, row_schema in zip(endpoints, row_schemas, strict=True):
+    for insight, row_schema in zip(insights, row_schemas, strict=True):
         extra = [
             {
                 "name": p.name,
                 "in": "query",
-                "description": p.description,
-                "schema": p.schema,
+                "description": p.describe(),
+                "schema": p.schema(),
                 "required": p.required,
             }
-            for p in endpoint.params
+            for p in insight.params
         ]
-        paths[f"/api/{endpoint.name}"] = {
+        paths[f"/api/{insight.name}"] = {
             "get": {
-                "operationId": endpoint.name,
-                "summary": endpoint.summary,
-                "description": (endpoint.row_type.__doc__ or "").strip() or endpoint.summary,
+                "operationId": insight.name,
+                "summary": insight.summary,
+                "description": (insight.row.__doc__ or "").strip() or insight.summary,
                 "parameters": _COMMON_PARAMS + extra,
                 "responses": {
                     "200": {
@@ -94,9 +101,13 @@ def openapi_document(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
                                     "type": "object",
                                     "properties": {
                                         "query": {"$ref": "#/components/schemas/Query"},
+                                        "params": {
+                                            "type": "object",
+                                            "description": "This insight's parameters, defaults filled in.",
+                                        },
                                         "rows": {"type": "array", "items": row_schema},
                                     },
-                                    "required": ["query", "rows"],
+                                    "required": ["query", "params", "rows"],
                                 }
                             }
                         },

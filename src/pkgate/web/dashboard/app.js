@@ -26,9 +26,26 @@
 
   class AuthError extends Error {}
 
+  // The insights and their parameters come from the API's own OpenAPI document (generated from the
+  // same specs as the CLI), so a call the server does not declare fails loudly instead of drifting.
+  let declared = null;
+  async function spec() {
+    if (!declared) {
+      const doc = await (await fetch("/api/openapi.json", { cache: "no-store", credentials: "omit" })).json();
+      declared = new Map(Object.entries(doc.paths).map(([path, op]) => [
+        path.replace(/^\/api\//, ""), new Set(op.get.parameters.map((p) => p.name)),
+      ]));
+    }
+    return declared;
+  }
+
   async function api(name, params) {
     const token = sessionStorage.getItem(TOKEN_KEY);
     if (!token) throw new AuthError("");
+    const known = (await spec()).get(name);
+    if (!known) throw new Error(`the API has no insight ${name}`);
+    const stray = Object.keys(params).filter((k) => !known.has(k));
+    if (stray.length) throw new Error(`${name} does not take ${stray.join(", ")}`);
     const qs = new URLSearchParams(params).toString();
     const resp = await fetch(`/api/${name}?${qs}`, {
       headers: { Authorization: `Bearer ${token}` }, cache: "no-store", credentials: "omit",
@@ -70,7 +87,7 @@
   function tiles(rows) {
     const total = (f) => rows.reduce((a, r) => a + (r[f] || 0), 0);
     const items = [
-      ["downloads", "Downloads"], ["index_hits", "Index pages"], ["not_modified", "Revalidations (304)"],
+      ["installs", "Installs"], ["downloads", "Downloads"], ["index_hits", "Index pages"], ["not_modified", "Revalidations (304)"],
       ["metadata", "Metadata fetches"], ["head", "HEAD"], ["failed", "Failed (4xx/5xx)"],
     ];
     const box = $("tiles");
@@ -98,13 +115,14 @@
   function daily(state, rows) {
     const labels = everyDay(state);
     const index = new Map(labels.map((d, i) => [d, i]));
-    const fields = ["downloads", "index_hits", "not_modified", "metadata", "head", "failed"];
+    const fields = ["installs", "downloads", "index_hits", "not_modified", "metadata", "head", "failed"];
     const sums = Object.fromEntries(fields.map((f) => [f, labels.map(() => 0)]));
     for (const r of rows) {
       const i = index.get(String(r.day));
       if (i !== undefined) fields.forEach((f) => { sums[f][i] += r[f] || 0; });
     }
     charts.timeSeries("chart-daily", labels, [
+      { label: "Installs", data: sums.installs, kind: "line" },
       { label: "Downloads", data: sums.downloads, kind: "line" },
       { label: "Index pages", data: sums.index_hits },
       { label: "Revalidations (304)", data: sums.not_modified },

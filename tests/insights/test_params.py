@@ -6,16 +6,24 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pkgate.web.params import DEFAULT_DAYS, MAX_DAYS, ParamError, parse_int, parse_query
+from pkgate.insights.params import DEFAULT_DAYS, MAX_DAYS, ParamError, parse_int, parse_query
 
 NOW = dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC)
 
 
-def test_defaults_are_the_last_30_days() -> None:
+def test_defaults_are_the_last_30_whole_days() -> None:
     q = parse_query({}, now=NOW)
-    assert q.until == NOW + dt.timedelta(seconds=1)
-    assert q.since == q.until - dt.timedelta(days=DEFAULT_DAYS)
+    assert q.until == dt.datetime(2026, 5, 2, tzinfo=dt.UTC)
+    assert q.since == dt.datetime(2026, 4, 2, tzinfo=dt.UTC) == q.until - dt.timedelta(days=DEFAULT_DAYS)
     assert q.project is None
+    assert q.ecosystem is None
+
+
+def test_ecosystem_filter() -> None:
+    assert parse_query({"ecosystem": "npm"}, now=NOW).ecosystem == "npm"
+    assert parse_query({"ecosystem": ""}, now=NOW).ecosystem is None
+    with pytest.raises(ParamError, match=r"^ecosystem: expected one of python, npm"):
+        parse_query({"ecosystem": "cargo"}, now=NOW)
 
 
 def test_dates_are_utc_midnight_and_projects_normalised() -> None:
@@ -60,7 +68,7 @@ def test_parse_int() -> None:
             parse_int({"limit": bad}, "limit", 7, 1, 10)
 
 
-_KEYS = st.sampled_from(["since", "until", "project", "other"])
+_KEYS = st.sampled_from(["since", "until", "project", "ecosystem", "other"])
 
 
 @given(st.dictionaries(_KEYS, st.text(max_size=80)))
@@ -69,7 +77,7 @@ def test_any_input_gives_a_query_or_a_param_error(params: dict[str, str]) -> Non
         q = parse_query(params, now=NOW)
     except ParamError as exc:
         param = exc.param
-        assert param in ("since", "until", "project")
+        assert param in ("since", "until", "project", "ecosystem")
         return
     assert q.since < q.until
     assert q.since.tzinfo is not None

@@ -1,8 +1,9 @@
-"""Query-string parameters of the JSON API -> a validated `Query`, or a precise 400 message.
+"""Text parameters (API query strings, CLI options) -> a validated `Query`, or a precise message.
 
-Every analytics endpoint takes the same `since`, `until` and `project` parameters as
-`pkgate report`, so the CLI, the API and the dashboard agree on what a range means:
-`since <= ts < until`, in UTC; a date without a time means midnight UTC.
+Every insight takes the same `since`, `until`, `project` and `ecosystem` parameters in
+`pkgate report`, the API and the dashboard, parsed here once, so they agree on what a range means:
+`since <= ts < until`, in UTC; a date without a time means midnight UTC; the default is the last
+`DEFAULT_DAYS` whole UTC days including today (whole days are answered from the rollups).
 """
 
 from __future__ import annotations
@@ -16,12 +17,23 @@ from packaging.utils import canonicalize_name
 
 from pkgate.insights import Query
 
-__all__ = ["DEFAULT_DAYS", "MAX_DAYS", "ParamError", "parse_bool", "parse_choice", "parse_int", "parse_query"]
+__all__ = [
+    "DEFAULT_DAYS",
+    "ECOSYSTEMS",
+    "MAX_DAYS",
+    "ParamError",
+    "parse_bool",
+    "parse_choice",
+    "parse_int",
+    "parse_query",
+]
 
 #: Range used when `since` is not given.
 DEFAULT_DAYS: Final = 30
 #: The longest range one request may ask for (keeps every query bounded).
 MAX_DAYS: Final = 3660
+#: The ecosystems an `ecosystem` filter may name (the Event `ecosystem` field's values).
+ECOSYSTEMS: Final = ("python", "npm", "files", "oci", "conda")
 _MAX_TEXT: Final = 64
 _NAME_RE: Final = re.compile(r"[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]{0,198}[A-Za-z0-9]")
 _MIN_TS: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -52,10 +64,17 @@ def _timestamp(param: str, text: str) -> dt.datetime:
 
 
 def parse_query(params: Mapping[str, str], now: dt.datetime | None = None) -> Query:
-    """`since`/`until`/`project` -> Query; raises ParamError (never anything else) on bad input."""
+    """`since`/`until`/`project`/`ecosystem` -> Query; raises ParamError (never anything else).
+
+    Defaults: `until` the next UTC midnight after `now`, `since` `DEFAULT_DAYS` days before it.
+    """
     now = now or dt.datetime.now(dt.UTC)
-    until = _timestamp("until", params["until"]) if "until" in params else now + dt.timedelta(seconds=1)
-    if "since" in params:
+    if params.get("until"):
+        until = _timestamp("until", params["until"])
+    else:
+        today = now.astimezone(dt.UTC).date() + dt.timedelta(days=1)
+        until = dt.datetime(today.year, today.month, today.day, tzinfo=dt.UTC)
+    if params.get("since"):
         since = _timestamp("since", params["since"])
     else:
         since = until - dt.timedelta(days=DEFAULT_DAYS)
@@ -71,7 +90,10 @@ def parse_query(params: Mapping[str, str], now: dt.datetime | None = None) -> Qu
             raise ParamError("project", f"not a valid project name: {project[:_MAX_TEXT]!r}")
         else:
             project = str(canonicalize_name(project))
-    return Query(since=since, until=until, project=project)
+    ecosystem = params.get("ecosystem") or None
+    if ecosystem is not None:
+        ecosystem = parse_choice(params, "ecosystem", ECOSYSTEMS, None)
+    return Query(since=since, until=until, project=project, ecosystem=ecosystem)
 
 
 def parse_int(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
