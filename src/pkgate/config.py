@@ -121,8 +121,12 @@ class Storage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     retention_days: Days = 0
     #: Loaded spool segments are kept this long (and within the byte budget) so the store can be
     #: rebuilt from them; 0 deletes them once loaded.
-    spool_retention_days: Annotated[float, msgspec.Meta(ge=0, description="days, not negative (0 deletes segments once loaded)")] = 30.0
-    spool_retention_bytes: Annotated[int, msgspec.Meta(ge=0, description="bytes, not negative (0 deletes segments once loaded)")] = 10 * 1024**3
+    spool_retention_days: Annotated[
+        float, msgspec.Meta(ge=0, description="days, not negative (0 deletes segments once loaded)")
+    ] = 30.0
+    spool_retention_bytes: Annotated[
+        int, msgspec.Meta(ge=0, description="bytes, not negative (0 deletes segments once loaded)")
+    ] = 10 * 1024**3
 
 
 class Privacy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -37,14 +37,12 @@ class IngestEnricher:
     """`facts(ip, forwarded_for, ts_us)`: the event's source ids and facts; the address goes no further."""
 
     def __init__(self, cfg: Config, run_secret: bytes, now_us: int) -> None:
-        window = cfg.privacy.window_days or None
         self.enricher = Enricher(
             cfg.data_dir,
             asn_db=Path(cfg.privacy.asn_db) if cfg.privacy.asn_db else None,
             cloud_ranges=[Path(p) for p in cfg.privacy.cloud_ranges],
-            window_days=window,
         )
-        self.enricher.hasher = _RunKeyHasher(cfg.paths.keys, window, run_secret)
+        self.enricher.hasher = _RunKeyHasher(cfg.paths.keys, None, run_secret)
         # The hasher's newest day is today: days before yesterday never touch a key file, and a
         # log line can never make it delete today's key (lines from the future are rejected).
         self.enricher.hasher.ids("0.0.0.0", now_us)
