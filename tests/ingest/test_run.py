@@ -197,3 +197,15 @@ def test_no_address_reaches_the_store_and_old_days_get_their_own_key(tmp_path: P
 def test_summary_counts_add_up(tmp_path: Path) -> None:
     s = Summary(lines=10, events=8, stored=5, seconds=2.0)
     assert (s.duplicates, s.rate) == (3, 5.0)
+
+
+def test_addresses_written_into_agents_and_paths_are_redacted(tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path)
+    now = time.time()
+    log = tmp_path / "redact.log"
+    log.write_text(
+        _clf("192.0.2.1", now - 5, "/simple/10.20.30.40/", 200, ua="curl/8.5.0 (via 198.51.100.9)")
+    )
+    assert ingest(cfg, [str(log)], Options(jobs=1)).stored == 1
+    (row,) = _rows(cfg)
+    assert (row["path"], row["user_agent"]) == ("/simple/[ip]/", "curl/8.5.0 (via [ip])")

@@ -46,10 +46,8 @@ _cache: dict[str, Target] = {}
 
 
 def classify(path: str) -> Target:
-    """The target of a request path (no query). Never raises; index paths are cached (bounded),
-    file paths by their file name."""
-    if not path.startswith("/simple"):
-        return _classify(path[: MAX_PATH * 4])
+    """The target of a request path (no query). Never raises; results are cached (bounded): a log
+    repeats the same index pages and file URLs over and over."""
     hit = _cache.get(path)
     if hit is not None:
         return hit

@@ -39,8 +39,8 @@ from pkgate.store.schema import ensure_schema
 
 __all__ = ["Options", "Runner", "Summary", "ingest"]
 
-#: Rows gathered before one store transaction (bounded memory, few commits).
-BATCH_ROWS: Final = 100_000
+#: Rows gathered before one store transaction: bounded memory (about 20 MB of Arrow rows).
+BATCH_ROWS: Final = 20_000
 
 
 class Options(msgspec.Struct, kw_only=True):
@@ -93,6 +93,9 @@ class _Store:
         table = pa.concat_tables(self.pending)
         con = connect(self.db_path)
         try:
+            # The workers have the CPUs; no progress bar drawn by DuckDB on a long insert.
+            con.execute("SET threads = 1")
+            con.execute("SET enable_progress_bar = false")
             if not self._schema_ok:
                 ensure_schema(con)
                 self._schema_ok = True

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from pkgate.config import Config
+from pkgate.enrich.redact import redact_ips
 from pkgate.enrich.sources import DAY_US
 from pkgate.events import Event
 from pkgate.events.model import MAX_PATH, MAX_UA, now_us
@@ -88,7 +89,7 @@ class Worker:
             ts_us=rec.ts_us,
             gateway=self.gateway,
             method=rec.method[:16],
-            path=path[:MAX_PATH],
+            path=redact_ips(path[:MAX_PATH]),  # as the gateway: an address in a path is still one
             kind=what.kind,
             status=status,
             duration_us=rec.duration_us,
@@ -96,7 +97,7 @@ class Worker:
             version=what.version,
             filename=what.filename,
             conditional=bool(rec.conditional),
-            user_agent=rec.user_agent[:MAX_UA],
+            user_agent=redact_ips(rec.user_agent[:MAX_UA]),
             source_id=facts.source_id,
             network_id=facts.network_id,
             country=facts.country,
