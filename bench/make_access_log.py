@@ -56,6 +56,14 @@ def main() -> None:
     rng = random.Random(42)
     agents = _agents(rng)
     projects = [f"project-{i}" for i in range(800)]
+    # Each project has a few releases, each file one fixed URL (as on PyPI: /packages/<hash>/file).
+    files = {
+        p: [
+            (v, f"/packages/{rng.getrandbits(8):02x}/{rng.getrandbits(8):02x}/{rng.getrandbits(240):060x}")
+            for v in (f"{rng.randint(0, 5)}.{k}.{rng.randint(0, 9)}" for k in range(rng.randint(1, 15)))
+        ]
+        for p in projects
+    }
     clients = [
         f"{rng.randint(1, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
         for _ in range(40_000)
@@ -72,8 +80,9 @@ def main() -> None:
         )
         stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(start + n * step))
         project = projects[min(int(rng.paretovariate(0.8)) - 1, len(projects) - 1)]
-        version = f"{rng.randint(0, 5)}.{rng.randint(0, 20)}.{rng.randint(0, 9)}"
-        wheel = f"{project.replace('-', '_')}-{version}-py3-none-any.whl"
+        releases = files[project]
+        version, where = releases[min(int(rng.paretovariate(1.2)) - 1, len(releases) - 1)]  # newest first
+        wheel = f"{where}/{project.replace('-', '_')}-{version}-py3-none-any.whl"
         roll = rng.random()
         method, status, size = "GET", 302, 0
         if roll < 0.22:
@@ -81,11 +90,11 @@ def main() -> None:
         elif roll < 0.30:
             path, status = f"/simple/{project}/", 304
         elif roll < 0.40:
-            path = f"/packages/{rng.randint(0, 255):02x}/{rng.randint(0, 255):02x}/{rng.getrandbits(240):060x}/{wheel}.metadata"
+            path = f"{wheel}.metadata"
         elif roll < 0.92:
-            path = f"/packages/{rng.randint(0, 255):02x}/{rng.randint(0, 255):02x}/{rng.getrandbits(240):060x}/{wheel}"
+            path = wheel
         elif roll < 0.95:
-            method, path = "HEAD", f"/packages/ab/cd/{rng.getrandbits(240):060x}/{wheel}"
+            method, path = "HEAD", wheel
         elif roll < 0.97:
             path, status, size = "/simple/", 200, 4_000_000
         else:
