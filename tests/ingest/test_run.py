@@ -209,3 +209,14 @@ def test_addresses_written_into_agents_and_paths_are_redacted(tmp_path: Path) ->
     assert ingest(cfg, [str(log)], Options(jobs=1)).stored == 1
     (row,) = _rows(cfg)
     assert (row["path"], row["user_agent"]) == ("/simple/[ip]/", "curl/8.5.0 (via [ip])")
+
+
+def test_a_store_that_refuses_the_rows_is_a_clear_error(tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path)
+    cfg.data_dir.mkdir()
+    con = duckdb.connect(str(cfg.paths.store))
+    con.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, ts TIMESTAMPTZ)")  # not pkgate's schema
+    con.close()
+    with pytest.raises(IngestError, match="cannot store events"):
+        ingest(cfg, [str(SAMPLES / "apache-combined.log")], Options(jobs=1))
+    assert not (cfg.data_dir / "ingest" / "progress.json").exists()  # a rerun starts from the top

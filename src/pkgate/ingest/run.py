@@ -15,6 +15,7 @@ opened per batch, like the loader's, so a running gateway's loader and `pkgate r
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import time
@@ -24,6 +25,7 @@ from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 from typing import Final
 
+import duckdb
 import msgspec
 import pyarrow as pa
 
@@ -93,6 +95,17 @@ class _Store:
         table = pa.concat_tables(self.pending)
         con = connect(self.db_path)
         try:
+            stored = self._insert(con, table)
+        except duckdb.Error as exc:
+            # Nothing of the batch is stored and progress is not advanced: a rerun continues here.
+            raise IngestError(f"{self.db_path}: cannot store events: {exc}") from None
+        finally:
+            con.close()
+        self.pending, self.rows = [], 0
+        return stored
+
+    def _insert(self, con: duckdb.DuckDBPyConnection, table: pa.Table) -> int:
+        try:
             # The workers have the CPUs; no progress bar drawn by DuckDB on a long insert.
             con.execute("SET threads = 1")
             con.execute("SET enable_progress_bar = false")
@@ -102,9 +115,10 @@ class _Store:
             con.begin()
             stored = insert_table(con, table)
             con.commit()
-        finally:
-            con.close()
-        self.pending, self.rows = [], 0
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                con.rollback()
+            raise
         return stored
 
 
