@@ -91,13 +91,16 @@ class HangupReloader:
                 preflight(new)
                 check_reloadable(self.cfg, new)
                 generation = publish(self.cfg.paths.active_config, text, self.config_path or "defaults")
+            except ConfigError as exc:
+                return self._rejected(str(exc.located(self.config_path or "defaults")))
             except (PkgateError, OSError) as exc:
-                origin = self.config_path or "defaults"
-                error = str(exc.located(origin) if isinstance(exc, ConfigError) else exc)
-                log.error("config reload rejected, the running config stays: %s", error)
-                return None
+                return self._rejected(str(exc))
             log.info("config generation %d published", generation)
             return generation
+
+    @staticmethod
+    def _rejected(error: str) -> None:
+        log.error("config reload rejected, the running config stays: %s", error)
 
 
 class Consumer(Protocol):
