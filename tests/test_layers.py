@@ -163,12 +163,17 @@ def test_the_demo_clock_is_injected_not_configured() -> None:
 
 def test_consumers_are_used_through_their_protocol() -> None:
     """server.py must not branch on the spool consumer's type (it has a Consumer protocol)."""
+    consumers = {"Loader", "Forwarder", "StoreConsumer", "FleetConsumer"}
     calls = [
         node.lineno
         for node in ast.walk(_tree(SRC / "server.py"))
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "isinstance"
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "isinstance"
+        and consumers & {n.id for n in ast.walk(node.args[1]) if isinstance(n, ast.Name)}
     ]
     assert calls == []
+    assert "class Consumer(Protocol)" in (SRC / "server.py").read_text()
 
 
 def _wide_tuples(source: str, where: str) -> list[str]:
