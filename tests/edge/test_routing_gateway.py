@@ -207,6 +207,8 @@ async def test_no_default_upstream(start: Start, indexes: Indexes) -> None:
     assert r.status_code == 404
     assert "no route" in r.text
     assert all(s.requests(marks[n]) == [] for n, s in indexes.items())
+    miss = events(app)[-1]
+    assert (miss.kind, miss.project, miss.status, miss.upstream) == ("index-miss", "six", 404, None)
     assert (await page(client, "more-itertools")).status_code == 200
     root = (await client.get("/simple/", headers={"accept": JSON})).json()
     assert sorted(p["name"] for p in root["projects"]) == ["more-itertools", "tomli"]  # not six

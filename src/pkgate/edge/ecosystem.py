@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FILE",
+    "INDEX_MISS",
     "INDEX_PROJECT",
     "INDEX_ROOT",
     "KINDS",
@@ -52,9 +53,13 @@ __all__ = [
 INDEX_ROOT: Final = "index-root"  # the list of every project (PyPI's /simple/)
 INDEX_PROJECT: Final = "index-project"  # one project's document (simple page, packument, repodata)
 FILE: Final = "file"  # a distribution file (wheel, tarball, .conda, blob): a download
-METADATA: Final = "metadata"  # a file's metadata only (PEP 658 .metadata)
+METADATA: Final = "metadata"  # a file's metadata only (PEP 658 .metadata, PEP 740 .provenance)
 OTHER: Final = "other"  # anything else (404s, admin)
-KINDS: Final = (INDEX_ROOT, INDEX_PROJECT, FILE, METADATA, OTHER)
+#: A project the gateway does not serve (no routing rule, no default upstream): 404 at once, no
+#: upstream asked. An `--extra-index-url` gateway sees every name of its users' installs this way;
+#: reports of downloads and attempts leave these out (`pkgate.store.aggregates.COUNTED`).
+INDEX_MISS: Final = "index-miss"
+KINDS: Final = (INDEX_ROOT, INDEX_PROJECT, FILE, METADATA, OTHER, INDEX_MISS)
 
 
 class Response(NamedTuple):

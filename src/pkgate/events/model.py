@@ -14,8 +14,9 @@ from typing import Final
 
 import msgspec
 
-#: The request kinds the edge distinguishes; reports count attempts by kind.
-KINDS: Final = ("index-root", "index-project", "file", "metadata", "other")
+#: The request kinds the edge distinguishes; reports count attempts by kind. `index-miss` (a project
+#: no route serves, answered 404 without an upstream) is left out of downloads and attempts.
+KINDS: Final = ("index-root", "index-project", "file", "metadata", "other", "index-miss")
 
 #: Longest User-Agent kept; longer ones are cut (bounded memory, bounded rows).
 MAX_UA: Final = 1024

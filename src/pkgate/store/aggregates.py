@@ -24,6 +24,10 @@ DOWNLOAD: Final = (
 )
 #: A metadata-only fetch: a PEP 658 `.metadata` redirect, or a ranged read of the wheel itself.
 METADATA: Final = "(status BETWEEN 300 AND 399 AND (kind = 'metadata' OR (kind = 'file' AND method = 'GET' AND coalesce(partial, false))))"
+#: Events that count as a project's traffic. `index-miss` (a name the gateway does not serve,
+#: answered 404 without an upstream: what `--extra-index-url` users install alongside) is not a
+#: download nor an attempt of that project; a report of its own reads those events.
+COUNTED: Final = "kind <> 'index-miss'"
 #: Requests closer than this to the previous one of a source belong to the same run (one
 #: `pip install` makes an index request, a metadata read and a download within seconds).
 RUN_GAP_S: Final = 60
@@ -69,7 +73,7 @@ _RANGE: Final = "ts >= ?::TIMESTAMPTZ AND ts < ?::TIMESTAMPTZ"
 
 
 def sessions_sql() -> str:
-    """The events of the range with `dl` (a download), `eco` and `install_key`.
+    """The counted events of the range (`COUNTED`) with `dl` (a download), `eco` and `install_key`.
 
     `install_key` is the same for every download of one file in one resolver session (see
     `SESSION_GAP_S`) and NULL for anything but a download; `count(DISTINCT install_key)` is the
@@ -84,7 +88,7 @@ FROM (
   FROM (
     SELECT *, {DOWNLOAD} AS dl, {ECOSYSTEM} AS eco,
       CASE WHEN ts - lag(ts) OVER ({part}) < INTERVAL {SESSION_GAP_S} SECOND THEN 0 ELSE 1 END AS new_session
-    FROM events WHERE {_RANGE}
+    FROM events WHERE {_RANGE} AND {COUNTED}
   )
 )"""  # noqa: S608 - constants only
 

@@ -54,7 +54,7 @@ class PythonEcosystem:
     async def handle(self, request: Request, facts: Facts) -> Answer:
         method, path = request.method, request.path
         if path.startswith(links.PREFIX):
-            kind = METADATA if path.endswith(links.METADATA_SUFFIX) else FILE
+            kind = METADATA if path.endswith((links.METADATA_SUFFIX, links.PROVENANCE_SUFFIX)) else FILE
             if method not in ("GET", "HEAD"):
                 return Answer(method_not_allowed(), kind)
             return Answer(resolve_file(path, self.signer, self.table.proxied), kind)
@@ -70,7 +70,7 @@ class PythonEcosystem:
             if path == "/simple":
                 return Answer(redirect(301, _SIMPLE, request.query), kind)
             return Answer(await self._index.root(request, facts), kind)
-        return Answer(await self._index.project(rest, request, facts), kind)
+        return await self._index.project(rest, request, facts)
 
 
 class PythonModule:

@@ -14,7 +14,7 @@ from urllib.parse import quote, unquote, unquote_plus
 from pkgate.edge import links, negotiate, pages
 from pkgate.edge import render as pages_render
 from pkgate.edge.answers import document, redirect, text
-from pkgate.edge.ecosystem import Facts, Request, Response
+from pkgate.edge.ecosystem import INDEX_MISS, INDEX_PROJECT, Answer, Facts, Request, Response
 from pkgate.edge.failover import NoRoute
 from pkgate.edge.metrics import Metrics
 from pkgate.edge.names import is_valid_project_name, normalize
@@ -48,27 +48,31 @@ class Index:
         self.metrics = metrics
         self.cache_control = cache_control
 
-    async def project(self, rest: str, request: Request, facts: Facts) -> Response:
+    async def project(self, rest: str, request: Request, facts: Facts) -> Answer:
+        """The page and its kind: `index-miss` for a project no route serves (no upstream asked)."""
+        return Answer(*await self._project(rest, request, facts))
+
+    async def _project(self, rest: str, request: Request, facts: Facts) -> tuple[Response, str]:
         query, headers = request.query, request.headers
         raw, slash, extra = rest.partition("/")
         name = unquote(raw)
         if extra or not is_valid_project_name(name):
-            return text(404, "not found: not a valid project name")
+            return text(404, "not found: not a valid project name"), INDEX_PROJECT
         canonical = normalize(name)
         facts.project = canonical
         if raw != canonical or not slash:
-            return redirect(301, project_url(canonical), query)
+            return redirect(301, project_url(canonical), query), INDEX_PROJECT
         ctype = negotiate.negotiate(headers.get("accept"), format_param(query))
         if ctype is None:
-            return _not_acceptable()
+            return _not_acceptable(), INDEX_PROJECT
         try:
             got = await self.table.project(canonical)
         except NoRoute:
-            return text(404, f"no such project: {canonical} (no route)")
+            return text(404, f"no such project: {canonical} (no route)"), INDEX_MISS
         except UpstreamNotFound:
-            return text(404, f"no such project: {canonical}")
+            return text(404, f"no such project: {canonical}"), INDEX_PROJECT
         except UpstreamError as exc:
-            return text(502, f"upstream error: {exc}")
+            return text(502, f"upstream error: {exc}"), INDEX_PROJECT
         signer = self.signer
         owner = got.link_upstream
         served_by = got.upstream
@@ -82,7 +86,9 @@ class Index:
             return signer.make(canonical, f.filename + links.PROVENANCE_SUFFIX, f"{up} {f.provenance}")
 
         render_page = _RENDER_PROJECT[ctype]
-        return self._page(got, ctype, lambda p: render_page(p, link, provenance), request, facts)
+        return self._page(
+            got, ctype, lambda p: render_page(p, link, provenance), request, facts
+        ), INDEX_PROJECT
 
     async def root(self, request: Request, facts: Facts) -> Response:
         ctype = negotiate.negotiate(request.headers.get("accept"), format_param(request.query))
