@@ -60,21 +60,25 @@ def serve(config: ConfigOpt = None) -> None:
     """Run the gateway (granian workers + spool loader) until interrupted."""
     import logging
 
+    from pkgate import startup
+    from pkgate.server import preflight
     from pkgate.server import serve as run
 
     config = config_mod.source(config)  # the workers must read the same file ($PKGATE_CONFIG too)
     cfg = _load(config)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    banner = (
-        f"pkgate {__version__}: http://{cfg.server.host}:{cfg.server.port}/simple/ -> data in {cfg.data_dir}"
-    )
-    typer.echo(banner, err=True)
     try:
+        preflight(cfg)
+        startup.check(cfg)  # every start-up failure is one line, before anything else is printed
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        banner = f"pkgate {__version__}: http://{cfg.server.host}:{cfg.server.port}/simple/ -> data in {cfg.data_dir}"
+        typer.echo(banner, err=True)
         run(cfg, config)
     except ConfigError as exc:  # raised past parsing (preflight, credentials): name the file here
         raise _fail(str(exc.located(config or "defaults"))) from None
     except PkgateError as exc:
         raise _fail(str(exc)) from None
+    except OSError as exc:  # what the checks could not foresee: still one line, not a traceback
+        raise _fail(f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}") from None
 
 
 @app.command()

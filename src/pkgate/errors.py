@@ -72,3 +72,16 @@ class FleetError(PkgateError):
 
 class IngestError(PkgateError):
     """An access log cannot be read (missing file, unknown format, a bad line under --strict)."""
+
+
+class StartupError(PkgateError):
+    """`pkgate serve` cannot start: the machine refuses something a setting asks for (a port in use,
+    an unwritable data directory...). `str()` is `<cause> (<setting>)`: what to fix and where."""
+
+    def __init__(self, cause: str, setting: str) -> None:
+        super().__init__(f"{cause} ({setting})")
+        self.cause = cause
+        self.setting = setting
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.cause, self.setting))

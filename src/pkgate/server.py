@@ -13,7 +13,6 @@ file is validated first and a bad one is logged and ignored; workers switch in p
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import multiprocessing
 import os
@@ -25,6 +24,7 @@ from types import FrameType
 from typing import IO, TYPE_CHECKING, Protocol
 
 from pkgate import config as config_mod
+from pkgate import startup
 from pkgate.config import Config
 from pkgate.edge.clientip import ClientIP
 from pkgate.edge.published import ACTIVE_ENV, check_reloadable, publish, read_source
@@ -47,14 +47,7 @@ log = logging.getLogger("pkgate.server")
 
 def lock_data_dir(cfg: Config) -> IO[bytes]:
     """Exclusive lock so two gateways never share a spool and a store by accident."""
-    cfg.data_dir.mkdir(parents=True, exist_ok=True)
-    fh = open(cfg.paths.lock, "wb")  # noqa: SIM115 - held for the process lifetime
-    try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fh.close()
-        raise PkgateError(f"{cfg.data_dir} is in use by another pkgate process") from None
-    return fh
+    return startup.lock_data_dir(cfg)
 
 
 def preflight(cfg: Config) -> None:
