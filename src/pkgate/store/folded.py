@@ -80,7 +80,9 @@ def import_days(con: duckdb.DuckDBPyConnection, directory: Path) -> list[dt.date
         files = sorted(str(p) for p in (directory / table).glob("*.parquet"))
         if not files:
             continue
-        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?)", [files])  # noqa: S608
+        # union_by_name: days folded by an older version may lack columns added since (NULL there)
+        query = f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?, union_by_name = true)"  # noqa: S608
+        con.execute(query, [files])
         if table == "rollup_state":
             days |= {r[0] for r in con.execute("SELECT day FROM rollup_state WHERE folded").fetchall()}
     return sorted(days)
