@@ -26,8 +26,11 @@ from typing import Any
 import duckdb
 
 from pkgate import insights as ins
+from pkgate.insights.reach import extent, release_curves, version_country
+from pkgate.insights.registry import projects
 from pkgate.store import ensure_schema
 from pkgate.store.rollups import refresh_rollups
+from pkgate.store.sketches import ensure_sketches
 
 END = dt.datetime(2026, 3, 31, tzinfo=dt.UTC)
 
@@ -95,7 +98,7 @@ SELECT
     'certifi','idna','packaging','pyyaml','typing-extensions','botocore','s3transfer','charset-normalizer',
     'python-dateutil','pip','wheel','cryptography'])[prank + 1] ELSE 'project-' || prank END AS project,
   CASE WHEN pos = 0 OR (pos = 3 AND {_u("p3")} < 0.5) THEN NULL ELSE '1.' || vrank || '.0' END AS version,
-  NULL AS filename,
+  CASE WHEN pos IN (1, 2, 3) THEN 'f-' || prank || '-1.' || vrank || '.0.whl' END AS filename,
   pos = 3 AND {_u("p3")} < 0.5 AS conditional,
   installer AS user_agent,
   substr(md5(skey::VARCHAR), 1, 20) AS source_id,
@@ -129,7 +132,8 @@ SELECT
         )
     }
     AS cloud,
-  'pypi' AS upstream, 'hit' AS cache, false AS failover, false AS partial,
+  'pypi' AS upstream, 'hit' AS cache, false AS failover, false AS partial, 'python' AS ecosystem,
+  'gateway' AS origin,
   CASE installer WHEN 'bandersnatch' THEN 'mirror' WHEN 'requests' THEN 'script' ELSE 'installer' END
     AS ua_category,
   installer,
@@ -172,14 +176,42 @@ def build(con: duckdb.DuckDBPyConnection, events: int, days: int, unrolled: int)
     timings: dict[str, float] = {}
     t = time.perf_counter()
     for a in range(0, cut, chunk):
-        con.execute(f"INSERT INTO events {sql}", [a, min(a + chunk, cut)])
+        con.execute(f"INSERT INTO events BY NAME {sql}", [a, min(a + chunk, cut)])
     timings["generate"] = time.perf_counter() - t
     t = time.perf_counter()
     refresh_rollups(con)
     timings["refresh"] = time.perf_counter() - t
     for a in range(cut, sessions, chunk):
-        con.execute(f"INSERT INTO events {sql}", [a, min(a + chunk, sessions)])
+        con.execute(f"INSERT INTO events BY NAME {sql}", [a, min(a + chunk, sessions)])
+    t = time.perf_counter()
+    _sketches(con)
+    timings["sketches"] = time.perf_counter() - t
     return timings
+
+
+def _sketches(con: duckdb.DuckDBPyConnection) -> None:
+    """HLL registers like the ones the loader folds (the synthetic events have no marks): one
+    register update per event under a per-period hash; the query cost depends on the register
+    count, which a real store bounds the same way (4096 per period, level and project)."""
+    ensure_sketches(con)
+    for kind in ("week", "month"):
+        con.execute(f"""
+INSERT INTO hll SELECT '{kind}', period, level, dl, 'python', project, register, max(rank) FROM (
+  SELECT CAST(date_trunc('{kind}', ts) AS DATE) AS period, lvl.level, dl.dl, p.project,
+    (h >> 52)::SMALLINT AS register,
+    CASE WHEN (h & 4503599627370495) = 0 THEN 53
+      ELSE 52 - floor(log2((h & 4503599627370495)::DOUBLE))::INTEGER END::TINYINT AS rank
+  FROM (
+    SELECT ts, project, kind = 'file' AND method = 'GET' AND status BETWEEN 300 AND 399 AS isdl,
+      hash(network_id, date_trunc('{kind}', ts)) AS hn, hash(source_id, date_trunc('{kind}', ts)) AS hs
+    FROM events WHERE project IS NOT NULL
+  ) e,
+  (VALUES ('client'), ('network')) lvl(level),
+  (VALUES (false), (true)) dl(dl),
+  LATERAL (SELECT unnest([e.project, '']) AS project) p,
+  LATERAL (SELECT CASE lvl.level WHEN 'client' THEN e.hs ELSE e.hn END AS h) hh
+  WHERE NOT dl.dl OR e.isdl
+) GROUP BY ALL""")  # noqa: S608 - constants only
 
 
 def queries(top_project: str) -> dict[str, Callable[[duckdb.DuckDBPyConnection], Any]]:
@@ -203,6 +235,13 @@ def queries(top_project: str) -> dict[str, Callable[[duckdb.DuckDBPyConnection],
         "breakdown(project,country)": lambda c: ins.breakdown(c, proj, "country"),
         "adoption(project,week)": lambda c: ins.adoption(c, proj, "week"),
         "first_seen(project)": lambda c: ins.first_seen(c, proj),
+        "uniques(all,client,week)": lambda c: ins.uniques(c, month, "client", "week"),
+        "uniques(project,client,month)": lambda c: ins.uniques(c, proj, "client", "month"),
+        "projects(all)": lambda c: projects(c, month),
+        "extent(all)": lambda c: extent(c, month),
+        "version_country(project)": lambda c: version_country(c, proj),
+        "version_country(all)": lambda c: version_country(c, month),
+        "release_curves(project)": lambda c: release_curves(c, proj),
     }
 
 
@@ -234,7 +273,7 @@ def main() -> int:
     con.execute("CHECKPOINT")
     sizes = {
         name: con.execute(f"SELECT count(*) FROM {name}").fetchone()  # noqa: S608
-        for name in ("events", "rollup_daily", "rollup_uniques", "rollup_breakdown", "rollup_sources")
+        for name in ("events", "rollup_daily", "rollup_uniques", "rollup_breakdown", "rollup_sources", "hll")
     }
     print("rows: " + ", ".join(f"{k} {v[0] if v else 0:,}" for k, v in sizes.items()))
     print(

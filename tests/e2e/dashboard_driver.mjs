@@ -94,6 +94,11 @@ try {
   await page.waitForFunction(() => !location.search.includes("since=2026-03-03") && document.body.dataset.state === "ready");
   out.steps.back = await observe();
 
+  // No range in the link: the dashboard fits it to the data (extent), not to the last 30 days.
+  await page.goto(`${base}/dashboard`);
+  await page.waitForFunction(() => location.search.includes("since=") && document.body.dataset.state === "ready");
+  out.steps.fitted = await observe();
+
   // A link with the token in the fragment (what `pkgate demo` prints) signs a fresh tab in.
   const other = await context.newPage();
   await other.goto(`${base}/dashboard/projects/flask?since=2026-03-01&until=2026-03-09#token=${encodeURIComponent(token)}`);

@@ -11,8 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
+import httpx
+import msgspec
 import pytest
 
+from pkgate.enrich.sources import SourceHasher
+from pkgate.events import Event
 from pkgate.store import connect, ensure_schema, insert_events
 from pkgate.web import create_app
 from pkgate.web.serve import BackgroundServer
@@ -25,13 +29,29 @@ CHROMIUM: Final = Path("/usr/bin/chromium")
 SCREENSHOT: Final = REPO / "artifacts" / "dashboard.png"
 
 
+#: The sample's source ids as addresses: aaaa* share one /24, bbbb* another.
+ADDRESSES: Final = {
+    "aaaa01": "10.0.1.1",
+    "aaaa02": "10.0.1.2",
+    "aaaa03": "10.0.1.3",
+    "bbbb01": "10.0.2.1",
+    "bbbb02": "10.0.2.2",
+}
+
+
+def with_marks(events: list[Event], keys: Path) -> list[Event]:
+    """The HLL marks the edge would have added (the sample has source ids but no addresses)."""
+    h = SourceHasher(keys)
+    return [msgspec.structs.replace(e, marks=h.marks(ADDRESSES[e.source_id or ""], e.ts_us)) for e in events]
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundServer]:
     path = tmp_path_factory.mktemp("dash") / "pkgate.duckdb"
     con = connect(path)
     try:
         ensure_schema(con)
-        insert_events(con, sample_events())
+        insert_events(con, with_marks(sample_events(), path.parent / "keys"))
     finally:
         con.close()
     srv = BackgroundServer(create_app(path, TOKEN)).start()
@@ -131,3 +151,65 @@ def test_token_never_travels_in_a_url(seen: dict[str, Any]) -> None:
     assert frag["title"] == "flask"
     assert any("/dashboard/vendor/chart.js" in u for u in seen["requests"])
     assert all(u.startswith("http://127.0.0.1") for u in seen["requests"])  # offline: nothing external
+
+
+def api(server: BackgroundServer, name: str, **params: str) -> list[dict[str, Any]]:
+    resp = httpx.get(f"{server.url}/api/{name}", params=params, headers={"authorization": f"Bearer {TOKEN}"})
+    assert resp.status_code == 200, resp.text
+    rows: list[dict[str, Any]] = resp.json()["rows"]
+    return rows
+
+
+RANGE: Final = {"since": "2026-03-01", "until": "2026-03-10"}
+
+
+def test_unique_sources_front_and_centre(seen: dict[str, Any], server: BackgroundServer) -> None:
+    """By hand: day 1 aaaa01-03 (one /24), day 2 aaaa01, bbbb01, bbbb02: 3 + 3 source-days, 1 + 2
+    network-days, 5 distinct sources in the week; 6 downloads by 6 downloading source-days."""
+    step = seen["steps"]["all"]
+    tiles = step["tiles"]
+    assert tiles["unique_sources_per_day"] == "3"
+    assert tiles["unique_networks_per_day"] == "1.5"
+    assert tiles["unique_sources_week"] == "5"
+    assert tiles["downloads_per_source"] == "1"
+    assert tiles["installs_per_source"] == "1"
+    uniq = series(step, "chart-uniques")
+    assert uniq["Unique sources"][:4] == [0, 3, 3, 0]
+    assert uniq["Unique networks"][:4] == [0, 1, 2, 0]
+    assert uniq["Unique sources in the week (HLL)"][:3] == [None, 5, None]
+    # the same numbers as the API
+    days = {r["period"]: r["unique_sources"] for r in api(server, "uniques", **RANGE) if r["project"] is None}
+    assert days == {"2026-03-02": 3, "2026-03-03": 3}
+    weeks = [r for r in api(server, "uniques", period="week", **RANGE) if r["project"] is None]
+    assert [(r["period"], r["unique_sources"], r["sources"]) for r in weeks] == [("2026-03-02", 5, 6)]
+
+
+def test_version_by_country_and_release_curves(seen: dict[str, Any], server: BackgroundServer) -> None:
+    vc = step_chart = seen["steps"]["all"]["charts"]["chart-version-country"]
+    assert (vc["labels"], vc["datasets"]) == (["six", "flask"], [{"label": "DE", "data": [4, 2]}])
+    six = seen["steps"]["six"]["charts"]
+    api_rows = api(server, "version_country", project="six", **RANGE)
+    assert {r["version"]: r["sources"] for r in api_rows} == {"1.16.0": 3, "1.15.0": 1}
+    assert dict(
+        zip(
+            six["chart-version-country"]["labels"],
+            six["chart-version-country"]["datasets"][0]["data"],
+            strict=True,
+        )
+    ) == {"1.16.0": 3, "1.15.0": 1}
+    curves = {d["label"]: d["data"] for d in six["chart-curves"]["datasets"]}
+    assert curves == {"1.15.0": [33.3, None], "1.16.0": [66.7, 100]}
+    api_curves = api(server, "release_curves", project="six", **RANGE)
+    assert {(r["version"], r["day"]): r["share"] for r in api_curves} == {
+        ("1.15.0", 0): 0.3333,
+        ("1.16.0", 0): 0.6667,
+        ("1.16.0", 1): 1.0,
+    }
+    assert step_chart["painted"] > 1000
+
+
+def test_default_range_is_fitted_to_the_data(seen: dict[str, Any]) -> None:
+    step = seen["steps"]["fitted"]
+    assert step["url"] == "/dashboard?since=2026-03-02&until=2026-03-03"  # the data's two days
+    assert step["charts"]["chart-daily"]["labels"] == ["2026-03-02", "2026-03-03"]
+    assert step["tiles"]["downloads"] == "6"

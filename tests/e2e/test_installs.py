@@ -91,3 +91,8 @@ def test_refetches_in_one_session_are_one_install(
     assert total["downloads"] == sum(is_download(e) for e in events)
     hitters = report(gateway, "heavy-hitters")
     assert sum(r["installs"] for r in hitters) == sum(expected.values())
+    # one machine all along: one unique source in the week and month (HLL sketches), one per day
+    for period in ("week", "month"):
+        [week] = [r for r in report(gateway, "uniques", "--period", period) if r["project"] is None]
+        assert week["unique_sources"] == 1, period
+        assert week["unique_downloaders"] == 1, period

@@ -14,8 +14,8 @@ from pkgate.insights import BreakdownRow, UniqueRow
 from pkgate.report import render_rows, write_parquet
 
 ROWS = [
-    UniqueRow(dt.date(2026, 3, 2), "django", None, 4, 3, 9, 3.0, 8, 2.667, 2),
-    UniqueRow(dt.date(2026, 3, 9), "django", "4.0.3", 1, 1, 30, 30.0, 3, 3.0, 1),
+    UniqueRow(dt.date(2026, 3, 2), "django", None, 4, 3, 9, 3.0, 8, 2.667, 2, 3, 2),
+    UniqueRow(dt.date(2026, 3, 9), "django", "4.0.3", 1, 1, 30, 30.0, 3, 3.0, 1, None, None),
 ]
 
 
@@ -27,7 +27,7 @@ def test_text_formats() -> None:
     assert json.loads(render_rows(ROWS, "json"))[1]["version"] == "4.0.3"
     assert render_rows(ROWS, "csv").splitlines()[0] == (
         "period,project,version,sources,downloaders,downloads,downloads_per_source,installs,"
-        "installs_per_source,days"
+        "installs_per_source,days,unique_sources,unique_downloaders"
     )
     assert render_rows([], "csv", columns=["a", "b"]) == "a,b\n"
 

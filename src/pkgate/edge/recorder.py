@@ -91,6 +91,7 @@ class Recorder:
             failover=failover,
             partial=headers.get("range") is not None,
             ecosystem=ecosystem,
+            marks=list(facts.marks),
         )
 
     def record(self, event: Event) -> asyncio.Future[None]:

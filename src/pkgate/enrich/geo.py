@@ -56,6 +56,7 @@ class SourceFacts(msgspec.Struct, frozen=True):
     asn: int | None
     org: str | None
     cloud: str | None
+    marks: tuple[int, ...] = ()  # HLL register updates under the week/month keys (SourceHasher.marks)
 
 
 def _open_asn_db(path: pathlib.Path) -> maxminddb.Reader:
@@ -163,7 +164,8 @@ class Enricher:
         except Exception:  # a lookup bug must not lose the request's event
             log.exception("geo lookup failed")
             country = asn = org = cloud = None
-        facts = SourceFacts(source_id, network_id, country, asn, org, cloud)
+        marks = tuple(self.hasher.marks(ip, ts_us))
+        facts = SourceFacts(source_id, network_id, country, asn, org, cloud, marks)
         cache[key] = facts
         if len(cache) > self._cache_size:
             cache.popitem(last=False)

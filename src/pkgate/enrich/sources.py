@@ -10,6 +10,13 @@ the first request of day D and deleted on the first rotation on or after day D+2
 kept so that workers whose clocks are a little behind, and requests straddling midnight, still agree).
 Keys of days more than one day ahead (a clock that was wrong) are deleted too.
 
+Period marks (`SourceHasher.marks`) feed the weekly and monthly unique counts: one more random key
+per ISO week (`week-<Monday>.key`) and per calendar month (`month-<first day>.key`), deleted like a
+day key once the period ended before yesterday. Under it an address becomes one HyperLogLog register
+update, `(register << 6) | rank` (`HLL_P` bits of register, rank 1..53), never an id: the store
+folds them into per-period sketches (`pkgate.store.sketches`) and keeps nothing per event, and once
+the key is gone no address can be tested against a sketch.
+
 Optional window ids (`window_days=N`) use a second key per fixed, epoch-aligned block of N days
 (`window-<N>d-<first day>.key`), so the same client is linked across up to N days; this is an explicit
 opt-in because it lengthens how long requests can be linked. Its key is deleted like a day key, once
@@ -34,13 +41,17 @@ from pkgate.fsutil import TMP_PREFIX, create_once
 
 __all__ = [
     "DAY_US",
+    "HLL_P",
     "KEY_BYTES",
+    "PERIODS",
     "SourceHasher",
     "day_name",
     "day_of",
+    "hll_mark",
     "load_or_create_key",
     "network_of",
     "normalise_ip",
+    "period_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -53,11 +64,19 @@ MAX_WINDOW_DAYS: Final = 366
 _EPOCH: Final = dt.date(1970, 1, 1)
 _DAY_FILE: Final = re.compile(r"^(\d{4}-\d{2}-\d{2})\.key$")
 _WINDOW_FILE: Final = re.compile(r"^window-(\d+)d-(\d{4}-\d{2}-\d{2})\.key$")
+_PERIOD_FILE: Final = re.compile(r"^(week|month)-(\d{4}-\d{2}-\d{2})\.key$")
+#: The periods that get their own key and sketches.
+PERIODS: Final = ("week", "month")
+#: HyperLogLog precision: 2**12 = 4096 registers, standard error 1.04 / 64 = 1.6 %.
+HLL_P: Final = 12
+_HLL_BITS: Final = 64 - HLL_P
 _TMP_PREFIX: Final = TMP_PREFIX
 _TMP_MAX_AGE_S: Final = 60.0
 # Domain separation: an address and a network never hash alike, nor day and window ids.
 _P_SOURCE: Final = b"pkgate-source"
 _P_NETWORK: Final = b"pkgate-network"
+_P_MARK_SOURCE: Final = b"pkgate-hll-src"
+_P_MARK_NETWORK: Final = b"pkgate-hll-net"
 _V4_MAPPED: Final = bytes(10) + b"\xff\xff"
 
 
@@ -73,6 +92,25 @@ def day_name(day: int) -> str:
 
 def _day_from_name(name: str) -> int:
     return (dt.date.fromisoformat(name) - _EPOCH).days
+
+
+def period_of(kind: str, day: int) -> tuple[int, int]:
+    """(first, last) UTC day number of the ISO week or calendar month containing `day`."""
+    if kind == "week":
+        first = day - (day + 3) % 7  # 1970-01-01 was a Thursday
+        return first, first + 6
+    date = _EPOCH + dt.timedelta(days=day)
+    start = date.replace(day=1)
+    nxt = (start + dt.timedelta(days=32)).replace(day=1)
+    return (start - _EPOCH).days, (nxt - _EPOCH).days - 1
+
+
+def hll_mark(digest: bytes) -> int:
+    """A 64-bit keyed hash -> `(register << 6) | rank`: the top `HLL_P` bits pick the register, the
+    rank is 1 + the number of leading zeros of the rest (1..53)."""
+    x = int.from_bytes(digest, "big")
+    register, rest = x >> _HLL_BITS, x & ((1 << _HLL_BITS) - 1)
+    return register << 6 | (_HLL_BITS - rest.bit_length() + 1)
 
 
 def normalise_ip(ip: str) -> tuple[str, str]:
@@ -219,6 +257,9 @@ class SourceHasher:
         m = _WINDOW_FILE.match(name)
         if m:
             return _day_from_name(m.group(2)) + int(m.group(1)) - 1
+        m = _PERIOD_FILE.match(name)
+        if m:
+            return period_of(m.group(1), _day_from_name(m.group(2)))[1]
         return -(10**9)
 
     def purge_old_keys(self, now_us: int) -> list[pathlib.Path]:
@@ -239,7 +280,7 @@ class SourceHasher:
                 if name.startswith(_TMP_PREFIX):
                     stale = time.time() - entry.stat().st_mtime > _TMP_MAX_AGE_S
                 else:
-                    m = _WINDOW_FILE.match(name)
+                    m = _WINDOW_FILE.match(name) or _PERIOD_FILE.match(name)
                     first = _day_from_name(m.group(2)) if m else None
                     end = self._name_day_end(name)
                     if first is None and not _DAY_FILE.match(name):
@@ -285,6 +326,23 @@ class SourceHasher:
         except (OverflowError, ValueError):
             key = self._ephemeral(f"bad-window-{first}")
         return self._hash(key, ip)
+
+    def marks(self, ip: str, ts_us: int) -> list[int]:
+        """HyperLogLog marks of `ip` at `ts_us`: [week source, week network, month source, month
+        network], each under its period's key (see the module docstring)."""
+        day = ts_us // DAY_US
+        addr, net = _material(ip)
+        out = []
+        for kind in PERIODS:
+            try:
+                first, last = period_of(kind, day)
+                key = self._key(f"{kind}-{day_name(first)}.key", day, last)
+            except (OverflowError, ValueError):
+                key = self._ephemeral(f"bad-{kind}-{day}")
+            for material, person in ((addr, _P_MARK_SOURCE), (net, _P_MARK_NETWORK)):
+                digest = hashlib.blake2b(material, key=key, digest_size=8, person=person).digest()
+                out.append(hll_mark(digest))
+        return out
 
     @staticmethod
     def _hash(key: bytes, ip: str) -> tuple[str, str]:

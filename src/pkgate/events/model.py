@@ -55,6 +55,9 @@ class Event(msgspec.Struct, array_like=True, omit_defaults=False, kw_only=True):
     partial: bool = False  # the request had a Range header (uv/pip lazy-wheel metadata reads)
     ecosystem: str = "python"  # which ecosystem module answered: "python", "npm", "files", "oci", "conda"
     origin: str = "gateway"  # "gateway", or "log:<name>" for events made from an access log by `ingest`
+    # HyperLogLog register updates for the weekly/monthly uniques (pkgate.enrich.sources.marks):
+    # [week source, week network, month source, month network]; folded into sketches, never stored.
+    marks: list[int] = msgspec.field(default_factory=list)
 
 
 _encoder = msgspec.msgpack.Encoder()

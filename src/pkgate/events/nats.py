@@ -21,7 +21,7 @@ from nats.js.errors import Error as JetStreamError
 
 from pkgate.errors import FleetError
 from pkgate.events.drain import drain
-from pkgate.events.keysync import sync_day_keys
+from pkgate.events.keysync import sync_day_keys, sync_period_keys
 from pkgate.events.model import now_us
 from pkgate.events.spool import read_progress, write_progress
 
@@ -90,6 +90,7 @@ class Forwarder:
     async def _sync_keys(self, keys_dir: Path) -> None:
         js = await self._connect()
         await sync_day_keys(js, keys_dir, now_us())
+        await sync_period_keys(js, keys_dir, now_us())
         self._next_key_sync = time.monotonic() + KEY_SYNC_INTERVAL
 
     async def _publish(self, segment: str, start: int, payloads: list[bytes], offsets: list[int]) -> None:

@@ -23,6 +23,14 @@ from pkgate.insights.heavy_hitters import (
     heavy_hitters,
 )
 from pkgate.insights.query import Query
+from pkgate.insights.reach import (
+    CurveRow,
+    ExtentRow,
+    VersionCountryRow,
+    extent,
+    release_curves,
+    version_country,
+)
 from pkgate.insights.spec import Args, Insight, boolean, check_unique, choice, integer
 from pkgate.insights.uniques import LEVELS, PERIODS, UniqueRow, uniques
 
@@ -153,6 +161,28 @@ INSIGHTS: Final[tuple[Insight, ...]] = (
         summary="When each version was first requested and first downloaded, and the lag between them.",
         row=FirstSeenRow,
         run=lambda c, q, a: first_seen(c, q),
+    ),
+    Insight(
+        name="extent",
+        title="First and last day with data",
+        summary="The first and last UTC day with any stored request (`since` is ignored): the dashboard's default range.",
+        row=ExtentRow,
+        run=lambda c, q, a: extent(c, q),
+    ),
+    Insight(
+        name="version_country",
+        title="Unique sources by version and country",
+        summary="Summed daily distinct sources and downloaders, downloads and installs per version and country.",
+        row=VersionCountryRow,
+        run=lambda c, q, a: version_country(c, q),
+    ),
+    Insight(
+        name="release_curves",
+        title="Adoption after each release",
+        summary="Each version's share of the project's downloads by days since it was first seen.",
+        row=CurveRow,
+        run=lambda c, q, a: release_curves(c, q, a["days"]),
+        params=(integer("days", "Days after the first request for the version.", 30, 1, 366),),
     ),
 )
 check_unique(INSIGHTS)

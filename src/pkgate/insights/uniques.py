@@ -7,6 +7,11 @@ Definitions (also in docs/insights.md):
   midnight and cannot be linked across days, so a week's or month's figure is the **sum of its
   daily figures** (a machine active on 5 days counts 5 times); `days` says how many days had
   data, and `sources / days` is the honest "typical day";
+- unique_sources / unique_downloaders: the same, really distinct over the period: for a day the
+  exact daily count, for a week or month the HyperLogLog estimate of the period's sketch
+  (`pkgate.store.sketches`, about 1.6 % standard error), for the whole ISO week or month even when
+  the range cuts it; NULL where there is no sketch (per-version rows, data recorded before
+  sketches existed);
 - downloaders: distinct ids with at least one download; downloads_per_source = downloads /
   downloaders (NULL when nobody downloaded); installs and installs_per_source likewise, with
   installs as in `downloads`;
@@ -17,7 +22,7 @@ Definitions (also in docs/insights.md):
 from __future__ import annotations
 
 import datetime as dt
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import duckdb
 import msgspec
@@ -26,6 +31,7 @@ from pkgate.errors import PkgateError
 from pkgate.insights.coverage import daily
 from pkgate.insights.query import Query
 from pkgate.store.aggregates import uniques_sql
+from pkgate.store.sketches import estimate_sql
 
 Level = Literal["client", "network"]
 Period = Literal["day", "week", "month"]
@@ -44,6 +50,34 @@ class UniqueRow(msgspec.Struct):
     installs: int
     installs_per_source: float | None
     days: int
+    unique_sources: int | None
+    unique_downloaders: int | None
+
+
+def _has_sketches(con: duckdb.DuckDBPyConnection) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'hll' AND schema_name = 'main'"
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _sketched(
+    con: duckdb.DuckDBPyConnection, q: Query, level: Level, period: Period
+) -> dict[tuple[dt.date, str | None, bool], int]:
+    """(period, project or None for the gateway, downloaders only) -> HLL estimate."""
+    if period == "day" or not _has_sketches(con):
+        return {}
+    registers = """SELECT {'period': period, 'project': project, 'dl': dl} AS grp, register, max(rank) AS rank
+      FROM hll WHERE kind = ? AND level = ? AND period BETWEEN ? AND ?
+        AND (?::VARCHAR IS NULL OR ecosystem = ?::VARCHAR)
+        AND (CASE WHEN ?::VARCHAR IS NULL THEN true ELSE project = ?::VARCHAR END)
+      GROUP BY ALL"""
+    first = q.since.date() - dt.timedelta(days=31)
+    rows = con.execute(
+        f"SELECT grp.period, grp.project, grp.dl, estimate FROM ({estimate_sql(registers)})",  # noqa: S608
+        [period, level, first, q.until.date(), q.ecosystem, q.ecosystem, q.project, q.project],
+    ).fetchall()
+    return {(r[0], r[1] or None, bool(r[2])): int(r[3]) for r in rows}
 
 
 def uniques(
@@ -69,6 +103,15 @@ def uniques(
         GROUP BY ALL ORDER BY period, project NULLS FIRST, version NULLS FIRST""",  # noqa: S608
         [*params, q.project, q.project],
     ).fetchall()
+    sketch = _sketched(con, q, level, period)
+
+    def distinct(row: tuple[Any, ...], dl: bool) -> int | None:
+        if period == "day":
+            return int(row[4] if dl else row[3])
+        if row[2] is not None:
+            return None
+        return sketch.get((row[0], row[1], dl))
+
     return [
         UniqueRow(
             period=r[0],
@@ -81,6 +124,8 @@ def uniques(
             installs=int(r[7]),
             installs_per_source=round(r[7] / r[4], 3) if r[4] else None,
             days=int(r[6]),
+            unique_sources=distinct(r, False),
+            unique_downloaders=distinct(r, True),
         )
         for r in rows
     ]

@@ -132,6 +132,19 @@ GROUP BY GROUPING SETS ((day, ecosystem, project, version), (day, ecosystem, pro
 HAVING NOT (grouping(version) = 0 AND version IS NULL)"""  # noqa: S608 - constants only
 
 
+def version_country_sql() -> str:
+    """Per (day, ecosystem, project, version, country): distinct sources and downloaders, downloads
+    and installs (the dashboard's version x country view)."""
+    return f"""
+SELECT {DAY} AS day, eco AS ecosystem, project, version, country,
+  count(DISTINCT source_id) AS sources,
+  count(DISTINCT source_id) FILTER (WHERE dl) AS downloaders,
+  count(*) FILTER (WHERE dl) AS downloads,
+  count(DISTINCT install_key) AS installs
+FROM ({sessions_sql()}) WHERE project IS NOT NULL AND version IS NOT NULL
+GROUP BY ALL"""  # noqa: S608 - constants only
+
+
 def breakdown_sql(dims: Sequence[str] = tuple(DIMENSIONS)) -> str:
     """Per (day, ecosystem, project, dimension, value) and per (day, ecosystem, dimension, value)
     with project NULL.

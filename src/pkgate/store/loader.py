@@ -27,6 +27,7 @@ from pkgate.events import Event, decode
 from pkgate.events.drain import drain
 from pkgate.events.retained import Retained
 from pkgate.store.schema import EVENT_COLUMNS, ensure_schema
+from pkgate.store.sketches import fold_marks
 from pkgate.store.transaction import transaction
 
 log = logging.getLogger("pkgate.loader")
@@ -85,8 +86,10 @@ _INSERT = (  # built from constant column names only
 
 
 def insert_events(con: duckdb.DuckDBPyConnection, events: Sequence[Event]) -> None:
-    """Insert idempotently by event id (duplicates are ignored)."""
+    """Insert idempotently by event id (duplicates are ignored); fold their HLL marks, which are
+    not stored with the events (`pkgate.store.sketches`)."""
     insert_table(con, to_table(events))
+    fold_marks(con, events)
 
 
 def insert_table(con: duckdb.DuckDBPyConnection, table: pa.Table) -> int:

@@ -27,6 +27,7 @@ from pkgate.store.aggregates import (
     source_days_sql,
     sources_sql,
     uniques_sql,
+    version_country_sql,
 )
 from pkgate.store.folded import export_days
 from pkgate.store.transaction import transaction
@@ -37,6 +38,7 @@ ROLLUPS: Final[dict[str, Callable[[], str]]] = {
     "rollup_uniques": uniques_sql,
     "rollup_breakdown": breakdown_sql,
     "rollup_sources": sources_sql,
+    "rollup_version_country": version_country_sql,
 }
 #: rollup table -> (the rollup it is derived from, query over a relation of that rollup's rows).
 DERIVED: Final[dict[str, tuple[str, Callable[[str], str]]]] = {

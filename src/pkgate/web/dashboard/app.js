@@ -67,9 +67,11 @@
     const params = new URLSearchParams(location.search);
     const m = location.pathname.match(/^\/dashboard\/projects\/([^/]+)$/);
     const today = iso(new Date());
-    const until = /^\d{4}-\d{2}-\d{2}$/.test(params.get("until") || "") ? params.get("until") : today;
-    const since = /^\d{4}-\d{2}-\d{2}$/.test(params.get("since") || "") ? params.get("since") : addDays(until, -29);
-    return { project: m ? decodeURIComponent(m[1]) : "", since, until };
+    const valid = (k) => /^\d{4}-\d{2}-\d{2}$/.test(params.get(k) || "");
+    const until = valid("until") ? params.get("until") : today;
+    const since = valid("since") ? params.get("since") : addDays(until, -29);
+    // No range in the link: fit it to the data (a 7-day demo shows its 7 days, not 23 empty ones).
+    return { project: m ? decodeURIComponent(m[1]) : "", since, until, fit: !valid("since") && !valid("until") };
   }
 
   function writeState(state) {
@@ -83,6 +85,100 @@
 
   // ---- rendering ------------------------------------------------------------------------------
   function fmt(n) { return typeof n === "number" ? n.toLocaleString("en-US") : String(n ?? "—"); }
+
+  function tile(f, value, label) {
+    const div = document.createElement("div");
+    div.className = "tile";
+    div.dataset.field = f;
+    const v = document.createElement("div");
+    v.className = "value";
+    v.textContent = value;
+    const l = document.createElement("div");
+    l.className = "label";
+    l.textContent = label;
+    div.append(v, l);
+    return div;
+  }
+
+  // The gateway-wide (or project-wide) rows of `uniques`: project NULL, or version NULL with a project.
+  const totalsOf = (state, rows) => rows.filter((r) => (state.project ? r.version === null : r.project === null));
+
+  function uniqueTiles(state, clients, networks, weeks) {
+    const c = totalsOf(state, clients), n = totalsOf(state, networks), w = totalsOf(state, weeks);
+    const sum = (rows, f) => rows.reduce((a, r) => a + (r[f] || 0), 0);
+    const days = c.length;
+    const avg = (x) => (days ? Math.round((x / days) * 10) / 10 : 0);
+    const per = (a, b) => (b ? Math.round((a / b) * 100) / 100 : 0);
+    const weekly = w.map((r) => r.unique_sources).filter((x) => x !== null);
+    $("unique-tiles").replaceChildren(
+      tile("unique_sources_per_day", fmt(avg(sum(c, "unique_sources"))), "Unique sources per day"),
+      tile("unique_networks_per_day", fmt(avg(sum(n, "unique_sources"))), "Unique networks per day"),
+      tile("unique_sources_week", weekly.length ? fmt(Math.max(...weekly)) : "—", "Unique sources, busiest week"),
+      tile("downloads_per_source", fmt(per(sum(c, "downloads"), sum(c, "downloaders"))), "Downloads per source-day"),
+      tile("installs_per_source", fmt(per(sum(c, "installs"), sum(c, "downloaders"))), "Installs per source-day"),
+    );
+  }
+
+  function uniquesOverTime(state, clients, networks, weeks) {
+    const labels = everyDay(state);
+    const index = new Map(labels.map((d, i) => [d, i]));
+    const series = (rows, f) => {
+      const out = labels.map(() => 0);
+      for (const r of totalsOf(state, rows)) {
+        const i = index.get(String(r.period));
+        if (i !== undefined) out[i] = r[f] ?? 0;
+      }
+      return out;
+    };
+    const weekly = labels.map(() => null);
+    for (const r of totalsOf(state, weeks)) {
+      const i = index.get(String(r.period)) ?? (String(r.period) < labels[0] ? 0 : undefined);
+      if (i !== undefined && r.unique_sources !== null) weekly[i] = r.unique_sources;
+    }
+    charts.timeSeries("chart-uniques", labels, [
+      { label: "Unique sources", data: series(clients, "unique_sources"), kind: "line" },
+      { label: "Unique networks", data: series(networks, "unique_sources"), kind: "line" },
+      { label: "Sources with a download", data: series(clients, "unique_downloaders"), kind: "line" },
+      { label: "Unique sources in the week (HLL)", data: weekly, kind: "line" },
+    ]);
+  }
+
+  function versionCountry(state, rows) {
+    const key = (r) => (state.project ? r.version : r.project);
+    const byKey = new Map(), byCountry = new Map();
+    for (const r of rows) {
+      byKey.set(key(r), (byKey.get(key(r)) || 0) + r.sources);
+      const c = r.country ?? "unknown";
+      byCountry.set(c, (byCountry.get(c) || 0) + r.sources);
+    }
+    const keys = [...byKey].sort((a, b) => b[1] - a[1] || String(a[0]).localeCompare(String(b[0]))).slice(0, 12).map((e) => e[0]);
+    const countries = [...byCountry].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map((e) => e[0]);
+    const shown = countries.slice(0, 6);
+    const series = [...shown, ...(countries.length > 6 ? ["other"] : [])].map((c) => ({ label: c, data: keys.map(() => 0) }));
+    for (const r of rows) {
+      const i = keys.indexOf(key(r));
+      if (i < 0) continue;
+      const c = r.country ?? "unknown";
+      const j = shown.includes(c) ? shown.indexOf(c) : series.length - 1;
+      series[j].data[i] += r.sources;
+    }
+    $("version-country-title").textContent = state.project ? "Unique sources by version × country" : "Unique sources by project × country";
+    charts.bars("chart-version-country", keys, series, false);
+  }
+
+  function curves(state, rows) {
+    $("panel-curves").hidden = !state.project;
+    if (!state.project) return;
+    const byVersion = new Map();
+    let last = 0;
+    for (const r of rows) last = Math.max(last, r.day);
+    const labels = Array.from({ length: last + 1 }, (_, k) => `day ${k}`);
+    for (const r of rows) {
+      if (!byVersion.has(r.version)) byVersion.set(r.version, labels.map(() => null));
+      byVersion.get(r.version)[r.day] = Math.round(r.share * 1000) / 10;
+    }
+    charts.lines("chart-curves", labels, [...byVersion].map(([v, data]) => ({ label: v, data })), true);
+  }
 
   function tiles(rows) {
     const total = (f) => rows.reduce((a, r) => a + (r[f] || 0), 0);
@@ -237,11 +333,29 @@
   }
 
   // ---- loading --------------------------------------------------------------------------------
+  async function fitRange(state) {
+    const [ext] = await api("extent", state.project ? { project: state.project } : {});
+    if (!ext || !ext.last_day) return state;
+    const until = String(ext.last_day);
+    const first = String(ext.first_day);
+    const since = addDays(until, -29) > first ? addDays(until, -29) : first;
+    history.replaceState(null, "", `${location.pathname}?since=${since}&until=${until}`);
+    return { ...state, since, until, fit: false };
+  }
+
   async function load(state) {
     const mine = ++generation;
     document.body.dataset.state = "loading";
     $("status").className = "";
     $("status").textContent = "Loading…";
+    if (state.fit) {
+      try {
+        state = await fitRange(state);
+      } catch (err) {
+        if (err instanceof AuthError) { askToken(err.message); return; }
+      }
+      if (mine !== generation) return;
+    }
     $("since").value = state.since;
     $("until").value = state.until;
     $("title").textContent = state.project || "All projects";
@@ -255,13 +369,20 @@
       if (state.project && !names.includes(state.project)) names.unshift(state.project);
       select.replaceChildren(new Option("All projects", ""), ...names.map((n) => new Option(n, n)));
       select.value = state.project;
-      const [days, rows, behaviours, hitters, conc, adopt, ...bds] = await Promise.all([
+      const [days, rows, behaviours, hitters, conc, adopt, clients, networks, weeks, vc, curve, ...bds] = await Promise.all([
         api("downloads_daily", q), api("downloads", q), api("behaviour_summary", q),
         api("heavy_hitters", q), api("concentration", q),
         state.project ? api("adoption", q) : Promise.resolve([]),
+        api("uniques", { ...q, period: "day" }), api("uniques", { ...q, level: "network" }),
+        api("uniques", { ...q, period: "week" }), api("version_country", q),
+        state.project ? api("release_curves", { ...q, days: 30 }) : Promise.resolve([]),
         ...BREAKDOWNS.map((by) => api("breakdown", { ...q, by })),
       ]);
       if (mine !== generation) return;
+      uniqueTiles(state, clients, networks, weeks);
+      uniquesOverTime(state, clients, networks, weeks);
+      versionCountry(state, vc);
+      curves(state, curve);
       tiles(rows);
       daily(state, days);
       versions(state, state.project ? rows : projects);
