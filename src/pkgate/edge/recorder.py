@@ -91,7 +91,7 @@ class Recorder:
             failover=failover,
             partial=headers.get("range") is not None,
             ecosystem=ecosystem,
-            marks=list(facts.marks),
+            marks=self.enricher.marks(ip, ts_us),
         )
 
     def record(self, event: Event) -> asyncio.Future[None]:

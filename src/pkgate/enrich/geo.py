@@ -56,7 +56,6 @@ class SourceFacts(msgspec.Struct, frozen=True):
     asn: int | None
     org: str | None
     cloud: str | None
-    marks: tuple[int, ...] = ()  # HLL register updates under the week/month keys (SourceHasher.marks)
 
 
 def _open_asn_db(path: pathlib.Path) -> maxminddb.Reader:
@@ -164,12 +163,16 @@ class Enricher:
         except Exception:  # a lookup bug must not lose the request's event
             log.exception("geo lookup failed")
             country = asn = org = cloud = None
-        marks = tuple(self.hasher.marks(ip, ts_us))
-        facts = SourceFacts(source_id, network_id, country, asn, org, cloud, marks)
+        facts = SourceFacts(source_id, network_id, country, asn, org, cloud)
         cache[key] = facts
         if len(cache) > self._cache_size:
             cache.popitem(last=False)
         return facts
+
+    def marks(self, ip: str, ts_us: int) -> list[int]:
+        """The HLL marks of `ip` (only the gateway's own events carry them: an ingested log's old
+        days get no period keys)."""
+        return self.hasher.marks(ip, ts_us)
 
     def close(self) -> None:
         """Release the ASN database."""
