@@ -7,7 +7,7 @@ import ipaddress
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pkgate.enrich.redact import REDACTED, redact_ips
+from pkgate.enrich.redact import REDACTED, redact_ips, redact_ua
 
 PIP_UA = (
     'pip/24.0 {"ci":null,"cpu":"x86_64","implementation":{"name":"CPython","version":"3.11.7"},'
@@ -19,6 +19,19 @@ SEPARATORS = st.sampled_from([" ", "(", ")", "/", ";", ",", "=", '"', "[", "]", 
 def test_ordinary_text_is_unchanged() -> None:
     for text in [PIP_UA, "uv/0.4.0", "/simple/six/", "at 12:30:45", "v1.2.3.4.5", "999.1.1.1", "x86_64"]:
         assert redact_ips(text) == text
+        assert redact_ua(text) == text
+
+
+def test_versions_that_look_like_addresses_are_kept_in_user_agents() -> None:
+    for ua in [
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+        "poetry/1.1.11 CPython/3.9.2 Linux/5.10.16.3-microsoft-standard-WSL2",
+        'pip/24.0 {"system":{"name":"Linux","release":"5.10.16.3-microsoft-standard-WSL2"}}',
+        "tool/1.2.3.4+local",
+    ]:
+        assert redact_ua(ua) == ua
+    assert redact_ua("curl/8.0 (10.1.2.3)") == f"curl/8.0 ({REDACTED})"
+    assert redact_ua("uv/0.4 host=2001:db8::1") == f"uv/0.4 host={REDACTED}"
 
 
 def test_examples() -> None:
@@ -48,6 +61,9 @@ def test_no_address_survives(
     literal = getattr(ip, form)
     # Separators keep the literal a token of its own (an address glued to letters is a version, a word).
     text = f"{before} {left}{literal}{right} {after}"
-    out = redact_ips(text)
-    assert literal not in out or literal in before or literal in after or literal in REDACTED
-    assert redact_ips(out) == out  # idempotent
+    for redact in (redact_ips, redact_ua):
+        if redact is redact_ua and left == "/" and ip.version == 4:
+            continue  # `x/1.2.3.4` is a product version in a User-Agent
+        out = redact(text)
+        assert literal not in out or literal in before or literal in after or literal in REDACTED
+        assert redact(out) == out  # idempotent

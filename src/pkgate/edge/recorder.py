@@ -16,7 +16,7 @@ import msgspec
 
 from pkgate.edge.clientip import ClientIP
 from pkgate.enrich.geo import Enricher
-from pkgate.enrich.redact import redact_ips
+from pkgate.enrich.redact import redact_ips, redact_ua
 from pkgate.events import Event, encode, new_id
 from pkgate.events.commit import GroupCommitter
 from pkgate.events.model import MAX_PATH, MAX_UA
@@ -79,7 +79,7 @@ class Recorder:
             version=version,
             filename=filename,
             conditional=conditional,
-            user_agent=redact_ips(ua[:MAX_UA]),
+            user_agent=redact_ua(ua[:MAX_UA]),
             source_id=facts.source_id,
             network_id=facts.network_id,
             country=facts.country,

@@ -3,8 +3,9 @@
 The peer address is dropped after enrichment, but a client (or a proxy, a CI runner) may put an
 address into what it sends: `curl/8 (10.1.2.3)`, `/simple/10.1.2.3/`. Those strings are stored, so
 any valid IPv4 or IPv6 literal in them becomes `[ip]` before the event is built. Candidates are
-found by a cheap pattern and confirmed with `ipaddress`, so versions like `3.11.7` or times like
-`12:30:45` stay as they are.
+found by a cheap pattern and confirmed with `ipaddress`. Version numbers that look like addresses
+are kept: a dotted quad glued to letters, or followed by `-`, `+` or `_` (`5.10.16.3-microsoft`,
+a WSL kernel in pip's User-Agent), and in a User-Agent one right after `/` (`Chrome/120.0.0.0`).
 """
 
 from __future__ import annotations
@@ -13,18 +14,17 @@ import ipaddress
 import re
 from typing import Final
 
-__all__ = ["REDACTED", "redact_ips"]
+__all__ = ["REDACTED", "redact_ips", "redact_ua"]
 
 REDACTED: Final = "[ip]"
-_CANDIDATE: Final = re.compile(
-    r"(?<![0-9A-Za-z.:])"
-    r"(?:[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:(?:[0-9]{1,3}\.){3}[0-9]{1,3})?(?![0-9A-Za-z.:])"
-    r"|(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![0-9A-Za-z.]))"  # IPv4, also before a :port
-)
+_V6: Final = r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:(?:[0-9]{1,3}\.){3}[0-9]{1,3})?(?![0-9A-Za-z.:])"
+_V4: Final = r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![0-9A-Za-z.+_-])"  # also before a :port
+_IN_PATH: Final = re.compile(rf"(?<![0-9A-Za-z.:])(?:{_V6}|{_V4})")
+_IN_UA: Final = re.compile(rf"(?<![0-9A-Za-z.:])(?:{_V6}|(?<!/){_V4})")
 _QUICK: Final = re.compile(r"[0-9]\.[0-9]+\.[0-9]+\.[0-9]|:[0-9A-Fa-f]*:")
 #: Results for recent strings: a gateway sees the same few User-Agents and paths again and again.
 _MEMO_MAX: Final = 16_384
-_memo: dict[str, str] = {}
+_memo: dict[tuple[str, bool], str] = {}
 
 
 def _replace(match: re.Match[str]) -> str:
@@ -36,12 +36,22 @@ def _replace(match: re.Match[str]) -> str:
     return REDACTED
 
 
-def redact_ips(text: str) -> str:
-    """`text` with every IP address literal replaced by `[ip]` (unchanged without any)."""
-    done = _memo.get(text)
+def _redact(text: str, ua: bool) -> str:
+    key = (text, ua)
+    done = _memo.get(key)
     if done is None:
-        done = _CANDIDATE.sub(_replace, text) if _QUICK.search(text) else text
+        done = (_IN_UA if ua else _IN_PATH).sub(_replace, text) if _QUICK.search(text) else text
         if len(_memo) >= _MEMO_MAX:
             _memo.clear()
-        _memo[text] = done
+        _memo[key] = done
     return done
+
+
+def redact_ips(text: str) -> str:
+    """A path (or any text) with every IP address literal replaced by `[ip]`."""
+    return _redact(text, False)
+
+
+def redact_ua(text: str) -> str:
+    """A User-Agent with its IP address literals replaced, product versions (`x/1.2.3.4`) kept."""
+    return _redact(text, True)
