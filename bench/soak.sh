@@ -8,7 +8,7 @@
 #
 # Sections (harden):
 #   fuzz     hostile input: FUZZ_REQUESTS generated requests (100000) + schemathesis with
-#            API_FUZZ_EXAMPLES examples per API operation (200)
+#            API_FUZZ_EXAMPLES examples per API operation (60)
 #   faults   upstream faults (hang, reset, drip, garbage, 200 MB page, redirect loop, untrusted TLS)
 #   fleet    NATS down for NATS_OUTAGE seconds (60) under load, kill -9 of a gateway and the collector
 #   load     wrk at 80 % of the measured maximum for LOAD_SECONDS (600)
@@ -41,7 +41,7 @@ for section in $SECTIONS; do
     case $section in
         fuzz)
             run_section fuzz PKGATE_FUZZ_REQUESTS="${FUZZ_REQUESTS:-100000}" \
-                PKGATE_API_FUZZ_EXAMPLES="${API_FUZZ_EXAMPLES:-200}" -- \
+                PKGATE_API_FUZZ_EXAMPLES="${API_FUZZ_EXAMPLES:-60}" -- \
                 tests/reliability/test_hostile.py tests/reliability/test_api_fuzz.py ;;
         faults) run_section faults -- tests/reliability/test_upstream_faults.py ;;
         fleet) run_section fleet PKGATE_NATS_OUTAGE="${NATS_OUTAGE:-60}" -- tests/reliability/test_fleet_faults.py ;;

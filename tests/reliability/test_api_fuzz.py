@@ -91,7 +91,7 @@ def test_schemathesis_finds_nothing(dashboard: httpx.Client, tmp_path: Path) -> 
         ],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=1800,
         cwd=tmp_path,  # its cache directory goes there, not into the repo
         env={"PATH": str(BIN) + ":/usr/bin:/bin", "SCHEMATHESIS_TELEMETRY": "false", "HOME": "/tmp"},
     )
