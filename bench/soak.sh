@@ -40,7 +40,7 @@ run_section() {
 for section in $SECTIONS; do
     case $section in
         fuzz)
-            run_section fuzz PKGATE_FUZZ_REQUESTS="${FUZZ_REQUESTS:-100000}" \
+            run_section fuzz PKGATE_FUZZ_REQUESTS="${FUZZ_REQUESTS:-100000}" PKGATE_FUZZ_DRAWN="${FUZZ_DRAWN:-4000}" \
                 PKGATE_API_FUZZ_EXAMPLES="${API_FUZZ_EXAMPLES:-60}" -- \
                 tests/reliability/test_hostile.py tests/reliability/test_api_fuzz.py ;;
         faults) run_section faults -- tests/reliability/test_upstream_faults.py ;;
