@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from pkgate.config import Config
-from pkgate.enrich.redact import redact_ips
+from pkgate.enrich.redact import redact_ips, redact_ua
 from pkgate.enrich.sources import DAY_US
 from pkgate.events import Event
 from pkgate.events.model import MAX_PATH, MAX_UA, now_us
@@ -97,7 +97,7 @@ class Worker:
             version=what.version,
             filename=what.filename,
             conditional=bool(rec.conditional),
-            user_agent=redact_ips(rec.user_agent[:MAX_UA]),
+            user_agent=redact_ua(rec.user_agent[:MAX_UA]),
             source_id=facts.source_id,
             network_id=facts.network_id,
             country=facts.country,
