@@ -251,17 +251,20 @@ class Gateway:
             time.sleep(0.1)
 
     def stop(self, timeout: float = 30.0) -> int:
-        """SIGTERM (which drains the spool) and wait; the exit code."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise
-        self.proxy.stop()
-        self._log.close()
+        """SIGTERM (which drains the spool) and wait; the exit code. Idempotent, and the proxy and the
+        log file are closed whatever happens (a leaked handle would fail the worker's next test)."""
+        try:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+                    raise
+        finally:
+            self.proxy.stop()
+            self._log.close()
         return self.proc.returncode
 
     def cli(self, *args: str) -> str:
