@@ -133,7 +133,7 @@ def test_file_and_env_overrides(tmp_path: Path) -> None:
         ),
         ('[[routing.rules]]\nprojects = ["a"]\nupstreams = ["pypi", "pypi"]\n', "lists an upstream twice"),
         (
-            '[[routing.rules]]\nprojects = ["a/b"]\nupstreams = ["pypi"]\n',
+            '[[routing.rules]]\nprojects = ["a b"]\nupstreams = ["pypi"]\n',
             "routing.rules[0].projects[0]: must be a project name or a pattern",
         ),
         (
@@ -322,3 +322,68 @@ def test_upstream_env_override_with_multiword_key(tmp_path: Path) -> None:
     assert cfg.routing.rules[0].upstreams == ["my_index"]
     with pytest.raises(ConfigError, match="PKGATE_UPSTREAMS_URL"):
         config.load(env={"PKGATE_UPSTREAMS_URL": "x"})
+
+
+ECOSYSTEM_UPSTREAMS = """
+[upstreams.pypi]
+url = "http://pypi.test/simple/"
+[upstreams.npmjs]
+url = "http://npm.test/"
+ecosystem = "npm"
+[upstreams.acme-npm]
+url = "http://acme.test/npm/"
+ecosystem = "npm"
+[npm]
+default_upstream = "npmjs"
+"""
+
+
+def test_upstreams_and_rules_belong_to_one_ecosystem(tmp_path: Path) -> None:
+    cfg = load_text(
+        tmp_path,
+        ECOSYSTEM_UPSTREAMS
+        + '[[routing.rules]]\necosystem = "npm"\nprojects = ["@acme/*", "acme-cli"]\nupstreams = ["acme-npm"]\n'
+        + '[[routing.rules]]\nprojects = ["acme-cli"]\nupstreams = ["pypi"]\n',  # the same name, Python's
+    )
+    assert cfg.upstreams["npmjs"].ecosystem == "npm"
+    assert cfg.upstreams["pypi"].ecosystem == "python"  # the default
+    assert [r.ecosystem for r in cfg.routing.rules] == ["npm", "python"]
+    assert (cfg.default_upstream("npm"), cfg.default_upstream("python"), cfg.default_upstream("oci")) == (
+        "npmjs",
+        "pypi",
+        "",
+    )
+    assert [cfg.serves(e) for e in ("python", "npm", "oci", "conda")] == [True, True, False, False]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            '[[routing.rules]]\necosystem = "npm"\nprojects = ["@acme/*"]\nupstreams = ["pypi"]\n',
+            "routing.rules[0].upstreams: upstream 'pypi' is a python upstream, not npm (the rule's ecosystem)",
+        ),
+        (
+            '[[routing.rules]]\nprojects = ["@acme/x"]\nupstreams = ["pypi"]\n',
+            "routing.rules[0].projects[0]: '@acme/x': Python project names have no '@' or '/'",
+        ),
+        (
+            '[[routing.rules]]\necosystem = "npm"\nprojects = ["@Acme/*"]\nupstreams = ["acme-npm"]\n'
+            '[[routing.rules]]\necosystem = "npm"\nprojects = ["@acme/*"]\nupstreams = ["npmjs"]\n',
+            "routing.rules[1].projects: '@acme/*' is already claimed by routing.rules[0]",
+        ),
+        (
+            '[oci]\ndefault_upstream = "npmjs"\n',
+            "oci.default_upstream: upstream 'npmjs' is a npm upstream, not oci",
+        ),
+        ('[conda]\ndefault_upstream = "nope"\n', "conda.default_upstream: 'nope' is not one of upstreams"),
+        (
+            '[upstreams.x]\nurl = "http://x.test/"\necosystem = "cargo"\n',
+            "upstreams.x.ecosystem: must be one of",
+        ),
+    ],
+)
+def test_ecosystem_errors_name_the_key(tmp_path: Path, extra: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_text(tmp_path, ECOSYSTEM_UPSTREAMS + extra)
+    assert message in str(info.value)

@@ -50,10 +50,15 @@ UpstreamName = Annotated[
 ProjectPattern = Annotated[
     str,
     msgspec.Meta(
-        pattern=r"^[A-Za-z0-9._*?-]{1,200}\Z",
-        description="a project name or a pattern (letters, digits, '.', '_', '-', '*', '?')",
+        pattern=r"^[A-Za-z0-9._*?@/-]{1,200}\Z",
+        description="a project name or a pattern (letters, digits, '.', '_', '-', '*', '?'; '@' and '/'"
+        " for npm scopes and image repositories)",
     ),
 ]
+#: The ecosystems whose upstreams and routing rules the config declares (plain files have their own
+#: `[[files]]` table instead). An upstream and a rule belong to exactly one.
+EcosystemName = Literal["python", "npm", "oci", "conda"]
+ECOSYSTEMS: tuple[str, ...] = get_args(EcosystemName)
 
 
 class Server(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -93,6 +98,8 @@ class Upstream(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     username_env: EnvVar = ""
     password_env: EnvVar = ""
     token_env: EnvVar = ""
+    #: Which ecosystem's module uses this upstream (a registry speaks one protocol).
+    ecosystem: EcosystemName = "python"
 
 
 class Rule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -104,12 +111,36 @@ class Rule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ]
     upstreams: Annotated[list[str], msgspec.Meta(min_length=1, description="a list of at least one upstream")]
     merge: bool = False
+    #: The ecosystem whose names `projects` are (npm `@acme/*`, an image repository `acme/*`, ...);
+    #: every upstream it lists must be of that ecosystem.
+    ecosystem: EcosystemName = "python"
 
 
 class Routing(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     rules: list[Rule] = msgspec.field(default_factory=list)
     breaker_threshold: Annotated[int, msgspec.Meta(ge=1, description="at least 1")] = 5
     breaker_cooldown: PositiveSeconds = 30.0
+
+
+class Npm(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The npm registry API under `/npm/` (see docs/ecosystems.md)."""
+
+    #: The upstream for npm packages no rule claims; "" serves only the names rules claim.
+    default_upstream: str = ""
+
+
+class Oci(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The OCI distribution API under `/v2/`."""
+
+    #: The upstream for repositories no rule claims; "" serves only the repositories rules claim.
+    default_upstream: str = ""
+
+
+class Conda(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """conda channels under `/conda/`."""
+
+    #: The upstream for packages no rule claims; "" serves only the packages rules claim.
+    default_upstream: str = ""
 
 
 class Storage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -217,6 +248,22 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     routing: Routing = msgspec.field(default_factory=Routing)
     fleet: Fleet = msgspec.field(default_factory=Fleet)
     ingest: Ingest = msgspec.field(default_factory=Ingest)
+    npm: Npm = msgspec.field(default_factory=Npm)
+    oci: Oci = msgspec.field(default_factory=Oci)
+    conda: Conda = msgspec.field(default_factory=Conda)
+
+    def default_upstream(self, ecosystem: str) -> str:
+        """The upstream of `ecosystem`'s names that no rule claims ("" when there is none)."""
+        if ecosystem == "python":
+            return self.gateway.default_upstream
+        section: Npm | Oci | Conda = getattr(self, ecosystem)
+        return section.default_upstream
+
+    def serves(self, ecosystem: str) -> bool:
+        """Whether the config gives `ecosystem` anything to serve (a default upstream or a rule)."""
+        return bool(self.default_upstream(ecosystem)) or any(
+            r.ecosystem == ecosystem for r in self.routing.rules
+        )
 
     @property
     def data_dir(self) -> Path:
@@ -372,7 +419,6 @@ def _join(key: str, name: str) -> str:
 
 def _check(cfg: Config) -> None:
     """The rules that relate two keys, or that a pattern would state less clearly."""
-    gw = cfg.gateway
     for name, up in cfg.upstreams.items():
         key = f"upstreams.{name}"
         if "@" in up.url.split("/", 3)[2]:
@@ -387,17 +433,30 @@ def _check(cfg: Config) -> None:
             raise ConfigError(
                 "use either token_env or username_env/password_env, not both", key=f"{key}.token_env"
             )
-    if gw.default_upstream and gw.default_upstream not in cfg.upstreams:
-        raise ConfigError(
-            f"{gw.default_upstream!r} is not one of upstreams {sorted(cfg.upstreams)}"
-            ' (or "" to answer 404 for projects no rule claims)',
-            key="gateway.default_upstream",
-        )
-    claimed: dict[str, int] = {}
+    for eco in ECOSYSTEMS:
+        key = "gateway.default_upstream" if eco == "python" else f"{eco}.default_upstream"
+        default = cfg.default_upstream(eco)
+        if default and default not in cfg.upstreams:
+            raise ConfigError(
+                f"{default!r} is not one of upstreams {sorted(cfg.upstreams)}"
+                ' (or "" to answer 404 for projects no rule claims)',
+                key=key,
+            )
+        if default and cfg.upstreams[default].ecosystem != eco:
+            raise ConfigError(
+                f"upstream {default!r} is a {cfg.upstreams[default].ecosystem} upstream, not {eco}", key=key
+            )
+    claimed: dict[tuple[str, str], int] = {}
     for i, rule in enumerate(cfg.routing.rules):
         key = f"routing.rules[{i}]"
-        for pattern in rule.projects:
-            norm = re.sub(r"[-_.]+", "-", pattern).lower()
+        for j, pattern in enumerate(rule.projects):
+            if rule.ecosystem == "python" and ("@" in pattern or "/" in pattern):
+                raise ConfigError(
+                    f"{pattern!r}: Python project names have no '@' or '/'"
+                    ' (set ecosystem = "npm" or "oci" for those names)',
+                    key=f"{key}.projects[{j}]",
+                )
+            norm = (rule.ecosystem, normalize_name(rule.ecosystem, pattern))
             if norm in claimed:
                 raise ConfigError(
                     f"{pattern!r} is already claimed by routing.rules[{claimed[norm]}]", key=f"{key}.projects"
@@ -408,8 +467,23 @@ def _check(cfg: Config) -> None:
                 raise ConfigError(
                     f"{name!r} is not one of upstreams {sorted(cfg.upstreams)}", key=f"{key}.upstreams"
                 )
+            if cfg.upstreams[name].ecosystem != rule.ecosystem:
+                raise ConfigError(
+                    f"upstream {name!r} is a {cfg.upstreams[name].ecosystem} upstream, not"
+                    f" {rule.ecosystem} (the rule's ecosystem)",
+                    key=f"{key}.upstreams",
+                )
         if len(set(rule.upstreams)) != len(rule.upstreams):
             raise ConfigError("lists an upstream twice", key=f"{key}.upstreams")
+
+
+def normalize_name(ecosystem: str, name: str) -> str:
+    """A project name (or pattern) as routing compares it: PEP 503 for Python (`Acme_Lib` is
+    `acme-lib`), lower case for the others (npm, image repositories and conda names are lower case;
+    comparing case-insensitively only ever widens a claim, never lets a name slip past one)."""
+    if ecosystem == "python":
+        return re.sub(r"[-_.]+", "-", name).lower()
+    return name.lower()
 
 
 def credentials(

@@ -79,3 +79,24 @@ def test_route_matches_fnmatch_first_pattern(pats: list[str], name: str) -> None
     else:
         expected = next((pats.index(p) for p in globs if fnmatch.fnmatchcase(name, p)), None)  # type: ignore[assignment]
     assert got.rule == expected
+
+
+def test_each_ecosystem_routes_only_its_own_rules() -> None:
+    cfg = config.parse(
+        UPSTREAMS
+        + '[upstreams.npmjs]\nurl = "http://npm.test/"\necosystem = "npm"\n'
+        + '[upstreams.acme-npm]\nurl = "http://acme.test/"\necosystem = "npm"\n'
+        + '[npm]\ndefault_upstream = "npmjs"\n'
+        + '[[routing.rules]]\necosystem = "npm"\nprojects = ["@ACME/*"]\nupstreams = ["acme-npm"]\n'
+        + '[[routing.rules]]\nprojects = ["acme_*"]\nupstreams = ["private"]\n',
+        "test.toml",
+        env={},
+    )
+    npm, python = Router(cfg, "npm"), Router(cfg)
+    assert npm.route("@acme/widgets").upstreams == ("acme-npm",)  # type: ignore[union-attr]
+    assert npm.route("acme-lib") is npm.default  # Python's rule is not npm's
+    assert npm.default is not None
+    assert npm.default.upstreams == ("npmjs",)
+    assert python.route("acme-lib").upstreams == ("private",)  # type: ignore[union-attr]
+    assert python.route("@acme/widgets") is python.default
+    assert Router(cfg, "oci").route("library/alpine") is None  # no default, no rule: not served

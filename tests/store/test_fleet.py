@@ -163,7 +163,7 @@ def test_collector_rejects_a_poison_message_instead_of_redelivering_it(
 ) -> None:
     spool = tmp_path / "gw"
     w = SegmentWriter(spool, "g")
-    events = [make_event(i, asn=2**31 if i == 7 else None) for i in range(20)]
+    events = [make_event(i, asn=2**63 if i == 7 else None) for i in range(20)]
     w.write(b"".join(frame(encode(e)) for e in events))
     w.close()
     fwd = Forwarder(spool, nats_server.url)
@@ -178,4 +178,4 @@ def test_collector_rejects_a_poison_message_instead_of_redelivering_it(
     rejects = con.execute("SELECT segment, payload, error FROM rejects").fetchall()
     con.close()
     assert [(r[0], r[1]) for r in rejects] == [("nats:PKGATE_EVENTS", encode(events[7]))]
-    assert "2147483648" in rejects[0][2]
+    assert "too large" in rejects[0][2]

@@ -75,11 +75,11 @@ def test_undecodable_frame_goes_to_rejects(tmp_path: Path) -> None:
 
 
 def test_poison_events_go_to_rejects_and_the_rest_loads(tmp_path: Path) -> None:
-    """An ASN above 2^31-1 does not fit the INTEGER column: that event is rejected with the reason,
+    """An ASN above 2^63-1 does not fit the BIGINT column: that event is rejected with the reason,
     its batch neighbours load, and the next run does not try it again."""
     spool, db = tmp_path / "spool", tmp_path / "s.duckdb"
     w = SegmentWriter(spool, "w")
-    events = [make_event(i, asn=2**31 if i in (37, 80) else 64500) for i in range(100)]
+    events = [make_event(i, asn=2**63 if i in (37, 80) else 64500) for i in range(100)]
     w.write(b"".join(frame(encode(e)) for e in events))
     w.close()
     assert Loader(db, spool).run_once() == 100
@@ -89,7 +89,27 @@ def test_poison_events_go_to_rejects_and_the_rest_loads(tmp_path: Path) -> None:
     loaded = {r[0] for r in con.execute("SELECT project FROM events").fetchall()}
     con.close()
     assert [encode(events[37]), encode(events[80])] == [r[2] for r in rejects]
-    assert all("refused by the store" in r[1] and "2147483648" in r[1] for r in rejects)
+    assert all("refused by the store" in r[1] and "too large" in r[1] for r in rejects)
     assert loaded == {f"p{i}" for i in range(100)} - {"p37", "p80"}
     assert Loader(db, spool).run_once() == 0  # nothing left to retry
     assert list_segments(spool) == []
+
+
+def test_four_byte_asns_load_and_old_integer_columns_are_widened(tmp_path: Path) -> None:
+    """ASNs are 32-bit unsigned (RFC 6793): 4200000000 is a private-use ASN and must load; a store
+    made when the column was INTEGER is widened on open."""
+    spool, db = tmp_path / "spool", tmp_path / "s.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE events (id UUID PRIMARY KEY, ts TIMESTAMPTZ NOT NULL, asn INTEGER)")
+    con.close()
+    w = SegmentWriter(spool, "w")
+    events = [make_event(i, asn=4_200_000_000 + i) for i in range(3)]
+    w.write(b"".join(frame(encode(e)) for e in events))
+    w.close()
+    assert Loader(db, spool).run_once() == 3
+    con = duckdb.connect(str(db), read_only=True)
+    asns = sorted(r[0] for r in con.execute("SELECT asn FROM events").fetchall())
+    kind = con.execute("SELECT data_type FROM duckdb_columns() WHERE column_name = 'asn'").fetchone()
+    con.close()
+    assert asns == [4_200_000_000, 4_200_000_001, 4_200_000_002]
+    assert kind == ("BIGINT",)

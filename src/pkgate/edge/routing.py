@@ -2,8 +2,10 @@
 
 A project claimed by a rule is looked up only in that rule's upstreams (in order, or merged when
 the rule says so) and never falls through to the default upstream: that is what makes a private
-name safe from dependency confusion. Names and patterns compare PEP 503-normalised, so `Acme_Lib`,
-`acme.lib` and `acme-lib` are one project for routing as they are for installers.
+name safe from dependency confusion. Each ecosystem has its own router over its own rules
+(`Rule.ecosystem`) and default upstream. Python names and patterns compare PEP 503-normalised, so
+`Acme_Lib`, `acme.lib` and `acme-lib` are one project for routing as they are for installers; the
+other ecosystems compare lower-cased (`config.normalize_name`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from pkgate.config import Config
+from pkgate.config import Config, normalize_name
 
 __all__ = ["Route", "Router", "normalize_pattern"]
 
@@ -37,20 +39,25 @@ class Route:
 class Router:
     """Compiled routing rules; `route()` is memoised because names repeat and patterns cost a regex."""
 
-    def __init__(self, cfg: Config) -> None:
+    def __init__(self, cfg: Config, ecosystem: str = "python") -> None:
+        """The router of `ecosystem`'s rules; names given to `route()` must be normalised the same
+        way (`config.normalize_name`)."""
+        self.ecosystem = ecosystem
         self.exact: dict[str, Route] = {}
         self.patterns: list[tuple[str, Route]] = []
         self.routes: list[Route] = []
         for i, rule in enumerate(cfg.routing.rules):
+            if rule.ecosystem != ecosystem:
+                continue
             route = Route(tuple(rule.upstreams), rule.merge, i)
             self.routes.append(route)
             for pattern in rule.projects:
-                norm = normalize_pattern(pattern)
+                norm = normalize_name(ecosystem, pattern)
                 if "*" in norm or "?" in norm:
                     self.patterns.append((norm, route))
                 else:
                     self.exact.setdefault(norm, route)
-        default = cfg.gateway.default_upstream
+        default = cfg.default_upstream(ecosystem)
         self.default: Route | None = Route((default,)) if default else None
         if self.default is not None:
             self.routes.append(self.default)

@@ -58,6 +58,10 @@ class Event(msgspec.Struct, array_like=True, omit_defaults=False, kw_only=True):
     # HyperLogLog register updates for the weekly/monthly uniques (pkgate.enrich.sources.marks):
     # [week source, week network, month source, month network]; folded into sketches, never stored.
     marks: list[int] = msgspec.field(default_factory=list)
+    # What only some ecosystems know (None elsewhere).
+    platform: str | None = None  # conda subdir (`linux-64`, `noarch`); OCI platform (`linux/arm64`)
+    digest: str | None = None  # OCI content digest (`sha256:...`) of the manifest or blob asked for
+    command: str | None = None  # the client's own subcommand header (npm's `npm-command: ci`)
 
 
 _encoder = msgspec.msgpack.Encoder()

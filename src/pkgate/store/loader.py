@@ -38,6 +38,7 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
     "VARCHAR": pa.string(),
     "SMALLINT": pa.int16(),
     "INTEGER": pa.int32(),
+    "BIGINT": pa.int64(),
     "BOOLEAN": pa.bool_(),
 }
 

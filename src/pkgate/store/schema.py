@@ -28,7 +28,7 @@ EVENT_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
     ("source_id", "VARCHAR"),
     ("network_id", "VARCHAR"),
     ("country", "VARCHAR"),
-    ("asn", "INTEGER"),
+    ("asn", "BIGINT"),  # 4-byte ASNs reach 2^32-1
     ("org", "VARCHAR"),
     ("cloud", "VARCHAR"),
     ("upstream", "VARCHAR"),
@@ -37,6 +37,9 @@ EVENT_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
     ("partial", "BOOLEAN"),
     ("ecosystem", "VARCHAR"),
     ("origin", "VARCHAR"),
+    ("platform", "VARCHAR"),
+    ("digest", "VARCHAR"),
+    ("command", "VARCHAR"),
     # parsed User-Agent
     ("ua_category", "VARCHAR"),
     ("installer", "VARCHAR"),
@@ -76,12 +79,13 @@ CREATE TABLE IF NOT EXISTS rejects (
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create the tables, and add columns that newer versions appended to `events`."""
     con.execute(SCHEMA)
-    have = {
-        r[0]
-        for r in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE table_name = 'events'"
+    have = dict(
+        con.execute(
+            "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 'events'"
         ).fetchall()
-    }
+    )
     for name, kind in EVENT_COLUMNS:
         if name not in have:
             con.execute(f"ALTER TABLE events ADD COLUMN {name} {kind}")
+    if have.get("asn") == "INTEGER":  # stores made before 4-byte ASNs fitted
+        con.execute("ALTER TABLE events ALTER COLUMN asn SET DATA TYPE BIGINT")

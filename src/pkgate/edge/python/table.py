@@ -227,6 +227,8 @@ def build_table(
     gw = cfg.gateway
     handles: dict[str, Handle] = {}
     for name, up in cfg.upstreams.items():
+        if up.ecosystem != "python":
+            continue
         headers = auth_headers(config_mod.credentials(name, up))
         timeout = up.timeout or gw.upstream_timeout
         base = up.url if up.url.endswith("/") else up.url + "/"
