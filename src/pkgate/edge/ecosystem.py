@@ -83,7 +83,18 @@ class Facts:
     A `FileTarget`'s facts are shared by every request of that link: read, never changed.
     """
 
-    __slots__ = ("cache", "conditional", "failover", "filename", "project", "upstream", "version")
+    __slots__ = (
+        "cache",
+        "command",
+        "conditional",
+        "digest",
+        "failover",
+        "filename",
+        "platform",
+        "project",
+        "upstream",
+        "version",
+    )
 
     def __init__(
         self,
@@ -94,6 +105,9 @@ class Facts:
         cache: str | None = None,
         failover: bool = False,
         conditional: bool = False,
+        platform: str | None = None,
+        digest: str | None = None,
+        command: str | None = None,
     ) -> None:
         self.project = project
         self.version = version
@@ -102,6 +116,9 @@ class Facts:
         self.cache = cache  # "hit", "miss", "revalidated", "stale" for documents
         self.failover = failover
         self.conditional = conditional
+        self.platform = platform  # conda subdir, OCI platform
+        self.digest = digest  # OCI content digest
+        self.command = command  # a client's subcommand header (npm-command), at most 32 characters
 
 
 @dataclass(frozen=True, slots=True)

@@ -141,6 +141,9 @@ class Gateway:
             cache=facts.cache,
             failover=facts.failover,
             ecosystem=ecosystem,
+            platform=facts.platform,
+            digest=facts.digest,
+            command=facts.command,
         )
         self.metrics.request(kind, status)
         try:

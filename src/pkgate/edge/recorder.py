@@ -62,6 +62,9 @@ class Recorder:
         cache: str | None = None,
         failover: bool = False,
         ecosystem: str = "python",
+        platform: str | None = None,
+        digest: str | None = None,
+        command: str | None = None,
     ) -> Event:
         ip = self.client_ip.resolve(peer, headers.get("x-forwarded-for"), headers.get("forwarded"))
         facts = self.enricher.facts(ip, ts_us)
@@ -92,6 +95,9 @@ class Recorder:
             partial=headers.get("range") is not None,
             ecosystem=ecosystem,
             marks=self.enricher.marks(ip, ts_us),
+            platform=platform,
+            digest=digest,
+            command=command,
         )
 
     def record(self, event: Event) -> asyncio.Future[None]:
