@@ -32,6 +32,8 @@ def test_plan_never_goes_past_now(days: int, elapsed: int) -> None:
     now = START + elapsed
     visits = plan(PROJECTS, START, days, now)
     assert all(START <= v.ts_us <= now for v in visits)
+    # The aggressive loop is always there, in the past (a one-day demo in the morning included).
+    assert sum(v.client == "aggressive" for v in visits) == 360
     assert all(v.project in PROJECTS for v in visits)
     grouped = by_day(visits)
     assert sum(map(len, grouped)) == len(visits)

@@ -130,13 +130,18 @@ def plan(projects: dict[str, list[str]], start_us: int, days: int, now_us: int, 
             ip = rnd.choice(_ONE_OFF_NETS) + str(rnd.randrange(2, 250))
             ua = user_agent(rnd.choice(("pip", "uv")), "24.0", "3.12.2", rnd.choice(list(_OS)))
             out.append(Visit(base + rnd.randrange(0, DAY_US), "one-off", ip, ua, rnd.choice(names)))
-    # The misconfigured source: the same file every 30 s for three hours on the middle day.
-    mid = start_us + (days // 2) * DAY_US + 14 * HOUR_US
+    # The misconfigured source: the same file every 30 s for three hours on the middle day, or
+    # squeezed into the hours so far when that is the only day and 14:00 UTC has not come yet (a
+    # one-day demo run in the morning still shows it).
     loop_ua = user_agent("pip", "24.0", "3.10.12", "ubuntu")
     target = names[-1]
+    first, step = start_us + (days // 2) * DAY_US + 14 * HOUR_US, 30_000_000
+    if first + 359 * step > now_us:
+        first = max(start_us, now_us - 359 * step)
+        step = min(step, (now_us - first) // 359)
     for i in range(360):
         out.append(
-            Visit(mid + i * 30_000_000, "aggressive", AGGRESSIVE_IP, loop_ua, target, projects[target][-1])
+            Visit(first + i * step, "aggressive", AGGRESSIVE_IP, loop_ua, target, projects[target][-1])
         )
     out = [v for v in out if v.ts_us <= now_us]
     out.sort(key=lambda v: v.ts_us)
