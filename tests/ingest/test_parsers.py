@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from pkgate.ingest.cloudflare import CloudflareParser
 from pkgate.ingest.cloudfront import DEFAULT_FIELDS, CloudFrontParser
+from pkgate.ingest import combined
 from pkgate.ingest.combined import CombinedParser, clf_time_us
 from pkgate.ingest.detect import Parser, detect, make_parser
 from pkgate.ingest.jsonlines import FASTLY, JsonParser
@@ -274,6 +275,25 @@ def test_combined_round_trip(
     assert (rec.ip, rec.method, rec.target, rec.status) == (ip, method, path, status)
     assert rec.ts_us == int(when.timestamp()) * US == clf_time_us(stamp)
     assert rec.user_agent == ua
+
+
+@FAST
+@given(
+    st.sampled_from(SAMPLE_LINES),
+    st.integers(0, 2000),
+    st.one_of(st.text(max_size=40), st.text(alphabet='"\\ a-', max_size=6)),
+    st.integers(0, 3),
+)
+def test_combined_quick_pattern_agrees_with_the_full_one(line: str, at: int, insert: str, cut: int) -> None:
+    """The quick pattern (nginx lines, no escaped quotes) answers exactly as the full one does."""
+    at = at % (len(line) + 1)
+    hostile = line[:at] + insert + line[at + cut :]
+    full = combined._LINE.match(hostile)
+    try:
+        quick: tuple[object, ...] | None = combined.fields(hostile)
+    except BadLine:
+        quick = None
+    assert quick == (full.groups() if full is not None else None)
 
 
 @FAST

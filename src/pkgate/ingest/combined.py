@@ -10,7 +10,7 @@ a `Range` header, so only a 206 answer marks it partial; nor whether it was cond
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Any, Final
 
 from pkgate.ingest.record import MAX_FIELD, BadLine, Record, unescape
 
@@ -20,6 +20,13 @@ _QUOTED: Final = r'"([^"\\]*(?:\\.[^"\\]*)*)"'
 _LINE: Final = re.compile(
     r"(\S+) \S+ (?:\S+|" + _QUOTED + r") \[([^\]]{1,64})\] " + _QUOTED + r" (\d{3}) (\S+)"
     r"(?: " + _QUOTED + " " + _QUOTED + ")?"
+)
+# nginx never writes a bare `"` or `\` inside a field (it writes `\x22`, `\x5C`): the same layout
+# with quoted fields free of quotes matches such a line about eight times faster (no backtracking
+# over escapes). Its answer is the full pattern's whenever no field it found ends in a backslash (an
+# escaped quote, Apache's `\"`); otherwise, or when it does not match, the full pattern decides.
+_QUICK: Final = re.compile(
+    r'(\S+) \S+ (?:\S+|"([^"]*)") \[([^\]]{1,64})\] "([^"]*)" (\d{3}) (\S+)(?: "([^"]*)" "([^"]*)")?'
 )
 _MONTHS: Final = {
     m: i
@@ -75,6 +82,20 @@ def split_request(request: str) -> tuple[str, str]:
     raise BadLine("request", request[:64])
 
 
+def fields(line: str) -> tuple[Any, ...]:
+    """The eight fields of a combined line (user, referer and agent may be None); BadLine if none."""
+    m = _QUICK.match(line)
+    if m is not None:
+        found = m.groups()
+        # No referer and agent may mean an escaped quote in them made the optional part fail.
+        if found[7] is not None and not any(f is not None and f.endswith("\\") for f in found):
+            return found
+    m = _LINE.match(line)
+    if m is None:
+        raise BadLine("syntax")
+    return m.groups()
+
+
 class CombinedParser:
     """One line of the combined layout -> Record."""
 
@@ -83,10 +104,7 @@ class CombinedParser:
     def parse(self, line: str) -> Record | None:
         if not line or line.isspace():
             return None
-        m = _LINE.match(line)
-        if m is None:
-            raise BadLine("syntax")
-        ip, _user, when, request, status, _size, _referer, agent = m.groups()
+        ip, _user, when, request, status, _size, _referer, agent = fields(line)
         method, target = split_request(unescape(request))
         code = int(status)
         if not 100 <= code <= 599:
