@@ -87,8 +87,9 @@ def fields(line: str) -> tuple[Any, ...]:
     m = _QUICK.match(line)
     if m is not None:
         found = m.groups()
-        # No referer and agent may mean an escaped quote in them made the optional part fail.
-        if found[7] is not None and not any(f is not None and f.endswith("\\") for f in found):
+        # A field the quick pattern cut at an escaped quote ends in a backslash, so the line holds
+        # `\"`; no referer and agent may mean such a quote made the optional part fail.
+        if found[7] is not None and '\\"' not in line:
             return found
     m = _LINE.match(line)
     if m is None:
