@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pkgate.ingest import combined
 from pkgate.ingest.cloudflare import CloudflareParser
 from pkgate.ingest.cloudfront import DEFAULT_FIELDS, CloudFrontParser
-from pkgate.ingest import combined
 from pkgate.ingest.combined import CombinedParser, clf_time_us
 from pkgate.ingest.detect import Parser, detect, make_parser
 from pkgate.ingest.jsonlines import FASTLY, JsonParser
