@@ -245,3 +245,47 @@ def test_publish_command(stores: dict[str, Path], tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["publish", str(out), "--config", str(cfg)])
     assert result.exit_code == 2
     assert "public.projects is empty" in result.output
+
+
+def test_a_noisy_release_states_its_budget(stores: dict[str, Path], tmp_path: Path) -> None:
+    site = PublicSite(Public(projects=["demo"], epsilon=3.0), stores["with"], tmp_path, today=lambda: TODAY)
+    r = site.release("demo")
+    assert r is not None
+    assert r.noise is not None
+    assert r.noise["epsilon_spent"] == pytest.approx(3.0)  # OpenDP's maps, summed over the 12 numbers
+    assert r.noise["numbers"] == 12
+    assert r.noise["scale_installs"] == pytest.approx(5 * 12 / 3.0)
+    assert all(n >= r.k for n in published_numbers(r))
+
+
+def test_no_store_is_503_without_a_path(tmp_path: Path) -> None:
+    site = PublicSite(
+        Public(projects=["demo"]), tmp_path / "none.duckdb", tmp_path / "c", today=lambda: TODAY
+    )
+    srv = BackgroundServer(create_app(site.store, "", public=site)).start()
+    try:
+        r = httpx.get(f"{srv.url}/public/demo/stats.json")
+    finally:
+        srv.stop()
+    assert r.status_code == 503
+    assert str(tmp_path) not in r.text
+    assert not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize(
+    ("today", "week", "month"),
+    [
+        ("2026-12-02", ("2026-11-23", "2026-11-29"), ("2026-11-01", "2026-11-30")),
+        # a period is released one day after it ended (late events land first): not on Monday/the 1st
+        ("2026-11-30", ("2026-11-16", "2026-11-22"), ("2026-10-01", "2026-10-31")),
+        ("2026-12-01", ("2026-11-23", "2026-11-29"), ("2026-10-01", "2026-10-31")),
+        ("2027-01-05", ("2026-12-28", "2027-01-03"), ("2026-12-01", "2026-12-31")),
+    ],
+)
+def test_complete_periods(today: str, week: tuple[str, str], month: tuple[str, str]) -> None:
+    import datetime as dt
+
+    from pkgate.insights.public import complete_periods
+
+    got = complete_periods(dt.date.fromisoformat(today))
+    assert tuple(tuple(d.isoformat() for d in p) for p in got) == (week, month)

@@ -92,8 +92,15 @@ class Release(msgspec.Struct, frozen=True, kw_only=True):
     month: Period
 
 
+#: Days a period must have been over before it is released: late events (a loader catching up, a
+#: fleet's spool after an outage) land first, because a release is never made again.
+GRACE_DAYS: Final = 1
+
+
 def complete_periods(today: dt.date) -> tuple[tuple[dt.date, dt.date], tuple[dt.date, dt.date]]:
-    """The last complete ISO week and calendar month before `today` (first day, last day)."""
+    """The last ISO week and calendar month that ended at least `GRACE_DAYS` before `today`
+    (first day, last day)."""
+    today = today - dt.timedelta(days=GRACE_DAYS)
     monday = today - dt.timedelta(days=today.weekday())
     week = (monday - dt.timedelta(days=7), monday - dt.timedelta(days=1))
     first = today.replace(day=1)

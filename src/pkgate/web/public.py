@@ -21,6 +21,7 @@ from typing import Any, Final
 import msgspec
 
 from pkgate.config import Public
+from pkgate.errors import PkgateError
 from pkgate.insights.public import NUMBERS_PER_PERIOD, Release, Settings, complete_periods, release
 from pkgate.store import connect
 from pkgate.web.badges import BADGES, badge_json, badge_svg
@@ -87,9 +88,14 @@ class PublicSite:
             info = noise.info(s.max_installs)
         con = connect(self.store, read_only=True, wait=5.0)
         try:
-            return release(con, project, today, settings, noise, info)
+            made = release(con, project, today, settings, noise, info)
         finally:
             con.close()
+        if noise is not None:  # what OpenDP's privacy maps say this release spent
+            made = msgspec.structs.replace(
+                made, noise={**(info or {}), "epsilon_spent": round(noise.spent, 9)}
+            )
+        return made
 
     def files(self, project: str) -> dict[str, tuple[bytes, str]] | None:
         """Relative path -> (body, media type) of one project's public files."""
@@ -171,7 +177,10 @@ def public_routes(site: PublicSite) -> list[Any]:
         project, rel = request.path_params["project"], request.path_params.get("rel", "index.html")
         if _norm(project) not in site.projects:
             return Response("not found\n", 404, media_type="text/plain")
-        files = await run_in_threadpool(site.files, project)
+        try:
+            files = await run_in_threadpool(site.files, project)
+        except PkgateError:  # no store yet, or busy: nothing is cached; no path is shown to the public
+            return Response("stats not available yet\n", 503, {"retry-after": "30"}, media_type="text/plain")
         if files is None or rel not in files:
             return Response("not found\n", 404, media_type="text/plain")
         body, media = files[rel]
