@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from pkgate.cli import app as cli
@@ -289,3 +291,27 @@ def test_complete_periods(today: str, week: tuple[str, str], month: tuple[str, s
 
     got = complete_periods(dt.date.fromisoformat(today))
     assert tuple(tuple(d.isoformat() for d in p) for p in got) == (week, month)
+
+
+@given(st.lists(st.integers(0, 60), max_size=12), st.integers(2, 30))
+def test_suppression_property(values: list[int], k: int) -> None:
+    """Whatever the cells: nothing shown is below k, and what is withheld adds up to 0 or >= k
+    unless everything is withheld (then the table shows nothing to subtract from)."""
+    hide = suppress(values, k)
+    shown = [v for v, h in zip(values, hide, strict=True) if not h]
+    hidden = sum(v for v, h in zip(values, hide, strict=True) if h)
+    assert all(v >= k for v in shown)
+    assert hidden == 0 or hidden >= k or not shown
+
+
+@given(st.text(max_size=40))
+def test_badge_svg_is_well_formed_whatever_the_version(version: str) -> None:
+    import datetime as dt
+
+    from pkgate.insights.public import Cell, Period
+    from pkgate.web.badges import badge_svg
+
+    week = Period(start=dt.date(2026, 1, 5), end=dt.date(2026, 1, 11), unique_sources=12, installs=20,
+                  by={"version": [Cell(version, 20)]}, withheld={})  # fmt: skip
+    r = Release(project="p", made=TODAY, k=10, automation_excluded=True, noise=None, week=week, month=week)
+    ET.fromstring(badge_svg(r, "latest-adoption"))  # noqa: S314 - parses our own output
