@@ -72,7 +72,12 @@ def dashboard(
 
 
 def _site(cfg: config_mod.Config) -> PublicSite:
+    """The public stats of `public.projects`; raises ConfigError at start when noise is asked for
+    without the `public` extra (OpenDP), rather than on a visitor's request."""
     from pkgate.web.public import PublicSite
+
+    if cfg.public.epsilon > 0:
+        require("public", "public.epsilon (differential-privacy noise)")
 
     return PublicSite(cfg.public, cfg.paths.store, cfg.data_dir / "public")
 
@@ -93,8 +98,6 @@ def publish(
         cfg = config_mod.load(config)
         if not cfg.public.projects:
             raise PkgateError("public.projects is empty: list the projects whose stats may be public")
-        if cfg.public.epsilon > 0:
-            require("public", "public.epsilon (differential-privacy noise)")
         if not cfg.paths.store.exists():
             raise PkgateError(f"no store at {cfg.paths.store} (storage.data_dir): nothing recorded yet")
         files = write(_site(cfg), out)
