@@ -190,18 +190,24 @@ def _period(
     sql, params = _installs_sql(con, q, s)
     by: dict[str, list[Cell]] = {}
     withheld: dict[str, int] = {}
-    exact_total = con.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()  # noqa: S608
-    total = int(exact_total[0]) if exact_total else 0
+    # One pass: the total (all grouping columns NULL) and every breakdown, by GROUPING SETS.
+    names = list(BREAKDOWNS)
+    sets = ", ".join(f"({n})" for n in names)
+    which = " ".join(f"WHEN grouping({n}) = 0 THEN '{n}'" for n in names)
+    value = " ".join(f"WHEN grouping({n}) = 0 THEN CAST({n} AS VARCHAR)" for n in names)
+    grouped = con.execute(
+        f"""SELECT CASE {which} END AS dim, coalesce(CASE {value} END, 'unknown') AS value, count(*)
+        FROM ({sql}) GROUP BY GROUPING SETS ({sets}, ()) ORDER BY dim NULLS FIRST, value""",  # noqa: S608
+        params,
+    ).fetchall()
+    total = sum(int(r[2]) for r in grouped if r[0] is None)
     uniq = _unique_sources(con, kind, first, project, s)
     if noise is not None:
         uniq = noise([uniq], 1)[0]
         total = noise([total], s.max_installs)[0]
-    for name in BREAKDOWNS:
-        rows = con.execute(
-            f"SELECT coalesce(CAST({name} AS VARCHAR), 'unknown'), count(*) FROM ({sql}) GROUP BY 1 ORDER BY 1",  # noqa: S608
-            params,
-        ).fetchall()
-        values = [int(r[1]) for r in rows]
+    for name in names:
+        rows = [(r[1], int(r[2])) for r in grouped if r[0] == name]
+        values = [n for _, n in rows]
         if noise is not None and values:
             values = noise(values, s.max_installs)
         hide = suppress(values, s.k)
