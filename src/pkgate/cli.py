@@ -282,8 +282,10 @@ def _register_web() -> None:
     from pkgate.demo.cli import demo as demo_command
     from pkgate.ingest.cli import ingest_command, tail_command
     from pkgate.web.cli import dashboard as dashboard_command
+    from pkgate.web.cli import publish as publish_command
 
     app.command("dashboard")(dashboard_command)
+    app.command("publish")(publish_command)
     app.command("demo")(demo_command)
     app.command("ingest")(ingest_command)
     app.command("tail")(tail_command)

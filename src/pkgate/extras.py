@@ -19,6 +19,7 @@ EXTRAS: Final[dict[str, tuple[str, ...]]] = {
     "fleet": ("nats",),
     "asn": ("maxminddb",),
     "dashboard": ("starlette", "uvicorn"),
+    "public": ("opendp",),
 }
 
 

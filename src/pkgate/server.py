@@ -41,6 +41,7 @@ from pkgate.store.rollups import apply_retention, refresh_rollups
 
 if TYPE_CHECKING:
     from pkgate.events.nats import Forwarder  # the `fleet` extra: imported only in fleet mode
+    from pkgate.report.alerts import AlertRunner
 
 log = logging.getLogger("pkgate.server")
 
@@ -118,9 +119,10 @@ class StoreConsumer:
     """Loads the spool into the local store; keeps its rollups fresh (at most every
     `max(300 s, 10 x the last refresh)`) and applies retention hourly."""
 
-    def __init__(self, loader: Loader, retention_days: int = 0) -> None:
+    def __init__(self, loader: Loader, retention_days: int = 0, alerts: AlertRunner | None = None) -> None:
         self.loader = loader
         self.retention_days = retention_days
+        self.alerts = alerts
         self._next_rollup = 0.0
         self._next_retention = 0.0
 
@@ -128,6 +130,8 @@ class StoreConsumer:
         return self.loader.run_once()
 
     def maintain(self) -> None:
+        if self.alerts is not None:  # alerts are evaluated here, in the loader thread, never per request
+            self.alerts.maybe_run(self.loader.connect)
         now = time.monotonic()
         if now < self._next_rollup and (not self.retention_days or now < self._next_retention):
             return
@@ -195,7 +199,16 @@ def spool_consumer(cfg: Config) -> Consumer:
             )
         )
     # keeps loaded segments; rebuilds a damaged store (store.rebuild)
-    return StoreConsumer(local_loader(cfg), cfg.storage.retention_days)
+    return StoreConsumer(local_loader(cfg), cfg.storage.retention_days, alert_runner(cfg))
+
+
+def alert_runner(cfg: Config) -> AlertRunner | None:
+    """The `[alerts]` runner, or None when no rule is configured."""
+    if not cfg.alerts.rules:
+        return None
+    from pkgate.report.alerts import AlertRunner
+
+    return AlertRunner(cfg.alerts)
 
 
 class LoaderThread(threading.Thread):
@@ -311,6 +324,9 @@ def collect(cfg: Config) -> None:
         collector = Collector(
             cfg.paths.store, cfg.fleet.nats_url, subject=cfg.fleet.subject, stream=cfg.fleet.stream
         )
+        alerts = alert_runner(cfg)
+        if alerts is not None:
+            collector.maintain = lambda: alerts.maybe_run(collector.connect)
 
         async def run() -> None:
             stop = asyncio.Event()

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
 import nats
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
@@ -48,6 +50,11 @@ class Collector:
         self.ack_wait = ack_wait  # a batch not acked within this is redelivered
         self.collected_total = 0
         self._loader = Loader(db_path, db_path.parent / "spool")  # for connect + rejects
+        #: Upkeep between batches (the alert rules), run in a worker thread; set by `pkgate collect`.
+        self.maintain: Callable[[], None] | None = None
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        return self._loader.connect()
 
     async def run(self, stop: asyncio.Event, idle_wait: float = 1.0) -> None:
         """Consume until `stop` is set. A NATS outage is waited out (the client reconnects); raises
@@ -68,6 +75,8 @@ class Collector:
                 ),
             )
             while not stop.is_set():
+                if self.maintain is not None:
+                    await asyncio.to_thread(self.maintain)
                 try:
                     msgs = await sub.fetch(self.batch, timeout=idle_wait)
                 except (NatsTimeout, TimeoutError):  # nats-py raises either when nothing is pending

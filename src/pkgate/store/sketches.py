@@ -24,15 +24,30 @@ import duckdb
 import pyarrow as pa
 
 from pkgate.enrich.sources import DAY_US, HLL_P, PERIODS, period_of
+from pkgate.enrich.ua import parse_cached
 from pkgate.events import Event
+from pkgate.store.aggregates import CI_CLOUDS
 
-__all__ = ["HLL_M", "RELATIVE_ERROR", "ensure_sketches", "estimate_sql", "fold_marks"]
+__all__ = ["HLL_M", "PUBLIC_LEVEL", "RELATIVE_ERROR", "ensure_sketches", "estimate_sql", "fold_marks"]
 
 HLL_M: Final = 1 << HLL_P
 #: Standard error of the estimate; the tests allow 3 of these.
 RELATIVE_ERROR: Final = 1.04 / math.sqrt(HLL_M)
 _ALPHA: Final = 0.7213 / (1 + 1.079 / HLL_M)
-_LEVELS: Final = ("client", "network")
+#: Level of the sketches behind the public stats: client marks of events that are not automation
+#: by themselves (a mirror or bot User-Agent, a CI flag or a CI provider's address range).
+PUBLIC_LEVEL: Final = "public"
+_CI_CLOUDS: Final = frozenset(CI_CLOUDS)
+_MARKS: Final = (("client", 0), ("network", 1))
+_PUBLIC_MARKS: Final = (*_MARKS, (PUBLIC_LEVEL, 0))
+
+
+def _automated(e: Event) -> bool:
+    if e.cloud in _CI_CLOUDS:
+        return True
+    ua = parse_cached(e.user_agent or "")
+    return ua.category in ("mirror", "bot") or bool(ua.ci)
+
 
 _TABLE: Final = """
 CREATE TABLE IF NOT EXISTS hll (
@@ -72,9 +87,11 @@ def fold_marks(con: duckdb.DuckDBPyConnection, events: Sequence[Event]) -> int:
             continue  # an erased source's late events are dropped, their marks too
         day = e.ts_us // DAY_US
         dls = (False, True) if _is_download(e) else (False,)
+        # (level, which of the period's two marks): the public level reuses the client mark
+        levels = _MARKS if _automated(e) else _PUBLIC_MARKS
         for i, kind in enumerate(PERIODS):
             first = period_of(kind, day)[0]
-            for j, level in enumerate(_LEVELS):
+            for level, j in levels:
                 mark = e.marks[2 * i + j]
                 register, rank = mark >> 6, mark & 63
                 if not (0 <= register < HLL_M and 1 <= rank <= 64 - HLL_P + 1):

@@ -21,6 +21,7 @@ from pkgate.errors import ConfigError
 from pkgate.web.api import api_routes
 from pkgate.web.assets import DASHBOARD_DIR, find_chart_js
 from pkgate.web.guard import Guard
+from pkgate.web.public import PublicSite, public_routes
 
 __all__ = ["MIN_TOKEN_LENGTH", "create_app"]
 
@@ -39,8 +40,17 @@ _PAGE_HEADERS: Final = {
 _STATIC: Final = {"app.js": "text/javascript", "charts.js": "text/javascript", "style.css": "text/css"}
 
 
-def create_app(store: Path, token: str, chart_js: Path | None = None) -> Starlette:
-    """The app over the DuckDB file `store`, guarded by `token` (at least 16 characters)."""
+def create_app(
+    store: Path, token: str, chart_js: Path | None = None, public: PublicSite | None = None
+) -> Starlette:
+    """The app over the DuckDB file `store`, guarded by `token` (at least 16 characters).
+
+    With `public` (the opted-in projects of `[public]`) the public pages and badges are served too,
+    without a token; then `token` may be empty, which serves only those.
+    """
+    extra = public_routes(public) if public is not None else []
+    if public is not None and not token:
+        return Starlette(routes=extra, middleware=[Middleware(Guard)])
     if len(token) < MIN_TOKEN_LENGTH:
         raise ConfigError(f"admin token: must be at least {MIN_TOKEN_LENGTH} characters")
     chart = chart_js or find_chart_js()
@@ -68,5 +78,6 @@ def create_app(store: Path, token: str, chart_js: Path | None = None) -> Starlet
         Route("/dashboard/static/{name}", static, methods=["GET"]),
         Route("/dashboard/vendor/chart.js", vendor, methods=["GET"]),
         *api_routes(store, token),
+        *extra,
     ]
     return Starlette(routes=routes, middleware=[Middleware(Guard)])  # headers + token-guess brake
