@@ -72,6 +72,9 @@ class Server(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class Gateway(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     id: str = ""
     secret: Secret = ""
+    #: Secrets of earlier rotations: links signed with them (lock files) still verify; new links
+    #: are signed with `secret` only.
+    retired_secrets: list[Secret] = msgspec.field(default_factory=list)
     redirect_status: Literal[301, 302, 303, 307, 308] = 302
     cache_ttl: Seconds = 60.0
     stale_ttl: Seconds = 86400.0
