@@ -158,3 +158,22 @@ def test_yarn_classic_install(gateway: NpmGateway, tmp_path: Path) -> None:
     events = npm_events(gateway, "yarn")
     assert downloads(events) == EXPECTED
     assert os.path.exists(work / "node_modules" / "@acme" / "private-lib" / "index.js")
+
+
+def test_reports_by_ecosystem(gateway: NpmGateway, tmp_path: Path) -> None:
+    """The report of the npm installs above names them by ecosystem and takes scoped names."""
+    work, env = project(tmp_path, gateway)
+    run([str(VENV_BIN / "npm"), "install", "--no-audit"], work, env)
+    gateway.wait_drained()
+    rows = json.loads(gateway.cli("report", "--ecosystem", "npm", "--format", "json"))
+    assert {r["ecosystem"] for r in rows} == {"npm"}
+    # Proxied tarballs (the private registry) are answered 200, and downloads count redirects only.
+    assert {r["project"] for r in rows if r["downloads"]} == set(EXPECTED) - {"@acme/private-lib"}
+    mine = json.loads(
+        gateway.cli("report", "--ecosystem", "npm", "--project", "@acme/private-lib", "--format", "json")
+    )
+    assert {(r["project"], r["version"]) for r in mine} == {
+        ("@acme/private-lib", None),
+        ("@acme/private-lib", "1.0.0"),
+    }
+    assert json.loads(gateway.cli("report", "--ecosystem", "files", "--format", "json")) == []

@@ -74,10 +74,18 @@ def _summed(con: duckdb.DuckDBPyConnection, q: Query, keys: str, extra: str = ""
 def downloads(con: duckdb.DuckDBPyConnection, q: Query) -> list[DownloadRow]:
     """One row per (project, version) with requests in [since, until)."""
     rows = _summed(con, q, "ecosystem, project, version", ", sum(sources)")
-    return [DownloadRow(r[1], r[2], *(int(x) for x in r[3:]), ecosystem=r[0]) for r in rows]
+    names = DownloadRow.__struct_fields__
+    return [
+        DownloadRow(**dict(zip(names, (r[1], r[2], *(int(x) for x in r[3:]), r[0]), strict=True)))
+        for r in rows
+    ]
 
 
 def downloads_daily(con: duckdb.DuckDBPyConnection, q: Query) -> list[DailyRow]:
     """One row per (day, project, version) with requests that day: the time series of `downloads`."""
     rows = _summed(con, q, "day, ecosystem, project, version")
-    return [DailyRow(r[0], r[2], r[3], *(int(x) for x in r[4:]), ecosystem=r[1]) for r in rows]
+    names = DailyRow.__struct_fields__
+    return [
+        DailyRow(**dict(zip(names, (r[0], r[2], r[3], *(int(x) for x in r[4:]), r[1]), strict=True)))
+        for r in rows
+    ]

@@ -36,7 +36,9 @@ MAX_DAYS: Final = 3660
 ECOSYSTEMS: Final = ("python", "npm", "files", "oci", "conda")
 _MAX_TEXT: Final = 64
 #: A project name of any ecosystem: PyPI's, npm's (`@scope/name`), a `[[files]]` name.
-_NAME_RE: Final = re.compile(r"(@[A-Za-z0-9._~-]{1,100}/)?([A-Za-z0-9]|[A-Za-z0-9_~][A-Za-z0-9._~-]{0,212}[A-Za-z0-9])")
+_NAME_RE: Final = re.compile(
+    r"(@[A-Za-z0-9._~-]{1,100}/)?([A-Za-z0-9]|[A-Za-z0-9_~][A-Za-z0-9._~-]{0,212}[A-Za-z0-9])"
+)
 _MIN_TS: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MAX_TS: Final = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
 
