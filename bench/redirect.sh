@@ -8,14 +8,16 @@
 #
 # Environment: WORKERS (1), DURATION (10s), WARMUP (2s), CONNECTIONS (64), THREADS (1),
 # LINKS (500 distinct signed files), SERVERS (all of: nginx bare-rsgi bare-asgi uvicorn
-# gateway-rsgi gateway-rsgi-spool gateway-asgi; `-spool` defers loading into DuckDB to shutdown, so
+# gateway-rsgi gateway-rsgi-spool gateway-asgi gateway-npm; `gateway-npm` is the RSGI gateway on
+# signed npm tarball links instead of Python file links; `-spool` defers loading into DuckDB to shutdown, so
 # it measures answering + durable spooling without the loader competing for the same core), PIN (1: pin servers and wrk to separate CPUs when there are enough),
 # FSYNC (the gateway's storage.fsync: batched, always or off; default batched),
 # SERVER_CPUS / WRK_CPUS (taskset lists, default: the first WORKERS cpus / the rest),
 # KEEP_TMP (1: keep the temp dir with configs, logs and the DuckDB file).
 #
 # Output on stdout: one `<name> req/s <x> p99 <y>ms` line per server, then `ratio_vs_bare <x>`
-# (gateway RSGI / bare RSGI), `ratio_vs_nginx <y>` (gateway RSGI / nginx), and for each gateway
+# (gateway RSGI / bare RSGI), `ratio_vs_nginx <y>` (gateway RSGI / nginx), `ratio_npm_vs_python <z>`
+# (npm tarball redirects / Python file redirects, same run), and for each gateway
 # run `recorded <n> of <m> requests`. Progress goes to stderr. Exit status 1 if a gateway lost
 # events or answered anything but 302.
 set -euo pipefail
@@ -30,7 +32,7 @@ CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-1}
 LINKS=${LINKS:-500}
 FSYNC=${FSYNC:-batched}
-SERVERS=${SERVERS:-"nginx bare-rsgi bare-asgi uvicorn gateway-rsgi gateway-rsgi-spool gateway-asgi"}
+SERVERS=${SERVERS:-"nginx bare-rsgi bare-asgi uvicorn gateway-rsgi gateway-npm gateway-rsgi-spool gateway-asgi"}
 SECRET="bench-secret-0123456789"
 LOCATION="https://files.example.org/packages/ab/cd/ef/example-1.0-py3-none-any.whl"
 
@@ -188,6 +190,8 @@ measure() {
 PATHS="$TMP/paths.txt"
 "$PY" "$BENCH/make_links.py" --secret "$SECRET" --count "$LINKS" >"$PATHS"
 FIRST_PATH=$(head -n 1 "$PATHS")
+NPM_PATHS="$TMP/npm-paths.txt"
+"$PY" "$BENCH/make_links.py" --secret "$SECRET" --count "$LINKS" --ecosystem npm >"$NPM_PATHS"
 log "workers=$WORKERS duration=$DURATION warmup=$WARMUP connections=$CONNECTIONS threads=$THREADS links=$LINKS; $PIN_NOTE"
 
 run_nginx() {
@@ -237,7 +241,13 @@ EOF
 }
 
 run_gateway() {
-    local name=$1 interface=$2 load_interval=$3 dir="$TMP/$1"
+    local name=$1 interface=$2 load_interval=$3 dir="$TMP/$1" ecosystem=${4:-python}
+    local npm_config="" saved_paths=$PATHS saved_first=$FIRST_PATH
+    if [ "$ecosystem" = npm ]; then
+        npm_config=$'[upstreams.npm]\nurl = "http://127.0.0.1:9/"\necosystem = "npm"\n[npm]\ndefault_upstream = "npm"\n'
+        PATHS=$NPM_PATHS
+        FIRST_PATH=$(head -n 1 "$PATHS")
+    fi
     mkdir -p "$dir/data"
     cat >"$dir/pkgate.toml" <<EOF
 [server]
@@ -252,7 +262,7 @@ secret = "$SECRET"
 
 [upstreams.pypi]
 url = "http://127.0.0.1:9/simple/"
-
+$npm_config
 [storage]
 data_dir = "$dir/data"
 load_interval = $load_interval
@@ -260,12 +270,14 @@ fsync = "$FSYNC"
 EOF
     start_server "$name" "$dir/server.log" "$ROOT/.venv/bin/pkgate" serve --config "$dir/pkgate.toml" || return 0
     local location
-    location=$(check_redirect "$FIRST_PATH") || { stop_server; FAILED=1; return 0; }
+    location=$(check_redirect "$FIRST_PATH") || { stop_server; PATHS=$saved_paths; FIRST_PATH=$saved_first; FAILED=1; return 0; }
     case $location in
         https://files.example.org/packages/*) ;;
         *) log "$name redirected to an unexpected location: $location"; FAILED=1 ;;
     esac
     measure "$name"
+    PATHS=$saved_paths
+    FIRST_PATH=$saved_first
     local sent=$((TOTAL + 1)) # + the check request
     stop_server
     local all file302
@@ -292,6 +304,7 @@ for server in $SERVERS; do
         gateway-rsgi) run_gateway gateway-rsgi rsgi 1.0 ;;
         gateway-rsgi-spool) run_gateway gateway-rsgi-spool rsgi 86400.0 ;;
         gateway-asgi) run_gateway gateway-asgi asgi 1.0 ;;
+        gateway-npm) run_gateway gateway-npm rsgi 1.0 npm ;;
         *) log "unknown server $server"; exit 2 ;;
     esac
 done
@@ -309,6 +322,7 @@ for name in "${ORDER[@]}"; do
 done
 echo "ratio_vs_bare $(ratio gateway-rsgi bare-rsgi)"
 echo "ratio_vs_nginx $(ratio gateway-rsgi nginx)"
+echo "ratio_npm_vs_python $(ratio gateway-npm gateway-rsgi)"
 for line in "${RECORDED_LINES[@]}"; do echo "$line"; done
 for name in "${ORDER[@]}"; do log "$name: ${CPU[$name]}"; done
 exit "$FAILED"

@@ -23,6 +23,8 @@ def config_keys() -> list[str]:
             keys.append("upstreams.<name>.url")
             continue
         info = msgspec.inspect.type_info(ftype)
+        if isinstance(info, msgspec.inspect.ListType):  # an array of tables: `[[files]]`
+            info = info.item_type
         assert isinstance(info, msgspec.inspect.StructType)
         keys.extend(f"{section}.{field.name}" for field in info.fields)
     return keys

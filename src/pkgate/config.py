@@ -72,6 +72,9 @@ class Server(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class Gateway(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     id: str = ""
     secret: Secret = ""
+    #: Secrets of earlier rotations: links signed with them (lock files) still verify; new links
+    #: are signed with `secret` only.
+    retired_secrets: list[Secret] = msgspec.field(default_factory=list)
     redirect_status: Literal[301, 302, 303, 307, 308] = 302
     cache_ttl: Seconds = 60.0
     stale_ttl: Seconds = 86400.0
@@ -141,6 +144,30 @@ class Conda(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     #: The upstream for packages no rule claims; "" serves only the packages rules claim.
     default_upstream: str = ""
+
+
+class FileSource(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Plain files under `/dl/<name>/<version>/<file>`, redirected to `url` with the placeholders
+    `{version}` and `{file}` filled in (see docs/ecosystems.md)."""
+
+    name: Annotated[
+        str,
+        msgspec.Meta(
+            pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z",
+            description="a name: letters, digits, '.', '_', '-'",
+        ),
+    ]
+    url: Annotated[
+        str,
+        msgspec.Meta(
+            pattern=r"^https?://[^\s/?#{}]+/\S*\Z",
+            description="an http(s) URL template with a fixed host, using {version} and {file}",
+        ),
+    ]
+    #: `*`/`?` patterns a file name must match; anything else is a 404.
+    files: list[ProjectPattern] = msgspec.field(default_factory=lambda: ["*"])
+    #: `*`/`?` patterns a version must match.
+    versions: list[ProjectPattern] = msgspec.field(default_factory=lambda: ["*"])
 
 
 class Storage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -331,6 +358,7 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     npm: Npm = msgspec.field(default_factory=Npm)
     oci: Oci = msgspec.field(default_factory=Oci)
     conda: Conda = msgspec.field(default_factory=Conda)
+    files: list[FileSource] = msgspec.field(default_factory=list)
 
     def default_upstream(self, ecosystem: str) -> str:
         """The upstream of `ecosystem`'s names that no rule claims ("" when there is none)."""
@@ -526,6 +554,19 @@ def _check(cfg: Config) -> None:
             raise ConfigError(
                 f"upstream {default!r} is a {cfg.upstreams[default].ecosystem} upstream, not {eco}", key=key
             )
+    names: dict[str, int] = {}
+    for i, src in enumerate(cfg.files):
+        key = f"files[{i}]"
+        if src.name in names:
+            raise ConfigError(f"{src.name!r} is already files[{names[src.name]}]", key=f"{key}.name")
+        names[src.name] = i
+        fields = set(re.findall(r"\{([^{}]*)\}", src.url))
+        if "file" not in fields or fields - {"file", "version"}:
+            raise ConfigError(
+                "must contain {file} (and may contain {version}), no other placeholders", key=f"{key}.url"
+            )
+        if "@" in src.url.split("/", 3)[2]:
+            raise ConfigError("must not contain credentials", key=f"{key}.url")
     claimed: dict[tuple[str, str], int] = {}
     for i, rule in enumerate(cfg.routing.rules):
         key = f"routing.rules[{i}]"

@@ -92,8 +92,8 @@ async def test_downloads_numbers_come_from_the_store(client: httpx.AsyncClient) 
 async def test_projects_most_downloaded_first(client: httpx.AsyncClient) -> None:
     rows = (await client.get("/api/projects", params=RANGE, headers=AUTH)).json()["rows"]
     assert rows == [
-        {"project": "six", "downloads": 4, "installs": 4, "requests": 7},
-        {"project": "flask", "downloads": 2, "installs": 2, "requests": 2},
+        {"project": "six", "downloads": 4, "installs": 4, "requests": 7, "ecosystem": "python"},
+        {"project": "flask", "downloads": 2, "installs": 2, "requests": 2, "ecosystem": "python"},
     ]
     one = (await client.get("/api/projects", params={**RANGE, "limit": "1"}, headers=AUTH)).json()["rows"]
     assert [r["project"] for r in one] == ["six"]

@@ -33,7 +33,7 @@ from pkgate.edge.proxy import Stream
 from pkgate.edge.published import ACTIVE_ENV, read_published
 from pkgate.edge.recorder import Recorder
 from pkgate.edge.reloader import Reloader
-from pkgate.edge.secret import load_secret
+from pkgate.edge.secret import load_retired, load_secret
 from pkgate.enrich.geo import Enricher
 from pkgate.events.commit import GroupCommitter
 from pkgate.events.spool import SegmentWriter
@@ -75,7 +75,7 @@ class Worker:
         )
         metrics = Metrics(cfg.data_dir / "metrics")
         generation = self.generation
-        signer = LinkSigner(load_secret(cfg))
+        signer = LinkSigner(load_secret(cfg), load_retired(cfg))
         ecosystems = registry.build(Build(cfg, self._client, signer, metrics, generation))
         enricher = Enricher(
             cfg.data_dir,

@@ -82,14 +82,17 @@ class UpstreamClient:
         self.failures += 1
         self.breaker.failure()
 
-    async def get(self, url: str, etag: str | None = None, last_modified: str | None = None) -> Got:
+    async def get(
+        self, url: str, etag: str | None = None, last_modified: str | None = None, accept: str | None = None
+    ) -> Got:
         """GET a document with validators; raises UpstreamError for anything but 200/304/404.
 
         A 200 is left for the caller to judge (`breaker.success()` once parsed, or `failed()`).
+        `accept` replaces the client's own `Accept` (npm asks for full or abbreviated packuments).
         """
         if not self.breaker.allow():
             raise UpstreamError(f"{self.name}: circuit open after repeated failures")
-        headers = {**self.headers, "Accept": self.accept}
+        headers = {**self.headers, "Accept": accept or self.accept}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:

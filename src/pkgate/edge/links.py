@@ -5,6 +5,10 @@ A rewritten link is `/files/<project>/<token>/<filename>` with
 Any gateway of a fleet holding the secret verifies it without state; a tampered or invented link
 fails verification and is answered 404. The filename stays the last path segment because pip and
 uv take the distribution's filename from the URL.
+
+Lock files keep these links for good, so a rotated secret must not break them: links are always
+made with the current secret and verify under it or any retired one (`gateway.retired_secrets`).
+Other ecosystems (npm) use `token()` inside paths of their own.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+from collections.abc import Sequence
 from typing import Final
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -37,20 +42,24 @@ def _unb64(text: str) -> bytes:
 class LinkSigner:
     """Makes and checks file links under one secret; verification results are memoised."""
 
-    def __init__(self, secret: bytes) -> None:
-        if len(secret) < 16:
+    def __init__(self, secret: bytes, retired: Sequence[bytes] = ()) -> None:
+        if any(len(s) < 16 for s in (secret, *retired)):
             raise LinkError("link-signing secret must be at least 16 bytes")
         self._secret = secret
+        self._retired = tuple(retired)  # verify only: links in old lock files
         self._verified: dict[str, str] = {}
 
-    def _mac(self, project: str, filename: str, url: str) -> bytes:
+    def _mac(self, project: str, filename: str, url: str, secret: bytes | None = None) -> bytes:
         msg = f"{project}\0{filename}\0{url}".encode()
-        return hmac.new(self._secret, msg, hashlib.sha256).digest()[:_MAC_BYTES]
+        return hmac.new(secret or self._secret, msg, hashlib.sha256).digest()[:_MAC_BYTES]
+
+    def token(self, project: str, filename: str, url: str) -> str:
+        """The signed token of a link (the path segment `verify` checks)."""
+        return f"{_b64(url.encode())}.{_b64(self._mac(project, filename, url))}"
 
     def make(self, project: str, filename: str, url: str) -> str:
         """Root-relative gateway path for an upstream file URL (no fragment)."""
-        token = f"{_b64(url.encode())}.{_b64(self._mac(project, filename, url))}"
-        return f"{PREFIX}{project}/{token}/{quote(filename, safe='')}"
+        return f"{PREFIX}{project}/{self.token(project, filename, url)}/{quote(filename, safe='')}"
 
     def verify(self, project: str, token: str, filename: str) -> str:
         """The upstream URL signed into `token`, or LinkError if anything does not match."""
@@ -66,7 +75,9 @@ class LinkSigner:
             mac = _unb64(enc_mac)
         except (binascii.Error, UnicodeDecodeError, ValueError):
             raise LinkError("malformed file link") from None
-        if not hmac.compare_digest(mac, self._mac(project, filename, url)):
+        if not hmac.compare_digest(mac, self._mac(project, filename, url)) and not any(
+            hmac.compare_digest(mac, self._mac(project, filename, url, old)) for old in self._retired
+        ):
             raise LinkError("file link signature does not verify")
         if len(self._verified) >= _CACHE_MAX:
             self._verified.clear()

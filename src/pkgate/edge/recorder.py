@@ -27,6 +27,13 @@ class Headers(Protocol):
     def get(self, key: str, /) -> str | None: ...
 
 
+def _command(value: str | None) -> str | None:
+    """A client's subcommand header as stored: at most 32 printable characters."""
+    if not value:
+        return None
+    return "".join(c for c in value[:32] if c.isprintable()) or None
+
+
 class Recorder:
     def __init__(
         self,
@@ -97,7 +104,9 @@ class Recorder:
             marks=self.enricher.marks(ip, ts_us),
             platform=platform,
             digest=digest,
-            command=command,
+            # npm, pnpm and yarn name their subcommand in `npm-command` on every request, also on
+            # memoised tarball links whose facts are shared: read here, not by the ecosystem.
+            command=command if command is not None else _command(headers.get("npm-command")),
         )
 
     def record(self, event: Event) -> asyncio.Future[None]:

@@ -13,7 +13,7 @@ from pkgate.config import Config
 from pkgate.errors import ConfigError
 from pkgate.fsutil import create_once
 
-__all__ = ["load_secret"]
+__all__ = ["load_retired", "load_secret"]
 
 
 def load_secret(cfg: Config) -> bytes:
@@ -28,3 +28,8 @@ def load_secret(cfg: Config) -> bytes:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
     return create_once(path, secrets.token_urlsafe(32).encode()).strip()
+
+
+def load_retired(cfg: Config) -> list[bytes]:
+    """`gateway.retired_secrets`: earlier secrets that links in lock files were signed with."""
+    return [s.encode() for s in cfg.gateway.retired_secrets if s]

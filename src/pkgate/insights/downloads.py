@@ -38,6 +38,7 @@ class DownloadRow(msgspec.Struct):
     metadata: int
     failed: int
     sources: int
+    ecosystem: str = "python"  # a name is one project per ecosystem (npm `six` is not PyPI's)
 
 
 class DailyRow(msgspec.Struct):
@@ -51,6 +52,7 @@ class DailyRow(msgspec.Struct):
     head: int
     metadata: int
     failed: int
+    ecosystem: str = "python"
 
 
 _COUNTS = "downloads, installs, index_hits, not_modified, head, metadata, failed"
@@ -71,11 +73,19 @@ def _summed(con: duckdb.DuckDBPyConnection, q: Query, keys: str, extra: str = ""
 
 def downloads(con: duckdb.DuckDBPyConnection, q: Query) -> list[DownloadRow]:
     """One row per (project, version) with requests in [since, until)."""
-    rows = _summed(con, q, "project, version", ", sum(sources)")
-    return [DownloadRow(r[0], r[1], *(int(x) for x in r[2:])) for r in rows]
+    rows = _summed(con, q, "ecosystem, project, version", ", sum(sources)")
+    names = DownloadRow.__struct_fields__
+    return [
+        DownloadRow(**dict(zip(names, (r[1], r[2], *(int(x) for x in r[3:]), r[0]), strict=True)))
+        for r in rows
+    ]
 
 
 def downloads_daily(con: duckdb.DuckDBPyConnection, q: Query) -> list[DailyRow]:
     """One row per (day, project, version) with requests that day: the time series of `downloads`."""
-    rows = _summed(con, q, "day, project, version")
-    return [DailyRow(r[0], r[1], r[2], *(int(x) for x in r[3:])) for r in rows]
+    rows = _summed(con, q, "day, ecosystem, project, version")
+    names = DailyRow.__struct_fields__
+    return [
+        DailyRow(**dict(zip(names, (r[0], r[2], r[3], *(int(x) for x in r[4:]), r[1]), strict=True)))
+        for r in rows
+    ]

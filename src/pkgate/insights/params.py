@@ -35,7 +35,10 @@ MAX_DAYS: Final = 3660
 #: The ecosystems an `ecosystem` filter may name (the Event `ecosystem` field's values).
 ECOSYSTEMS: Final = ("python", "npm", "files", "oci", "conda")
 _MAX_TEXT: Final = 64
-_NAME_RE: Final = re.compile(r"[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]{0,198}[A-Za-z0-9]")
+#: A project name of any ecosystem: PyPI's, npm's (`@scope/name`), a `[[files]]` name.
+_NAME_RE: Final = re.compile(
+    r"(@[A-Za-z0-9._~-]{1,100}/)?([A-Za-z0-9]|[A-Za-z0-9_~][A-Za-z0-9._~-]{0,212}[A-Za-z0-9])"
+)
 _MIN_TS: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MAX_TS: Final = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
 
@@ -88,11 +91,12 @@ def parse_query(params: Mapping[str, str], now: dt.datetime | None = None) -> Qu
             project = None
         elif not _NAME_RE.fullmatch(project):
             raise ParamError("project", f"not a valid project name: {project[:_MAX_TEXT]!r}")
-        else:
-            project = str(canonicalize_name(project))
     ecosystem = params.get("ecosystem") or None
     if ecosystem is not None:
         ecosystem = parse_choice(params, "ecosystem", ECOSYSTEMS, None)
+    if project is not None and ecosystem in (None, "python") and not project.startswith("@"):
+        # Python names are stored PEP 503-normalised; other ecosystems' as their clients spell them.
+        project = str(canonicalize_name(project))
     return Query(since=since, until=until, project=project, ecosystem=ecosystem)
 
 

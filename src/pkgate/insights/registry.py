@@ -44,18 +44,19 @@ class ProjectRow(msgspec.Struct):
     downloads: int
     installs: int
     requests: int
+    ecosystem: str = "python"
 
 
 def projects(con: duckdb.DuckDBPyConnection, q: Query, limit: int = 100) -> list[ProjectRow]:
     """Projects with requests in the range, most downloaded first; `q.project` is ignored."""
-    totals: dict[str, list[int]] = {}
+    totals: dict[tuple[str, str], list[int]] = {}
     for r in downloads(con, msgspec.structs.replace(q, project=None)):
-        t = totals.setdefault(r.project, [0, 0, 0])
+        t = totals.setdefault((r.ecosystem, r.project), [0, 0, 0])
         t[0] += r.downloads
         t[1] += r.installs
         t[2] += r.downloads + r.index_hits + r.not_modified + r.head + r.metadata + r.failed
-    rows = [ProjectRow(name, d, i, n) for name, (d, i, n) in totals.items()]
-    rows.sort(key=lambda r: (-r.downloads, -r.requests, r.project))
+    rows = [ProjectRow(name, d, i, n, eco) for (eco, name), (d, i, n) in totals.items()]
+    rows.sort(key=lambda r: (-r.downloads, -r.requests, r.project, r.ecosystem))
     return rows[:limit]
 
 

@@ -71,16 +71,19 @@
     const until = valid("until") ? params.get("until") : today;
     const since = valid("since") ? params.get("since") : addDays(until, -29);
     // No range in the link: fit it to the data (a 7-day demo shows its 7 days, not 23 empty ones).
-    return { project: m ? decodeURIComponent(m[1]) : "", since, until, fit: !valid("since") && !valid("until") };
+    const eco = params.get("ecosystem") || "";
+    const ecosystem = /^[a-z]{1,16}$/.test(eco) ? eco : "";
+    return { project: m ? decodeURIComponent(m[1]) : "", ecosystem, since, until, fit: !valid("since") && !valid("until") };
   }
 
   function writeState(state) {
     const path = state.project ? `/dashboard/projects/${encodeURIComponent(state.project)}` : "/dashboard";
-    history.pushState(null, "", `${path}?since=${state.since}&until=${state.until}`);
+    const eco = state.ecosystem ? `&ecosystem=${encodeURIComponent(state.ecosystem)}` : "";
+    history.pushState(null, "", `${path}?since=${state.since}&until=${state.until}${eco}`);
   }
 
   function pickersToState() {
-    return { project: $("project").value, since: $("since").value, until: $("until").value };
+    return { project: $("project").value, ecosystem: $("ecosystem").value, since: $("since").value, until: $("until").value };
   }
 
   // ---- rendering ------------------------------------------------------------------------------
@@ -297,6 +300,20 @@
     });
   }
 
+  // Downloads, installs and requests per ecosystem, summed from the projects of the range.
+  function ecosystems(projects) {
+    const by = new Map();
+    for (const p of projects) {
+      const t = by.get(p.ecosystem) || { ecosystem: p.ecosystem, projects: 0, downloads: 0, installs: 0, requests: 0 };
+      t.projects += 1;
+      t.downloads += p.downloads;
+      t.installs += p.installs;
+      t.requests += p.requests;
+      by.set(p.ecosystem, t);
+    }
+    table($("ecosystems"), [...by.values()].sort((a, b) => b.downloads - a.downloads));
+  }
+
   function heavy(rows, conc) {
     const share = (x) => `${(x * 100).toFixed(1)}%`;
     $("concentration").textContent = conc.length && conc[0].total_downloads
@@ -334,12 +351,14 @@
 
   // ---- loading --------------------------------------------------------------------------------
   async function fitRange(state) {
-    const [ext] = await api("extent", state.project ? { project: state.project } : {});
+    const only = state.ecosystem ? { ecosystem: state.ecosystem } : {};
+    const [ext] = await api("extent", state.project ? { ...only, project: state.project } : only);
     if (!ext || !ext.last_day) return state;
     const until = String(ext.last_day);
     const first = String(ext.first_day);
     const since = addDays(until, -29) > first ? addDays(until, -29) : first;
-    history.replaceState(null, "", `${location.pathname}?since=${since}&until=${until}`);
+    const eco = state.ecosystem ? `&ecosystem=${encodeURIComponent(state.ecosystem)}` : "";
+    history.replaceState(null, "", `${location.pathname}?since=${since}&until=${until}${eco}`);
     return { ...state, since, until, fit: false };
   }
 
@@ -359,7 +378,8 @@
     $("since").value = state.since;
     $("until").value = state.until;
     $("title").textContent = state.project || "All projects";
-    const range = { since: state.since, until: addDays(state.until, 1) };
+    $("ecosystem").value = state.ecosystem;
+    const range = { since: state.since, until: addDays(state.until, 1), ...(state.ecosystem ? { ecosystem: state.ecosystem } : {}) };
     const q = state.project ? { ...range, project: state.project } : range;
     try {
       const projects = await api("projects", { ...range, limit: 1000 });
@@ -386,6 +406,7 @@
       tiles(rows);
       daily(state, days);
       versions(state, state.project ? rows : projects);
+      ecosystems(projects);
       behaviour(behaviours);
       adoption(state, adopt);
       breakdowns(bds);
