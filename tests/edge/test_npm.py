@@ -79,7 +79,7 @@ def tarballs(doc: dict[str, Any]) -> dict[str, str]:
 
 
 def without_tarballs(doc: dict[str, Any]) -> dict[str, Any]:
-    out = json.loads(json.dumps(doc))
+    out: dict[str, Any] = json.loads(json.dumps(doc))
     for m in out["versions"].values():
         m["dist"].pop("tarball")
     return out
