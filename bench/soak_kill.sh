@@ -12,7 +12,7 @@
 # Exit status 1 if anything answered was lost, counted twice, or a store did not open.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PKGATE_KILLS="${KILLS:-150}" PKGATE_SEED="${SEED:-$RANDOM}"
-echo "soak_kill: kills per part ${PKGATE_KILLS}, seed ${PKGATE_SEED}" >&2
+export SOAK_KILLS="${KILLS:-150}" SOAK_SEED="${SEED:-$RANDOM}"
+echo "soak_kill: kills per part ${SOAK_KILLS}, seed ${SOAK_SEED}" >&2
 exec .venv/bin/pytest -q -s -p no:cacheprovider --timeout=0 \
   tests/reliability/test_crash_kill.py tests/reliability/test_disk_full.py

@@ -7,7 +7,7 @@ Two parts, both real processes and pkgate's own code paths:
 - the gateway (`pkgate serve`, two workers) under 16 concurrent clients: a worker killed (granian
   replaces it), or the supervisor with all its workers (then restarted).
 The short form runs in CI (`KILLS` below, >= 20 in all); `bench/soak_kill.sh` runs the long form
-(`PKGATE_KILLS=300`). Each part prints its counts: kills, store rebuilds, lost, duplicated.
+(`SOAK_KILLS=300`). Each part prints its counts: kills, store rebuilds, lost, duplicated.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ from tests.support.process import BIN, clean_env, start_pkgate, wait_healthy
 
 pytestmark = pytest.mark.e2e
 
-#: Kills per part in CI; the long form sets PKGATE_KILLS.
-KILLS = int(os.environ.get("PKGATE_KILLS", "0")) or None
+#: Kills per part in CI; the long form sets SOAK_KILLS.
+KILLS = int(os.environ.get("SOAK_KILLS", "0")) or None
 DRIVER = Path(__file__).with_name("store_driver.py")
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "crash-test-secret-0123456789"
@@ -98,9 +98,9 @@ def drive_and_kill(data: Path, phase: str, start: int, rng: random.Random) -> tu
 
 
 def test_kill_9_in_loader_refresh_and_retention(tmp_path: Path) -> None:
-    rng = random.Random(os.environ.get("PKGATE_SEED", "11"))
+    rng = random.Random(os.environ.get("SOAK_SEED", "11"))
     data = tmp_path / "data"
-    cfg = config_mod.parse(f'[storage]\ndata_dir = "{data}"\n', "test")
+    cfg = config_mod.parse(f'[storage]\ndata_dir = "{data}"\n', "test", env={})
     tally = Tally()
     written: list[tuple[int, int]] = []
     start = 0
@@ -200,7 +200,7 @@ def workers_of(pid: int) -> list[int]:
 
 
 def test_kill_9_of_workers_and_supervisor_under_load(tmp_path: Path) -> None:
-    rng = random.Random(os.environ.get("PKGATE_SEED", "12"))
+    rng = random.Random(os.environ.get("SOAK_SEED", "12"))
     port = free_port()
     cfg = write_config(tmp_path, port)
     log = tmp_path / "serve.log"
