@@ -387,3 +387,9 @@ def test_ecosystem_errors_name_the_key(tmp_path: Path, extra: str, message: str)
     with pytest.raises(ConfigError) as info:
         load_text(tmp_path, ECOSYSTEM_UPSTREAMS + extra)
     assert message in str(info.value)
+
+
+def test_pkgate_variables_that_are_not_overrides_are_left_alone() -> None:
+    """PKGATE_NODE_MODULES (the dashboard's Chart.js) once failed every command's config load."""
+    cfg = config.load(env={"PKGATE_NODE_MODULES": "/opt/node_modules", "PKGATE_SERVER_PORT": "9100"})
+    assert cfg.server.port == 9100

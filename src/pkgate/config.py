@@ -387,8 +387,9 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 ENV_PREFIX = "PKGATE_"
-#: Variables with the prefix that are not config overrides (the file; the one `pkgate serve` publishes).
-_NOT_OVERRIDES = frozenset({"PKGATE_CONFIG", "PKGATE_ACTIVE_CONFIG"})
+#: Variables with the prefix that are not config overrides (the file; the one `pkgate serve`
+#: publishes; where the dashboard finds Chart.js, web.assets).
+_NOT_OVERRIDES = frozenset({"PKGATE_CONFIG", "PKGATE_ACTIVE_CONFIG", "PKGATE_NODE_MODULES"})
 
 
 def _env_value(text: str) -> Any:
