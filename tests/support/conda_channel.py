@@ -86,6 +86,11 @@ class Hit(NamedTuple):
     headers: dict[str, str]  # lower-case names
 
 
+class _Quiet(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client closing its pooled connection is not worth a traceback on stderr."""
+
+
 class ChannelServer:
     """Serves a directory; `hits()` lists what it answered; `failing = True` answers 503."""
 
@@ -94,7 +99,7 @@ class ChannelServer:
         self.failing = False
         self.log: list[Hit] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = _Quiet(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
