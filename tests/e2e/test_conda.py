@@ -115,6 +115,7 @@ def test_rattler_installs_through_the_gateway(tmp_path: Path, hosts: dict[str, C
     ]
     assert {e["ecosystem"] for e in evs} == {"conda"}
     assert all(e["user_agent"].startswith("py-rattler/") for e in evs)
+    assert {(e["ua_category"], e["installer"]) for e in evs} == {("installer", "py-rattler")}
     # The warm installs only revalidated: no file fetched again, conditional requests got 304s.
     assert not [h for h in warm_hits if h.path.endswith((".conda", ".tar.bz2"))]
     conditional = {(e["path"], e["status"]) for e in evs if e["conditional"]}
