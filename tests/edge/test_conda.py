@@ -37,6 +37,12 @@ def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Channe
     build_channel(public / "main", PUBLIC)
     build_channel(private / "main", PRIVATE)
     build_channel(based / "main", [Pkg("tool-x", "2.0.1")], shards=False)
+    for root, packages in (
+        (public, {"acme-lib": "9.9.9", "tool-x": "2.0.1"}),
+        (private, {"acme-lib": "1.2.0"}),
+    ):
+        doc = {"channeldata_version": 1, "packages": {n: {"version": v} for n, v in packages.items()}}
+        (root / "main" / "channeldata.json").write_text(json.dumps(doc))
     servers = {
         "public": ChannelServer(public),
         "private": ChannelServer(private),
@@ -140,6 +146,8 @@ async def test_claimed_names_come_only_from_their_route(start: Start, hosts: Hos
     assert bait.headers["location"].startswith(hosts["private"].url)  # never the public file
     tool = await client.get("/conda/main/noarch/tool-x-2.0.1-0.tar.bz2")
     assert tool.headers["location"] == hosts["public"].url + "main/noarch/tool-x-2.0.1-0.tar.bz2"
+    channeldata = (await client.get("/conda/main/channeldata.json")).json()
+    assert channeldata["packages"] == {"acme-lib": {"version": "1.2.0"}, "tool-x": {"version": "2.0.1"}}
     assert not [h for h in hosts["public"].hits(mark) if "acme" in h.path]
     evs = [
         (e.ecosystem, e.kind, e.project, e.version, e.filename, e.platform, e.upstream) for e in events(app)
@@ -152,6 +160,7 @@ async def test_claimed_names_come_only_from_their_route(start: Start, hosts: Hos
         ("conda", "file", "acme-lib", "1.2.0", "acme-lib-1.2.0-0.conda", "noarch", "private"),
         ("conda", "file", "acme-lib", "9.9.9", "acme-lib-9.9.9-0.conda", "noarch", "private"),
         ("conda", "file", "tool-x", "2.0.1", "tool-x-2.0.1-0.tar.bz2", "noarch", "public"),
+        ("conda", "index-root", None, None, None, None, "private,public"),
     ]
 
 

@@ -25,6 +25,7 @@ from pkgate.edge.conda.cache import DocCache, Got
 from pkgate.edge.conda.repodata import (
     Owner,
     Part,
+    compose_channeldata,
     compose_index,
     compose_repodata,
     decode_index,
@@ -134,7 +135,7 @@ class CondaEcosystem:
             composed = await self._compressed(rel, codec)
             ctype = _TYPES[codec]
         else:
-            composed = await self._json(rel)
+            composed = await self._json(rel, where.what == cpaths.CHANNELDATA)
             ctype = _TYPES[""]
         return self._answer(composed, ctype, request, facts)
 
@@ -206,7 +207,7 @@ class CondaEcosystem:
         self._memo[key] = composed
         return composed
 
-    async def _json(self, rel: str) -> _Composed:
+    async def _json(self, rel: str, channeldata: bool = False) -> _Composed:
         sources = await self._sources(rel)
         key = ("json", rel, *(id(s.got.doc) for s in sources))
         hit = self._memo.get(key)
@@ -222,7 +223,8 @@ class CondaEcosystem:
             decoded = decode_json(s.got.doc.body, f"{s.upstream}: {rel}")
             s.got.doc.derived["base"] = real_base(decoded, s.got.doc.url)
             parts.append(Part(decoded, self._keep(s.route)))
-        body = msgspec.json.encode(compose_repodata(parts))
+        compose = compose_channeldata if channeldata else compose_repodata
+        body = msgspec.json.encode(compose(parts))
         return self._remember(key, _Composed(body, _etag(body), sources, {}))
 
     async def _compressed(self, rel: str, codec: str) -> _Composed:
@@ -244,7 +246,7 @@ class CondaEcosystem:
     async def _index(self, where: cpaths.CondaPath) -> _Composed:
         rel = f"{where.channel}/{where.subdir}/{cpaths.SHARD_INDEX_NAME}"
         sources = await self._sources(rel)
-        if len(sources) < len(self.router.routes):
+        if len({id(s.route) for s in sources}) < len(self.router.routes):
             # A route without a shard index: its packages would be missing from this one.
             raise UpstreamNotFound(f"{rel}: not every route offers it; use repodata.json")
         key = ("index", rel, *(id(s.got.doc) for s in sources))

@@ -24,6 +24,7 @@ from pkgate.errors import UpstreamError
 __all__ = [
     "HEAD_BYTES",
     "Part",
+    "compose_channeldata",
     "compose_index",
     "compose_repodata",
     "decode_index",
@@ -133,6 +134,18 @@ def compose_repodata(parts: Sequence[Part]) -> dict[str, Any]:
             key: _merge_maps([(_records(v3, key), keep) for v3, keep in v3s if isinstance(v3, dict)])
             for key in keys
         }
+    return out
+
+
+def compose_channeldata(parts: Sequence[Part]) -> dict[str, Any]:
+    """One channeldata.json from route parts: its `packages` map is keyed by package name."""
+    out = dict(parts[0].doc)
+    packages: dict[str, Any] = {}
+    for part in parts:
+        for name, entry in _records(part.doc, "packages").items():
+            if name not in packages and part.keep(name):
+                packages[name] = entry
+    out["packages"] = packages
     return out
 
 
