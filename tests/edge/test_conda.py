@@ -236,3 +236,36 @@ async def test_no_conda_config_is_a_cheap_404(start: Start, hosts: Hosts) -> Non
     assert r.status_code == 404
     assert hosts["public"].hits(mark) == []
     assert events(app)[-1].ecosystem == "conda"
+
+
+DEAD_RULE = (
+    '[upstreams.dead]\nurl = "http://127.0.0.1:9/"\necosystem = "conda"\n'  # connection refused
+    '[[routing.rules]]\necosystem = "conda"\nprojects = ["acme-*"]\nupstreams = ["dead", "private"]\n'
+)
+
+
+async def test_a_failing_private_part_fails_over_then_goes_stale_never_public(
+    start: Start, hosts: Hosts
+) -> None:
+    client, app = await start(DEAD_RULE)
+    r = await client.get("/conda/main/noarch/repodata.json")
+    assert r.status_code == 200
+    assert names(r.json()) == {"acme-lib=1.2.0", "tool-x=2.0.1"}
+    hosts["private"].failing = True
+    try:
+        stale = await client.get("/conda/main/noarch/repodata.json")
+        assert stale.status_code == 200
+        assert stale.headers["x-pkgate-cache"] == "stale"
+        assert names(stale.json()) == {"acme-lib=1.2.0", "tool-x=2.0.1"}
+        # Nothing stale for the shard index: the private half is missing, so no answer (502),
+        # never the public half alone.
+        index = await client.get("/conda/main/noarch/repodata_shards.msgpack.zst")
+        assert index.status_code == 502
+    finally:
+        hosts["private"].failing = False
+    evs = [(e.status, e.cache, e.failover, e.upstream) for e in events(app)]
+    assert evs == [
+        (200, "miss", True, "private,public"),
+        (200, "stale", True, "private,public"),
+        (502, None, False, None),
+    ]

@@ -78,7 +78,7 @@ class DocCache:
             return Got(doc, "hit", None)
         missed = self._missing.get(url)
         if missed is not None and now - missed < self.ttl:
-            raise UpstreamNotFound(f"{self.client.name}: {url} not found")
+            raise UpstreamNotFound(f"{self.client.name}: {_shown(url, self.client.base_url)} not found")
         return await self._flights.run(url, lambda: self._fetch(url, doc))
 
     async def _fetch(self, url: str, doc: Doc | None) -> Got:
@@ -95,7 +95,7 @@ class DocCache:
                 del self._missing[next(iter(self._missing))]
             self._missing[url] = self.clock()
             self._forget(url)
-            raise UpstreamNotFound(f"{client.name}: {url} not found")
+            raise UpstreamNotFound(f"{client.name}: {_shown(url, client.base_url)} not found")
         client.breaker.success()
         new = Doc(got.url, got.body, self.clock(), got.etag, got.last_modified)
         self._forget(url)
@@ -111,3 +111,8 @@ class DocCache:
         old = self._docs.pop(url, None)
         if old is not None:
             self._held -= len(old.body) + 512
+
+
+def _shown(url: str, base: str) -> str:
+    """A URL as a message to clients shows it: relative to the upstream (its host stays private)."""
+    return url[len(base) :] if url.startswith(base) else "a document"

@@ -11,6 +11,7 @@ filename and answered by a redirect to the routed upstream's file (`FileTarget`)
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Sequence
 from typing import Any, Final, NamedTuple
@@ -72,6 +73,7 @@ class _Source(NamedTuple):
     route: Route
     upstream: str
     got: Got
+    failover: bool = False
 
 
 class _Composed(NamedTuple):
@@ -101,6 +103,8 @@ class CondaEcosystem:
         # No rule: the default upstream's documents are served as they are.
         self.plain = self.router.routes == [self.router.default] and self.router.default is not None
         self._memo: dict[tuple[object, ...], _Composed] = {}
+        self._memo_bytes = 0
+        self.memo_bytes = cfg.gateway.cache_bytes
 
     async def handle(self, request: Request, facts: Facts) -> Answer:
         if not self.serving:
@@ -147,6 +151,7 @@ class CondaEcosystem:
         self.metrics.cache_state(state)
         facts.cache = state
         facts.upstream = ",".join(dict.fromkeys(s.upstream for s in sources))
+        facts.failover = any(s.failover for s in sources)
         last = [s.got.doc.last_modified for s in sources]
         return document(
             composed.body,
@@ -161,28 +166,31 @@ class CondaEcosystem:
         )
 
     async def _sources(self, rel: str) -> list[_Source]:
-        """Each route's upstream document at `rel` (routes without one left out); raises
-        UpstreamNotFound when no route has it, UpstreamError when one fails with nothing stale
-        (a document without its private half would be a wrong answer)."""
-        out: list[_Source] = []
-        for route in self.router.routes:
-            handles = [self.upstreams[n] for n in route.upstreams]
-            if route.merge:
-                for up in handles:
-                    got = await each_of(up, _fetch(rel), _stale_of(rel), self._note)
-                    if got is not None:
-                        out.append(_Source(route, up.name, got))
-                continue
-            try:
-                pick = await first_of(handles, _fetch(rel), _stale_of(rel), self._note, rel)
-            except UpstreamNotFound:
-                continue
-            if pick.position > 0:
-                self.metrics.failover(route.upstreams[0], pick.name)
-            out.append(_Source(route, pick.name, pick.got))
+        """Each route's upstream document at `rel`, the routes asked at once (routes without one
+        left out); raises UpstreamNotFound when no route has it, UpstreamError when one fails with
+        nothing stale (a document without its private half would be a wrong answer)."""
+        parts = await asyncio.gather(*(self._route_sources(route, rel) for route in self.router.routes))
+        out = [source for part in parts for source in part]
         if not out:
             raise UpstreamNotFound(f"no upstream has {rel}")
         return out
+
+    async def _route_sources(self, route: Route, rel: str) -> list[_Source]:
+        handles = [self.upstreams[n] for n in route.upstreams]
+        if route.merge:
+            out = []
+            for up in handles:
+                got = await each_of(up, _fetch(rel), _stale_of(rel), self._note)
+                if got is not None:
+                    out.append(_Source(route, up.name, got))
+            return out
+        try:
+            pick = await first_of(handles, _fetch(rel), _stale_of(rel), self._note, rel)
+        except UpstreamNotFound:
+            return []
+        if pick.position > 0:
+            self.metrics.failover(route.upstreams[0], pick.name)
+        return [_Source(route, pick.name, pick.got, pick.position > 0)]
 
     def _note(self, up: Handle, got: Got | None, failed: bool) -> None:
         if failed:
@@ -198,13 +206,14 @@ class CondaEcosystem:
 
         return keep
 
-    def _memoised(self, key: tuple[object, ...]) -> _Composed | None:
-        return self._memo.get(key)
-
     def _remember(self, key: tuple[object, ...], composed: _Composed) -> _Composed:
-        if len(self._memo) >= _MEMO_MAX:
+        # Bounded like the document caches: composed bodies plus the upstream copies they hold.
+        size = len(composed.body) + sum(len(s.got.doc.body) for s in composed.sources)
+        if len(self._memo) >= _MEMO_MAX or self._memo_bytes + size > self.memo_bytes:
             self._memo.clear()
+            self._memo_bytes = 0
         self._memo[key] = composed
+        self._memo_bytes += size
         return composed
 
     async def _json(self, rel: str, channeldata: bool = False) -> _Composed:
