@@ -48,6 +48,15 @@ def hosts(tmp_path: Path) -> Iterator[dict[str, ChannelServer]]:
         s.stop()
 
 
+def client_env(tmp: Path) -> dict[str, str]:
+    """The machine's environment without pip/uv/pkgate settings, and a home of its own: rattler
+    reads credentials and settings from the user's home and XDG directories."""
+    home = tmp / "home"
+    home.mkdir(exist_ok=True)
+    xdg = {f"XDG_{d}_HOME": str(home / d.lower()) for d in ("CONFIG", "CACHE", "DATA")}
+    return {**_clean_env(), "HOME": str(home), **xdg}
+
+
 def install(gw: RoutedGateway, tmp: Path, channel: str, prefix: str) -> list[dict[str, str]]:
     spec = {
         "channel": f"{gw.direct_url}/conda/{channel}",
@@ -60,7 +69,7 @@ def install(gw: RoutedGateway, tmp: Path, channel: str, prefix: str) -> list[dic
         capture_output=True,
         text=True,
         timeout=180,
-        env=_clean_env(),
+        env=client_env(tmp),
     )
     assert done.returncode == 0, done.stderr
     out: list[dict[str, str]] = json.loads(done.stdout.splitlines()[-1])
