@@ -26,6 +26,7 @@ from tests.support.conda_channel import ChannelServer, Pkg, build_channel
 
 PUBLIC = [Pkg("tool-x", "2.0.1", format="tar.bz2"), Pkg("acme-lib", "9.9.9")]
 PRIVATE = [Pkg("acme-lib", "1.2.0", ("tool-x >=2",))]
+SECURED_TOKEN = "conda-channel-token-0123456789"
 RULE = '[[routing.rules]]\necosystem = "conda"\nprojects = ["acme-*"]\nupstreams = ["private"]\n'
 
 
@@ -47,6 +48,7 @@ def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Channe
         "public": ChannelServer(public),
         "private": ChannelServer(private),
         "based": ChannelServer(based),
+        "secured": ChannelServer(private, token=SECURED_TOKEN),
     }
     for s in servers.values():
         s.start()
@@ -76,7 +78,11 @@ async def start(tmp_path: Path, hosts: Hosts) -> AsyncIterator[Start]:
     async def run(
         body: str = "", default: str = "public", conda: bool = True
     ) -> tuple[httpx.AsyncClient, ASGIApp]:
-        ups = "".join(f'[upstreams.{n}]\nurl = "{s.url}"\necosystem = "conda"\n' for n, s in hosts.items())
+        ups = "".join(
+            f'[upstreams.{n}]\nurl = "{s.url}"\necosystem = "conda"\n'
+            for n, s in hosts.items()
+            if n != "secured"
+        )
         text = (
             '[gateway]\nsecret = "conda-test-secret-0123456789"\ndefault_upstream = ""\ncache_ttl = 0\n'
             f'[storage]\ndata_dir = "{tmp_path / "data"}"\n'
@@ -226,7 +232,8 @@ async def test_names_no_route_serves_and_bad_paths(start: Start, hosts: Hosts) -
     ):
         assert (await client.get(path)).status_code == 404, path
     assert (await client.post("/conda/main/noarch/repodata.json")).status_code == 405
-    assert (await client.get("/conda/main/linux-64/repodata.json")).status_code == 404  # no such subdir
+    missing = await client.get("/conda/main/linux-64/repodata.json")
+    assert missing.status_code == 404, missing.text  # no such subdir
 
 
 async def test_no_conda_config_is_a_cheap_404(start: Start, hosts: Hosts) -> None:
@@ -269,3 +276,27 @@ async def test_a_failing_private_part_fails_over_then_goes_stale_never_public(
         (200, "stale", True, "private,public"),
         (502, None, False, None),
     ]
+
+
+SECURED = (
+    '[upstreams.secured]\nurl = "{url}"\necosystem = "conda"\nmode = "proxy"\ntoken_env = "CONDA_TOKEN"\n'
+    '[[routing.rules]]\necosystem = "conda"\nprojects = ["acme-lib"]\nupstreams = ["secured"]\n'
+)
+
+
+async def test_proxy_mode_streams_files_with_credentials_never_shown(
+    start: Start, hosts: Hosts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONDA_TOKEN", SECURED_TOKEN)
+    client, _ = await start(SECURED.format(url=hosts["secured"].url))
+    mark = hosts["secured"].mark()
+    r = await client.get("/conda/main/noarch/repodata.json")
+    assert names(r.json()) == {"acme-lib=1.2.0", "tool-x=2.0.1"}
+    f = await client.get("/conda/main/noarch/acme-lib-1.2.0-0.conda")
+    assert f.status_code == 200
+    assert "location" not in f.headers
+    assert f.content == (hosts["private"].root / "main/noarch/acme-lib-1.2.0-0.conda").read_bytes()
+    assert SECURED_TOKEN not in f.text
+    hits = hosts["secured"].hits(mark)
+    assert hits
+    assert {h.status for h in hits} <= {200, 404}  # every request carried the token (no 401)

@@ -94,8 +94,9 @@ class _Quiet(ThreadingHTTPServer):
 class ChannelServer:
     """Serves a directory; `hits()` lists what it answered; `failing = True` answers 503."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, token: str = "") -> None:
         self.root = root
+        self.token = token  # when set, every request needs `Authorization: Bearer <token>`
         self.failing = False
         self.log: list[Hit] = []
         self._lock = threading.Lock()
@@ -152,6 +153,8 @@ class ChannelServer:
             def _resolve(self) -> tuple[int, bytes, list[tuple[str, str]]]:
                 if server.failing:
                     return 503, b"down\n", []
+                if server.token and self.headers["Authorization"] != f"Bearer {server.token}":
+                    return 401, b"who are you?\n", [("WWW-Authenticate", "Bearer")]
                 rel = self.path.split("?", 1)[0].lstrip("/")
                 target = (server.root / rel).resolve()
                 if not target.is_relative_to(server.root.resolve()) or not target.is_file():
