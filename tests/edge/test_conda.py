@@ -27,6 +27,7 @@ from tests.support.conda_channel import ChannelServer, Pkg, build_channel
 PUBLIC = [Pkg("tool-x", "2.0.1", format="tar.bz2"), Pkg("acme-lib", "9.9.9")]
 PRIVATE = [Pkg("acme-lib", "1.2.0", ("tool-x >=2",))]
 SECURED_TOKEN = "conda-channel-token-0123456789"
+ADMIN = "conda-admin-token-0123456789"
 RULE = '[[routing.rules]]\necosystem = "conda"\nprojects = ["acme-*"]\nupstreams = ["private"]\n'
 
 
@@ -76,7 +77,7 @@ async def start(tmp_path: Path, hosts: Hosts) -> AsyncIterator[Start]:
     clients: list[httpx.AsyncClient] = []
 
     async def run(
-        body: str = "", default: str = "public", conda: bool = True
+        body: str = "", default: str = "public", conda: bool = True, ttl: int = 0
     ) -> tuple[httpx.AsyncClient, ASGIApp]:
         ups = "".join(
             f'[upstreams.{n}]\nurl = "{s.url}"\necosystem = "conda"\n'
@@ -84,7 +85,8 @@ async def start(tmp_path: Path, hosts: Hosts) -> AsyncIterator[Start]:
             if n != "secured"
         )
         text = (
-            '[gateway]\nsecret = "conda-test-secret-0123456789"\ndefault_upstream = ""\ncache_ttl = 0\n'
+            '[gateway]\nsecret = "conda-test-secret-0123456789"\ndefault_upstream = ""\n'
+            f'cache_ttl = {ttl}\nadmin_token = "{ADMIN}"\n'
             f'[storage]\ndata_dir = "{tmp_path / "data"}"\n'
             + (f'[conda]\ndefault_upstream = "{default}"\n{ups}{body}' if conda else "")
         )
@@ -300,3 +302,20 @@ async def test_proxy_mode_streams_files_with_credentials_never_shown(
     hits = hosts["secured"].hits(mark)
     assert hits
     assert {h.status for h in hits} <= {200, 404}  # every request carried the token (no 401)
+
+
+async def test_reload_keeps_the_caches_of_unchanged_upstreams(
+    start: Start, hosts: Hosts, tmp_path: Path
+) -> None:
+    client, _ = await start(ttl=600)
+    first = await client.get("/conda/main/noarch/repodata.json")
+    assert first.headers["x-pkgate-cache"] == "miss"
+    config_file = tmp_path / "pkgate.toml"
+    config_file.write_text(config_file.read_text() + RULE)  # same upstreams, a rule added
+    reload = await client.post("/admin/reload", headers={"authorization": f"Bearer {ADMIN}"})
+    assert reload.status_code == 200, reload.text
+    mark = {n: s.mark() for n, s in hosts.items()}
+    after = await client.get("/conda/main/noarch/repodata.json")
+    assert names(after.json()) == {"acme-lib=1.2.0", "tool-x=2.0.1"}  # the new rule applies
+    assert hosts["public"].hits(mark["public"]) == []  # its copy was kept across the reload
+    assert [h.path for h in hosts["private"].hits(mark["private"])] == ["/main/noarch/repodata.json"]
