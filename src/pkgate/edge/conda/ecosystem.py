@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
-from typing import Any, Final, NamedTuple
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Final, NamedTuple
 from urllib.parse import quote
 
 import msgspec
@@ -81,6 +81,10 @@ class _Composed(NamedTuple):
     etag: str
     sources: list[_Source]
     owners: dict[str, Owner]  # shard index only: sha256 hex -> source part and package name
+
+
+_Fetch = Callable[[DocCache], Awaitable[Got]]
+_Stale = Callable[[DocCache], Got | None]
 
 
 def _etag(body: bytes) -> str:
@@ -198,7 +202,7 @@ class CondaEcosystem:
         elif got is not None and got.latency is not None:
             self.metrics.upstream(up.name, got.latency, False)
 
-    def _keep(self, route: Route) -> Any:
+    def _keep(self, route: Route) -> Callable[[str], bool]:
         router = self.router
 
         def keep(name: str) -> bool:
@@ -337,28 +341,28 @@ def _file_base(handles: Sequence[Handle], channel: str, subdir: str) -> tuple[Ha
     return up, f"{up.client.base_url}{channel}/{subdir}/"
 
 
-def _fetch(rel: str) -> Any:
+def _fetch(rel: str) -> _Fetch:
     async def fetch(cache: DocCache) -> Got:
         return await cache.get(cache.client.base_url + rel)
 
     return fetch
 
 
-def _stale_of(rel: str) -> Any:
+def _stale_of(rel: str) -> _Stale:
     def stale(cache: DocCache) -> Got | None:
         return cache.stale(cache.client.base_url + rel)
 
     return stale
 
 
-def _fetch_url(url: str) -> Any:
+def _fetch_url(url: str) -> _Fetch:
     async def fetch(cache: DocCache) -> Got:
         return await cache.get(url)
 
     return fetch
 
 
-def _stale_url(url: str) -> Any:
+def _stale_url(url: str) -> _Stale:
     def stale(cache: DocCache) -> Got | None:
         return cache.stale(url)
 
