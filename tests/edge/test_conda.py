@@ -150,25 +150,29 @@ async def test_claimed_names_come_only_from_their_route(start: Start, hosts: Hos
     f = await client.get("/conda/main/noarch/acme-lib-1.2.0-0.conda")
     assert f.status_code == 302
     assert f.headers["location"] == hosts["private"].url + "main/noarch/acme-lib-1.2.0-0.conda"
-    bait = await client.get("/conda/main/noarch/acme-lib-9.9.9-0.conda")
-    assert bait.headers["location"].startswith(hosts["private"].url)  # never the public file
+    # The bait's file is claimed, and the private channel does not list it: 404, never public's.
+    assert (await client.get("/conda/main/noarch/acme-lib-9.9.9-0.conda")).status_code == 404
+    # A file no upstream lists is no download (the file is looked up in the package's shard).
+    assert (await client.get("/conda/main/noarch/tool-x-9.9.9-0.conda")).status_code == 404
     tool = await client.get("/conda/main/noarch/tool-x-2.0.1-0.tar.bz2")
     assert tool.headers["location"] == hosts["public"].url + "main/noarch/tool-x-2.0.1-0.tar.bz2"
     channeldata = (await client.get("/conda/main/channeldata.json")).json()
     assert channeldata["packages"] == {"acme-lib": {"version": "1.2.0"}, "tool-x": {"version": "2.0.1"}}
     assert not [h for h in hosts["public"].hits(mark) if "acme" in h.path]
     evs = [
-        (e.ecosystem, e.kind, e.project, e.version, e.filename, e.platform, e.upstream) for e in events(app)
+        (e.ecosystem, e.kind, e.project, e.version, e.filename, e.platform, e.upstream, e.status)
+        for e in events(app)
     ]
     assert evs == [
-        ("conda", "index-root", None, None, None, "noarch", "private,public"),
-        ("conda", "index-root", None, None, None, "noarch", None),
-        ("conda", "index-root", None, None, None, "noarch", "private,public"),
-        ("conda", "index-project", "acme-lib", None, None, "noarch", "private"),
-        ("conda", "file", "acme-lib", "1.2.0", "acme-lib-1.2.0-0.conda", "noarch", "private"),
-        ("conda", "file", "acme-lib", "9.9.9", "acme-lib-9.9.9-0.conda", "noarch", "private"),
-        ("conda", "file", "tool-x", "2.0.1", "tool-x-2.0.1-0.tar.bz2", "noarch", "public"),
-        ("conda", "index-root", None, None, None, None, "private,public"),
+        ("conda", "index-root", None, None, None, "noarch", "private,public", 200),
+        ("conda", "index-root", None, None, None, "noarch", None, 404),
+        ("conda", "index-root", None, None, None, "noarch", "private,public", 200),
+        ("conda", "index-project", "acme-lib", None, None, "noarch", "private", 200),
+        ("conda", "file", "acme-lib", "1.2.0", "acme-lib-1.2.0-0.conda", "noarch", "private", 302),
+        ("conda", "file", "acme-lib", "9.9.9", "acme-lib-9.9.9-0.conda", "noarch", None, 404),
+        ("conda", "file", "tool-x", "9.9.9", "tool-x-9.9.9-0.conda", "noarch", None, 404),
+        ("conda", "file", "tool-x", "2.0.1", "tool-x-2.0.1-0.tar.bz2", "noarch", "public", 302),
+        ("conda", "index-root", None, None, None, None, "private,public", 200),
     ]
 
 
@@ -215,6 +219,8 @@ async def test_base_url_is_rewritten_and_remembered(start: Start, hosts: Hosts) 
     assert (await client.get("/conda/main/noarch/repodata.json.bz2")).status_code == 404
     f = await client.get("/conda/main/noarch/tool-x-2.0.1-0.conda")
     assert f.headers["location"] == hosts["based"].url + "pool/tool-x-2.0.1-0.conda"
+    # Listed in the repodata the gateway parsed, or not at all.
+    assert (await client.get("/conda/main/noarch/tool-x-0.0.1-0.conda")).status_code == 404
 
 
 async def test_names_no_route_serves_and_bad_paths(start: Start, hosts: Hosts) -> None:

@@ -29,7 +29,9 @@ __all__ = [
     "compose_repodata",
     "decode_index",
     "decode_json",
+    "decode_shard",
     "encode_index",
+    "filenames",
     "head_has_base_url",
     "real_base",
 ]
@@ -81,6 +83,31 @@ def decode_index(body: bytes, limit: int, what: str) -> dict[str, Any]:
     if not isinstance(doc, dict) or not isinstance(doc.get("shards"), dict):
         raise UpstreamError(f"{what}: not a shard index")
     return doc
+
+
+def decode_shard(body: bytes, limit: int, what: str) -> dict[str, Any]:
+    """One package's shard: `{"packages": {...}, "packages.conda": {...}, "removed": [...]}`."""
+    raw = _unzstd(body, limit, what)
+    try:
+        doc = msgspec.msgpack.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise UpstreamError(f"{what}: not msgpack: {exc}") from None
+    if not isinstance(doc, dict):
+        raise UpstreamError(f"{what}: not a shard")
+    return doc
+
+
+def filenames(doc: dict[str, Any]) -> frozenset[str]:
+    """Every package filename a repodata (or a shard) lists."""
+    names: set[str] = set()
+    for key in RECORD_MAPS:
+        names.update(k for k in _records(doc, key) if isinstance(k, str))
+    v3 = doc.get("v3")
+    if isinstance(v3, dict):
+        for records in v3.values():
+            if isinstance(records, dict):
+                names.update(k for k in records if isinstance(k, str))
+    return frozenset(names)
 
 
 def encode_index(doc: dict[str, Any]) -> bytes:
