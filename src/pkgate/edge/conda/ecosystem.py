@@ -14,24 +14,22 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
-from typing import Any, Final, NamedTuple
-from urllib.parse import quote
+from typing import Final, NamedTuple
 
 import msgspec
 
 from pkgate.config import Config, normalize_name
 from pkgate.edge.answers import document, method_not_allowed, text
 from pkgate.edge.conda import paths as cpaths
-from pkgate.edge.conda.cache import Doc, DocCache, Got
+from pkgate.edge.conda.cache import DocCache, Got
+from pkgate.edge.conda.files import Handle, derived_index, resolve_file
 from pkgate.edge.conda.repodata import (
     Owner,
     Part,
     compose_channeldata,
     compose_index,
     compose_repodata,
-    decode_index,
     decode_json,
-    decode_shard,
     encode_index,
     filenames,
     head_has_base_url,
@@ -39,7 +37,6 @@ from pkgate.edge.conda.repodata import (
 )
 from pkgate.edge.ecosystem import (
     FILE,
-    INDEX_MISS,
     INDEX_PROJECT,
     INDEX_ROOT,
     OTHER,
@@ -50,14 +47,13 @@ from pkgate.edge.ecosystem import (
     Request,
     Response,
 )
-from pkgate.edge.failover import UpstreamHandle, each_of, first_of, worst_state
+from pkgate.edge.failover import each_of, first_of, worst_state
 from pkgate.edge.metrics import Metrics
 from pkgate.edge.routing import Route, Router
 from pkgate.errors import UpstreamError, UpstreamNotFound
 
 __all__ = ["CondaEcosystem", "Handle"]
 
-Handle = UpstreamHandle[DocCache]
 
 _TYPES: Final = {
     "": "application/json",
@@ -124,7 +120,7 @@ class CondaEcosystem:
         facts.platform = where.subdir or None
         try:
             if where.what == cpaths.FILE:
-                return await self._file(where, facts)
+                return await resolve_file(self.router, self.upstreams, self.max_bytes, where, facts)
             if where.what == cpaths.SHARD:
                 return await self._shard(where, request, facts)
             return Answer(await self._document(where, request, facts), kind)
@@ -272,7 +268,7 @@ class CondaEcosystem:
             return _Composed(hit.body, hit.etag, sources, hit.owners)
         parts = []
         for s in sources:
-            decoded = _derived_index(s.got.doc, self.max_bytes, f"{s.upstream}: {rel}")
+            decoded = derived_index(s.got.doc, self.max_bytes, f"{s.upstream}: {rel}")
             s.got.doc.derived["base"] = real_base(decoded, s.got.doc.url)
             s.got.doc.derived["shards"] = real_base(decoded, s.got.doc.url, "shards_base_url")
             parts.append(Part(decoded, self._keep(s.route)))
@@ -301,109 +297,9 @@ class CondaEcosystem:
 
     # ---- files ----------------------------------------------------------------------------------
 
-    async def _file(self, where: cpaths.CondaPath, facts: Facts) -> Answer:
-        pkg = cpaths.package_file(where.name)
-        if pkg is None:  # parse_path checked it
-            return Answer(text(404, "not found"), FILE)
-        name = normalize_name("conda", pkg.name)
-        facts.project, facts.version, facts.filename = name, pkg.version, pkg.filename
-        route = self.router.route(name)
-        if route is None:
-            return Answer(text(404, f"no such package: {name} (no route)"), INDEX_MISS)
-        handles = _preferred([self.upstreams[n] for n in route.upstreams], where.channel, where.subdir)
-        chosen: Handle | None = None
-        for up in handles:
-            listed = await self._listed(up, where.channel, where.subdir, pkg)
-            if listed:
-                chosen = up
-                break
-            if listed is None and chosen is None:
-                chosen = up  # cannot tell: its channel directory answers for itself
-        if chosen is None:
-            return Answer(
-                text(404, f"not found: {pkg.filename} is not in {where.channel}/{where.subdir}"), FILE
-            )
-        shared = Facts(
-            project=name,
-            version=pkg.version,
-            filename=pkg.filename,
-            upstream=chosen.name,
-            platform=where.subdir,
-        )
-        target = _file_base(chosen, where.channel, where.subdir) + quote(pkg.filename, safe="!+")
-        return Answer(FileTarget(FILE, target, shared, chosen if chosen.mode == "proxy" else None), FILE)
-
-    async def _listed(self, up: Handle, channel: str, subdir: str, pkg: cpaths.PackageFile) -> bool | None:
-        """Whether `up` lists the file in this subdir: from its shard of the package (through its
-        shard index, both small and cached), else from a repodata the gateway has parsed; None
-        when it cannot tell cheaply (no shard index, a plain repodata passed through unparsed)."""
-        cache, base = up.cache, f"{up.client.base_url}{channel}/{subdir}/"
-        try:
-            index_got = await cache.get(base + cpaths.SHARD_INDEX_NAME)
-        except UpstreamNotFound:
-            index_got = None
-        except UpstreamError:
-            index_got = cache.stale(base + cpaths.SHARD_INDEX_NAME)
-        if index_got is not None:
-            doc = index_got.doc
-            try:
-                index = _derived_index(doc, self.max_bytes)
-                digest = index["shards"].get(pkg.name)
-                if not isinstance(digest, bytes):
-                    return False
-                shard_url = f"{real_base(index, doc.url, 'shards_base_url')}{digest.hex()}.msgpack.zst"
-                if not shard_url.startswith(up.client.base_url):
-                    return None
-                shard = (await cache.get(shard_url)).doc
-                return pkg.filename in _derived_files(shard, self.max_bytes)
-            except (UpstreamError, AttributeError):
-                return None
-        held = cache.stale(base + "repodata.json")
-        files = held.doc.derived.get("files") if held is not None else None
-        if isinstance(files, frozenset):
-            return pkg.filename in files
-        return None
-
-
-def _derived_index(doc: Doc, limit: int, what: str = "shard index") -> dict[str, Any]:
-    index = doc.derived.get("index")
-    if not isinstance(index, dict):
-        index = doc.derived["index"] = decode_index(doc.body, limit, what)
-    return index
-
-
-def _derived_files(doc: Doc, limit: int) -> frozenset[str]:
-    files = doc.derived.get("files")
-    if not isinstance(files, frozenset):
-        files = doc.derived["files"] = filenames(decode_shard(doc.body, limit, "shard"))
-    return files
-
-
-def _preferred(handles: list[Handle], channel: str, subdir: str) -> list[Handle]:
-    """The route's upstreams, first the one whose documents for this subdir the gateway holds
-    (the one the client resolved against)."""
-    rels = [
-        f"{channel}/{subdir}/{n}" for n in (cpaths.SHARD_INDEX_NAME, "repodata.json", "current_repodata.json")
-    ]
-    for i, up in enumerate(handles):
-        if any(up.cache.stale(up.client.base_url + rel) is not None for rel in rels):
-            return [up, *handles[:i], *handles[i + 1 :]]
-    return handles
-
 
 def _shard_facts(facts: Facts, upstream: str) -> Facts:
     return Facts(project=facts.project, upstream=upstream, platform=facts.platform)
-
-
-def _file_base(up: Handle, channel: str, subdir: str) -> str:
-    """Where `up` keeps this subdir's files: a CEP-15 base_url its documents set, else the
-    channel directory."""
-    for name in (cpaths.SHARD_INDEX_NAME, "repodata.json", "current_repodata.json"):
-        got = up.cache.stale(f"{up.client.base_url}{channel}/{subdir}/{name}")
-        base = got.doc.derived.get("base") if got is not None else None
-        if isinstance(base, str):
-            return base
-    return f"{up.client.base_url}{channel}/{subdir}/"
 
 
 def _fetch(rel: str) -> _Fetch:
