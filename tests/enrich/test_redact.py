@@ -67,3 +67,31 @@ def test_no_address_survives(
         out = redact(text)
         assert literal not in out or literal in before or literal in after or literal in REDACTED
         assert redact(out) == out  # idempotent
+
+
+CONDA_UA = "conda/24.7.1 requests/2.32.3 CPython/3.12.4 Linux/6.5.0 ubuntu/22.04 glibc/2.35 solver/libmamba"
+
+
+def test_anaconda_anon_usage_tokens_are_dropped() -> None:
+    """anaconda-anon-usage's own format: `aau/<v> [aid/<v>] c/<client> s/<session> e/<env> ...`."""
+    ua = f"{CONDA_UA} aau/0.4.4 aid/0.5.0 c/Xq1Zk2Lm3Nb4Vc5Xz6Aa s/Qw8Er9Ty0Ui1Op2As3Df e/Gh4Jk5Lz u/alice h/build-01"
+    assert redact_ua(ua) == (f"{CONDA_UA} aau/0.4.4 aid/0.5.0 c/[id] s/[id] e/[id] u/[id] h/[id]")
+    assert redact_ua(CONDA_UA + " c/not-after-aau") == CONDA_UA + " c/not-after-aau"
+    assert redact_ips("/conda/x aau/1 c/abc") == "/conda/x aau/1 c/abc"  # paths are not User-Agents
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from("cseauhomn"),
+            st.text(st.characters(blacklist_categories=["Z", "C"]), min_size=1, max_size=40),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_no_anon_usage_token_survives(tokens: list[tuple[str, str]]) -> None:
+    ua = CONDA_UA + " aau/0.4.4 " + " ".join(f"{k}/{v}" for k, v in tokens)
+    out = redact_ua(ua)
+    assert out.endswith(" ".join(f"{k}/[id]" for k, _ in tokens))
+    assert out.startswith(CONDA_UA + " aau/0.4.4 ")

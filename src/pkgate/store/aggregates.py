@@ -67,6 +67,8 @@ DIMENSIONS: Final[dict[str, str]] = {
     "cloud": "cloud",
     "ci": "CAST(coalesce(ci, false) AS VARCHAR)",
     "version": "version",
+    "platform": "platform",  # conda subdir (`linux-64`, `noarch`), OCI platform
+    "solver": "solver",  # the solver a conda client names
 }
 
 _RANGE: Final = "ts >= ?::TIMESTAMPTZ AND ts < ?::TIMESTAMPTZ"

@@ -61,6 +61,7 @@ EVENT_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
     ("rustc_version", "VARCHAR"),
     ("ci", "BOOLEAN"),
     ("ci_provider", "VARCHAR"),
+    ("solver", "VARCHAR"),
     ("ua_parser", "INTEGER"),
 )
 

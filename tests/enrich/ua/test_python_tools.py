@@ -38,7 +38,7 @@ def test_bare_pip_word_is_not_pip() -> None:
         ("pipenv/2024.4.0 CPython/3.11.4 Linux/6.1.0", "pipenv", "2024.4.0", "Linux"),
         ("twine/6.0.1 CPython/3.12.0", "twine", "6.0.1", None),
         ("pixi/0.39.0", "pixi", "0.39.0", None),
-        ("rattler/0.28.0", "pixi", "0.28.0", None),
+        ("rattler/0.28.0", "rattler", "0.28.0", None),  # the library (pixi, py-rattler, ...), not pixi
         ("micromamba/1.5.8", "micromamba", "1.5.8", None),
         ("pex/2.20.0", "pex", "2.20.0", None),
         ("maturin/1.7.4", "maturin", "1.7.4", None),

@@ -12,7 +12,16 @@ import re
 from functools import lru_cache
 from typing import Final
 
-from pkgate.enrich.ua import containers, js_tools, mirrors, python_tools, scripts, system_tools, web
+from pkgate.enrich.ua import (
+    conda_tools,
+    containers,
+    js_tools,
+    mirrors,
+    python_tools,
+    scripts,
+    system_tools,
+    web,
+)
 from pkgate.enrich.ua.jsonblob import parse_blob
 from pkgate.enrich.ua.model import MAX_LEN, Handler, UserAgent, clean, unknown
 
@@ -24,6 +33,7 @@ _HANDLERS: Final[dict[str, Handler]] = {
     **python_tools.HANDLERS,
     **js_tools.HANDLERS,
     **containers.HANDLERS,
+    **conda_tools.HANDLERS,
 }
 
 #: Browser-ish first tokens that carry a model number (`BlackBerry9700/5.0`).

@@ -12,7 +12,7 @@ from typing import Final, TypeAlias
 import msgspec
 
 #: Bump whenever any parse result changes, so stored rows parsed by an older version are redone.
-PARSER_VERSION: Final = 2
+PARSER_VERSION: Final = 3
 
 #: Longest input looked at (and longest `raw` kept); matches the edge's `MAX_UA`.
 MAX_LEN: Final = 1024
@@ -48,6 +48,7 @@ class UserAgent(msgspec.Struct, frozen=True, gc=False):
     rustc_version: str | None = None
     ci: bool | None = None
     ci_provider: str | None = None  # the CI service a client names (npm: `ci/github-actions`)
+    solver: str | None = None  # the solver a conda client names (`solver/libmamba`)
     raw: str | None = None
 
 

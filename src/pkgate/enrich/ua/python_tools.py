@@ -1,8 +1,9 @@
 """Python installers and build/publish tools that do not send the JSON blob (or predate it).
 
-pip 1.4-5 said `pip/ver Impl/ver System/release`; poetry, pdm, twine, conda and many more use
+pip 1.4-5 said `pip/ver Impl/ver System/release`; poetry, pdm, twine and many more use
 the same product-token style, so most entries here are one line over `tokens.tool`.
 The JSON forms (pip >= 6, uv, Hatch) never reach this module: the dispatcher decodes them first.
+conda, mamba, micromamba, pixi and rattler are read by `conda_tools`.
 """
 
 from __future__ import annotations
@@ -20,13 +21,8 @@ TOOLS: Final = {
     "pdm": "pdm",
     "pipenv": "pipenv",
     "hatch": "hatch",
-    "pixi": "pixi",
-    "rattler": "pixi",
     "rye": "rye",
     "pipx": "pipx",
-    "conda": "conda",
-    "mamba": "mamba",
-    "micromamba": "micromamba",
     "twine": "twine",
     "pex": "pex",
     "maturin": "maturin",

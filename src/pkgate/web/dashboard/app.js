@@ -59,7 +59,8 @@
     return body.rows;
   }
 
-  // ---- state in the URL: /dashboard[/projects/<name>]?since=YYYY-MM-DD&until=YYYY-MM-DD (inclusive) --
+  // ---- state in the URL: /dashboard[/projects/<name>]?since=YYYY-MM-DD&until=YYYY-MM-DD (inclusive)
+  // [&ecosystem=python|npm|conda|oci|files] --
   const iso = (d) => d.toISOString().slice(0, 10);
   const addDays = (s, n) => iso(new Date(Date.parse(s + "T00:00:00Z") + n * DAY_MS));
 
@@ -72,14 +73,16 @@
     const since = valid("since") ? params.get("since") : addDays(until, -29);
     // No range in the link: fit it to the data (a 7-day demo shows its 7 days, not 23 empty ones).
     const eco = params.get("ecosystem") || "";
-    const ecosystem = /^[a-z]{1,16}$/.test(eco) ? eco : "";
+    const ecosystem = ECOSYSTEMS.includes(eco) ? eco : "";
     return { project: m ? decodeURIComponent(m[1]) : "", ecosystem, since, until, fit: !valid("since") && !valid("until") };
   }
 
+  const ECOSYSTEMS = ["python", "npm", "conda", "oci", "files"];
+  const ecoParam = (state) => (state.ecosystem ? `&ecosystem=${state.ecosystem}` : "");
+
   function writeState(state) {
     const path = state.project ? `/dashboard/projects/${encodeURIComponent(state.project)}` : "/dashboard";
-    const eco = state.ecosystem ? `&ecosystem=${encodeURIComponent(state.ecosystem)}` : "";
-    history.pushState(null, "", `${path}?since=${state.since}&until=${state.until}${eco}`);
+    history.pushState(null, "", `${path}?since=${state.since}&until=${state.until}${ecoParam(state)}`);
   }
 
   function pickersToState() {
@@ -275,7 +278,7 @@
     charts.lines("chart-adoption", labels, [...byVersion].map(([v, data]) => ({ label: v, data })), true);
   }
 
-  const BREAKDOWNS = ["installer", "python", "system", "distro", "cpu", "country", "org", "cloud", "ci"];
+  const BREAKDOWNS = ["installer", "python", "system", "distro", "cpu", "platform", "country", "org", "cloud", "ci"];
 
   function breakdowns(results) {
     const grid = $("breakdowns");
@@ -350,15 +353,21 @@
   }
 
   // ---- loading --------------------------------------------------------------------------------
+  // The project and ecosystem filters every insight takes (only those that are set).
+  function filters(state, params) {
+    const out = { ...params };
+    if (state.project) out.project = state.project;
+    if (state.ecosystem) out.ecosystem = state.ecosystem;
+    return out;
+  }
+
   async function fitRange(state) {
-    const only = state.ecosystem ? { ecosystem: state.ecosystem } : {};
-    const [ext] = await api("extent", state.project ? { ...only, project: state.project } : only);
+    const [ext] = await api("extent", filters(state, {}));
     if (!ext || !ext.last_day) return state;
     const until = String(ext.last_day);
     const first = String(ext.first_day);
     const since = addDays(until, -29) > first ? addDays(until, -29) : first;
-    const eco = state.ecosystem ? `&ecosystem=${encodeURIComponent(state.ecosystem)}` : "";
-    history.replaceState(null, "", `${location.pathname}?since=${since}&until=${until}${eco}`);
+    history.replaceState(null, "", `${location.pathname}?since=${since}&until=${until}${ecoParam(state)}`);
     return { ...state, since, until, fit: false };
   }
 
@@ -378,11 +387,11 @@
     $("since").value = state.since;
     $("until").value = state.until;
     $("title").textContent = state.project || "All projects";
+    const range = { since: state.since, until: addDays(state.until, 1) };
     $("ecosystem").value = state.ecosystem;
-    const range = { since: state.since, until: addDays(state.until, 1), ...(state.ecosystem ? { ecosystem: state.ecosystem } : {}) };
-    const q = state.project ? { ...range, project: state.project } : range;
+    const q = filters(state, range);
     try {
-      const projects = await api("projects", { ...range, limit: 1000 });
+      const projects = await api("projects", { ...filters({ ...state, project: "" }, range), limit: 1000 });
       if (mine !== generation) return;
       const select = $("project");
       const names = projects.map((p) => p.project);
