@@ -61,7 +61,9 @@ def main(n: int) -> None:
     tracemalloc.start()  # a second decode, measured: what one composition holds at its peak
     held = decode_json(body, "bench")
     peak = tracemalloc.get_traced_memory()[1]
-    print(f"composed {len(encoded) / 1e6:.1f} MB; decoded repodata holds {peak / 1e6:.0f} MB ({len(held)} keys)")
+    print(
+        f"composed {len(encoded) / 1e6:.1f} MB; decoded repodata holds {peak / 1e6:.0f} MB ({len(held)} keys)"
+    )
 
 
 if __name__ == "__main__":
