@@ -239,4 +239,3 @@ def test_events_are_pulls_checks_and_layer_fetches(world: World) -> None:
     assert failures == []
     checks = [e for e in events if e["method"] == "HEAD"]
     assert all(e["kind"] in ("manifest", "blob", "index-project") for e in checks)
-
