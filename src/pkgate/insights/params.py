@@ -36,6 +36,10 @@ MAX_DAYS: Final = 3660
 ECOSYSTEMS: Final = ("python", "npm", "files", "oci", "conda")
 _MAX_TEXT: Final = 64
 _NAME_RE: Final = re.compile(r"[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]{0,198}[A-Za-z0-9]")
+#: Names of the other ecosystems: image repositories (`acme/app`), npm scopes (`@acme/lib`).
+_PATH_NAME_RE: Final = re.compile(
+    r"@?[A-Za-z0-9][A-Za-z0-9._-]{0,127}(?:/[A-Za-z0-9][A-Za-z0-9._-]{0,127}){0,8}"
+)
 _MIN_TS: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MAX_TS: Final = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
 
@@ -82,17 +86,20 @@ def parse_query(params: Mapping[str, str], now: dt.datetime | None = None) -> Qu
         raise ParamError("since", f"must be before until ({since.isoformat()} >= {until.isoformat()})")
     if until - since > dt.timedelta(days=MAX_DAYS):
         raise ParamError("since", f"range longer than {MAX_DAYS} days")
+    ecosystem = params.get("ecosystem") or None
+    if ecosystem is not None:
+        ecosystem = parse_choice(params, "ecosystem", ECOSYSTEMS, None)
     project = params.get("project")
     if project is not None:
         if project == "":
             project = None
+        elif _PATH_NAME_RE.fullmatch(project) and (ecosystem not in (None, "python") or "/" in project):
+            # An image repository (`acme/app`) or npm scope: lower case, as the gateway stores it.
+            project = project.lower()
         elif not _NAME_RE.fullmatch(project):
             raise ParamError("project", f"not a valid project name: {project[:_MAX_TEXT]!r}")
         else:
             project = str(canonicalize_name(project))
-    ecosystem = params.get("ecosystem") or None
-    if ecosystem is not None:
-        ecosystem = parse_choice(params, "ecosystem", ECOSYSTEMS, None)
     return Query(since=since, until=until, project=project, ecosystem=ecosystem)
 
 

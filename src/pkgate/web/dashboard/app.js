@@ -59,7 +59,10 @@
     return body.rows;
   }
 
-  // ---- state in the URL: /dashboard[/projects/<name>]?since=YYYY-MM-DD&until=YYYY-MM-DD (inclusive) --
+  // ---- state in the URL: /dashboard[/projects/<name>]?since=YYYY-MM-DD&until=YYYY-MM-DD (inclusive)
+  // [&ecosystem=<name>] ------------------------------------------------------------------------------
+  const ECOSYSTEMS = ["python", "npm", "files", "oci", "conda"];  // pkgate.insights.params.ECOSYSTEMS
+  const ecoParam = (state) => (state.ecosystem ? `&ecosystem=${state.ecosystem}` : "");
   const iso = (d) => d.toISOString().slice(0, 10);
   const addDays = (s, n) => iso(new Date(Date.parse(s + "T00:00:00Z") + n * DAY_MS));
 
@@ -71,16 +74,20 @@
     const until = valid("until") ? params.get("until") : today;
     const since = valid("since") ? params.get("since") : addDays(until, -29);
     // No range in the link: fit it to the data (a 7-day demo shows its 7 days, not 23 empty ones).
-    return { project: m ? decodeURIComponent(m[1]) : "", since, until, fit: !valid("since") && !valid("until") };
+    const eco = params.get("ecosystem") || "";
+    return {
+      project: m ? decodeURIComponent(m[1]) : "", since, until, fit: !valid("since") && !valid("until"),
+      ecosystem: ECOSYSTEMS.includes(eco) ? eco : "",
+    };
   }
 
   function writeState(state) {
     const path = state.project ? `/dashboard/projects/${encodeURIComponent(state.project)}` : "/dashboard";
-    history.pushState(null, "", `${path}?since=${state.since}&until=${state.until}`);
+    history.pushState(null, "", `${path}?since=${state.since}&until=${state.until}${ecoParam(state)}`);
   }
 
   function pickersToState() {
-    return { project: $("project").value, since: $("since").value, until: $("until").value };
+    return { project: $("project").value, since: $("since").value, until: $("until").value, ecosystem: $("ecosystem").value };
   }
 
   // ---- rendering ------------------------------------------------------------------------------
@@ -334,12 +341,13 @@
 
   // ---- loading --------------------------------------------------------------------------------
   async function fitRange(state) {
-    const [ext] = await api("extent", state.project ? { project: state.project } : {});
+    const filter = state.ecosystem ? { ecosystem: state.ecosystem } : {};
+    const [ext] = await api("extent", state.project ? { ...filter, project: state.project } : filter);
     if (!ext || !ext.last_day) return state;
     const until = String(ext.last_day);
     const first = String(ext.first_day);
     const since = addDays(until, -29) > first ? addDays(until, -29) : first;
-    history.replaceState(null, "", `${location.pathname}?since=${since}&until=${until}`);
+    history.replaceState(null, "", `${location.pathname}?since=${since}&until=${until}${ecoParam(state)}`);
     return { ...state, since, until, fit: false };
   }
 
@@ -359,7 +367,9 @@
     $("since").value = state.since;
     $("until").value = state.until;
     $("title").textContent = state.project || "All projects";
+    $("ecosystem").value = state.ecosystem;
     const range = { since: state.since, until: addDays(state.until, 1) };
+    if (state.ecosystem) range.ecosystem = state.ecosystem;
     const q = state.project ? { ...range, project: state.project } : range;
     try {
       const projects = await api("projects", { ...range, limit: 1000 });
