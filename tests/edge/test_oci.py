@@ -227,3 +227,22 @@ async def test_token_registry_through_the_gateway_realm(gateway: Any, registries
 def test_index_bodies_are_kept_byte_for_byte() -> None:
     """The digest a client checks is over the bytes: the fixture's index must not be re-serialised."""
     assert json.loads(MULTI.top)["mediaType"] == OCI_INDEX
+
+
+async def test_a_config_without_images_leaves_v2_alone(tmp_path: Path) -> None:
+    path = tmp_path / "pkgate.toml"
+    path.write_text(
+        f'[gateway]\nsecret = "oci-test-secret-0123456789"\n[storage]\ndata_dir = "{tmp_path / "d"}"\n'
+    )
+    app = ASGIApp(config.load(path), source=str(path))
+    gw = await app.worker.start()
+    try:
+        assert gw.ecosystems.find("/v2/") is None
+        assert gw.ecosystems["oci"].paths == ((), ())
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.9", 1))
+        app.gateway = gw
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as client:
+            assert (await client.get("/v2/")).status_code == 404
+        assert [(e.ecosystem, e.status) for e in events(app)] == [("gateway", 404)]
+    finally:
+        await app.worker.close()

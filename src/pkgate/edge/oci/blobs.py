@@ -10,6 +10,7 @@ serves such a blob itself has it streamed through. Only URLs the registry gave a
 
 from __future__ import annotations
 
+import functools
 from typing import Final
 from urllib.parse import urljoin
 
@@ -37,7 +38,9 @@ async def answer(target: Target, handles: list[Handle], request: Request, facts:
         last = i == len(handles) - 1
         try:
             if await challenge(up) is None:
-                got = await send(up, "HEAD", url, dict(up.client.headers))
+                got = await up.cache.heads.run(
+                    url, functools.partial(send, up, "HEAD", url, dict(up.client.headers))
+                )
                 if got.status == 401:
                     learn(up, got.status, got.headers)
                 if up.cache.challenge is None:

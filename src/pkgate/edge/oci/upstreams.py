@@ -22,6 +22,7 @@ from pkgate.edge.breaker import Breaker
 from pkgate.edge.client import UpstreamClient, auth_headers
 from pkgate.edge.failover import UpstreamHandle
 from pkgate.edge.oci.auth import ANONYMOUS, Challenge, parse_challenge
+from pkgate.edge.singleflight import SingleFlight
 from pkgate.errors import UpstreamError
 
 __all__ = ["Handle", "Registry", "Reply", "base_url", "build_handles"]
@@ -38,6 +39,8 @@ class Registry:
     challenge: Challenge | None = None
     checked: float = field(default=-1e18)  # monotonic time of the last ping; never: long ago
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: Concurrent first requests for one open-registry blob share one HEAD (by blob URL).
+    heads: SingleFlight[str, Reply] = field(default_factory=SingleFlight)
 
 
 Handle = UpstreamHandle[Registry]
