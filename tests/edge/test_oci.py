@@ -42,6 +42,8 @@ class Registries:
         for reg, prefix in ((self.open, "open"), (self.locked, "locked")):
             reg.push(f"{prefix}/multi", "v1", MULTI)
             reg.push(f"{prefix}/single", "1.0", SINGLE)
+        self.open.push("fallback/multi", "v1", MULTI)
+        self.open.push("proxied/multi", "v1", MULTI)
 
     def stop(self) -> None:
         self.open.stop()
@@ -56,7 +58,7 @@ def registries(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registries]
     regs.stop()
 
 
-def config_text(regs: Registries, tmp: Path, locked: bool = True) -> str:
+def config_text(regs: Registries, tmp: Path, locked: bool = True, extra: str = "") -> str:
     text = (
         '[gateway]\nsecret = "oci-test-secret-0123456789"\ndefault_upstream = ""\n[storage]\n'
         f'data_dir = "{tmp / "data"}"\n'
@@ -66,7 +68,7 @@ def config_text(regs: Registries, tmp: Path, locked: bool = True) -> str:
     )
     if locked:
         text += '[[routing.rules]]\necosystem = "oci"\nprojects = ["locked/*"]\nupstreams = ["locked"]\n'
-    return text
+    return text + extra
 
 
 @pytest.fixture
@@ -74,9 +76,9 @@ async def gateway(registries: Registries, tmp_path: Path) -> AsyncIterator[Any]:
     apps: list[ASGIApp] = []
     clients: list[httpx.AsyncClient] = []
 
-    async def start(locked: bool = True) -> tuple[httpx.AsyncClient, ASGIApp]:
+    async def start(locked: bool = True, extra: str = "") -> tuple[httpx.AsyncClient, ASGIApp]:
         path = tmp_path / f"pkgate{len(apps)}.toml"
-        path.write_text(config_text(registries, tmp_path / str(len(apps)), locked))
+        path.write_text(config_text(registries, tmp_path / str(len(apps)), locked, extra))
         app = ASGIApp(config.load(path), source=str(path))
         await app.worker.start()
         app.gateway = app.worker.gateway
@@ -246,3 +248,45 @@ async def test_a_config_without_images_leaves_v2_alone(tmp_path: Path) -> None:
         assert [(e.ecosystem, e.status) for e in events(app)] == [("gateway", 404)]
     finally:
         await app.worker.close()
+
+
+FAILOVER = """
+[upstreams.dead]
+url = "http://127.0.0.1:9"
+ecosystem = "oci"
+[upstreams.streamed]
+url = "{open}"
+ecosystem = "oci"
+mode = "proxy"
+[[routing.rules]]
+ecosystem = "oci"
+projects = ["fallback/*"]
+upstreams = ["dead", "open"]
+[[routing.rules]]
+ecosystem = "oci"
+projects = ["proxied/*"]
+upstreams = ["streamed"]
+"""
+
+
+async def test_failover_and_proxied_blobs(gateway: Any, registries: Registries) -> None:
+    client, app = await gateway(locked=False, extra=FAILOVER.format(open=registries.open.url))
+    assert (await client.get("/v2/")).status_code == 200  # an unreachable registry needs no token
+    index = await client.get("/v2/fallback/multi/manifests/v1", headers={"accept": OCI_INDEX})
+    assert index.status_code == 200
+    assert index.content == MULTI.top
+    layer = next(iter(MULTI.blobs))
+    blob = await client.get(f"/v2/fallback/multi/blobs/{layer}")
+    assert (blob.status_code, blob.headers["location"]) == (
+        307,
+        f"{registries.open.url}/v2/fallback/multi/blobs/{layer}",
+    )
+    streamed = await client.get(f"/v2/proxied/multi/blobs/{layer}")
+    assert streamed.status_code == 200
+    assert streamed.content == MULTI.blobs[layer]
+    rows = [(e.kind, e.status, e.upstream, e.failover) for e in events(app) if e.project]
+    assert rows == [
+        ("index-project", 200, "open", True),
+        ("blob", 307, "open", True),
+        ("blob", 200, "streamed", False),
+    ]
