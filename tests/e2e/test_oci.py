@@ -2,7 +2,8 @@
 local registries: Debian's docker-registry open, and behind a token server whose blobs redirect to
 a separate CDN (tests/support/oci.py). Images are built by the test; the multi-arch one is an OCI
 image index, the single one uses Docker media types. The events must land in the store as pulls,
-checks and layer fetches with the right repository, tag, digest and platform.
+checks and layer fetches with the right repository, tag, digest and platform. Each test checks its
+own repositories' events, so the tests stand alone (pytest-xdist may split them across workers).
 """
 
 from __future__ import annotations
@@ -179,6 +180,7 @@ def test_skopeo_copies_through_the_gateway(world: World, registry: str, tmp_path
         assert fetched, "no blob came from the CDN"
         assert not any(auth for _, auth in fetched)  # the client did not take a token to the CDN
         assert world.tokens.requests, "the token server was never asked"
+    check_events(world, registry, "sk")
 
 
 @pytest.mark.parametrize("registry", ["open", "locked"])
@@ -189,53 +191,39 @@ def test_podman_pulls_through_the_gateway(world: World, registry: str, tmp_path:
     images = json.loads(podman(env, "images", "--format", "json"))
     digests = {img["Digest"] for img in images}
     assert digests == {MULTI.digest, SINGLE.digest}
+    check_events(world, registry, "pd")
 
 
-def test_events_are_pulls_checks_and_layer_fetches(world: World) -> None:
-    """Runs after the client tests (file order): what they did, as the store has it."""
+def check_events(world: World, registry: str, client: str) -> None:
+    """What one client did against one registry, as the store has it: pulls with repository, tag,
+    digest and platform, layer fetches, the index; no failure but the token challenges."""
     gw = world.gateway
     gw.wait_drained()
-    events = [e for e in gw.events() if e["ecosystem"] == "oci" and e["project"]]
-    assert events, "no OCI events stored"
-    by_client: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for e in events:
-        reg, _, name = e["project"].partition("/")
-        by_client.setdefault((reg, name.split("-")[0]), []).append(e)
+    prefix = f"{registry}/{client}-"
+    evs = [e for e in gw.events() if e["ecosystem"] == "oci" and (e["project"] or "").startswith(prefix)]
+    assert evs, f"no OCI events stored for {prefix}*"
     arm, amd = child(MULTI, "linux/arm64"), child(MULTI, "linux/amd64")
-    for registry in ("open", "locked"):
-        for client in CLIENTS:
-            evs = by_client[(registry, client)]
-            multi = f"{registry}/{client}-multi"
-            pulls = {
-                (e["project"], e["version"], e["digest"], e["platform"])
-                for e in evs
-                if e["kind"] == "manifest" and e["method"] == "GET" and e["status"] == 200
-            }
-            blobs = {
-                e["digest"]
-                for e in evs
-                if e["kind"] == "blob" and e["method"] == "GET" and e["status"] == 307
-            }
-            indexes = {
-                (e["project"], e["digest"])
-                for e in evs
-                if e["kind"] == "index-project" and e["status"] == 200
-            }
-            assert (multi, MULTI.digest) in indexes
-            assert (multi, "v1", arm, "linux/arm64") in pulls, (registry, client, pulls)
-            assert layers_of(MULTI, arm) <= blobs
-            single = f"{registry}/{client}-single"
-            if client == "sk":
-                # --all by tag: both platforms pulled, each with the tag its index came from.
-                assert (multi, "v1", amd, "linux/amd64") in pulls
-                assert layers_of(MULTI, amd) <= blobs
-            else:
-                assert (single, None, SINGLE.digest, None) in pulls  # by digest: no tag
-                assert layers_of(SINGLE, SINGLE.digest) <= blobs
-            # skopeo names itself; podman speaks as the containers/image library.
-            agents = {e["installer"] for e in evs}
-            assert agents == {"skopeo" if client == "sk" else "containers-image"}, agents
-    failures = [e for e in events if e["status"] >= 400 and e["status"] != 401]
-    assert failures == []
-    checks = [e for e in events if e["method"] == "HEAD"]
-    assert all(e["kind"] in ("manifest", "blob", "index-project") for e in checks)
+    multi, single = f"{prefix}multi", f"{prefix}single"
+    pulls = {
+        (e["project"], e["version"], e["digest"], e["platform"])
+        for e in evs
+        if e["kind"] == "manifest" and e["method"] == "GET" and e["status"] == 200
+    }
+    blobs = {e["digest"] for e in evs if e["kind"] == "blob" and e["method"] == "GET" and e["status"] == 307}
+    indexes = {
+        (e["project"], e["digest"]) for e in evs if e["kind"] == "index-project" and e["status"] == 200
+    }
+    assert (multi, MULTI.digest) in indexes
+    assert (multi, "v1", arm, "linux/arm64") in pulls, pulls
+    assert layers_of(MULTI, arm) <= blobs
+    if client == "sk":
+        # --all by tag: both platforms pulled, each with the tag its index came from.
+        assert (multi, "v1", amd, "linux/amd64") in pulls
+        assert layers_of(MULTI, amd) <= blobs
+    else:
+        assert (single, None, SINGLE.digest, None) in pulls  # by digest: no tag
+        assert layers_of(SINGLE, SINGLE.digest) <= blobs
+    # skopeo names itself; podman speaks as the containers/image library.
+    assert {e["installer"] for e in evs} == {"skopeo" if client == "sk" else "containers-image"}
+    assert [e for e in evs if e["status"] >= 400 and e["status"] != 401] == []
+    assert {e["kind"] for e in evs if e["method"] == "HEAD"} <= {"manifest", "blob"}

@@ -17,6 +17,8 @@ from pkgate.edge.app import ASGIApp
 from pkgate.events import Event, decode
 from pkgate.events.spool import iter_all
 from tests.support.oci import (
+    DOCKER_LIST,
+    DOCKER_MANIFEST,
     OCI_INDEX,
     OCI_MANIFEST,
     SERVICE,
@@ -29,6 +31,7 @@ from tests.support.oci import (
 )
 
 MULTI = multi_arch_image("multi")
+DOCKER_MULTI = multi_arch_image("docker multi", arches=("amd64", "arm"), docker=True)
 SINGLE = single_image("single", arch="arm64")
 
 
@@ -43,6 +46,7 @@ class Registries:
             reg.push(f"{prefix}/multi", "v1", MULTI)
             reg.push(f"{prefix}/single", "1.0", SINGLE)
         self.open.push("fallback/multi", "v1", MULTI)
+        self.open.push("open/docker", "latest", DOCKER_MULTI)
         self.open.push("proxied/multi", "v1", MULTI)
 
     def stop(self) -> None:
@@ -289,4 +293,22 @@ async def test_failover_and_proxied_blobs(gateway: Any, registries: Registries) 
         ("index-project", 200, "open", True),
         ("blob", 307, "open", True),
         ("blob", 200, "streamed", False),
+    ]
+
+
+async def test_docker_manifest_list(gateway: Any) -> None:
+    """Docker media types: a manifest list is the repository's document, its entries are pulls."""
+    client, app = await gateway(locked=False)
+    accept = [("accept", DOCKER_MANIFEST), ("accept", DOCKER_LIST)]
+    listed = await client.get("/v2/open/docker/manifests/latest", headers=accept)
+    assert listed.status_code == 200
+    assert listed.headers["content-type"] == DOCKER_LIST
+    assert listed.headers["docker-content-digest"] == DOCKER_MULTI.digest
+    arm = child(DOCKER_MULTI, "linux/arm")
+    image = await client.get(f"/v2/open/docker/manifests/{arm}", headers=accept)
+    assert image.headers["content-type"] == DOCKER_MANIFEST
+    rows = [(e.kind, e.status, e.version, e.digest, e.platform) for e in events(app)]
+    assert rows == [
+        ("index-project", 200, "latest", DOCKER_MULTI.digest, None),
+        ("manifest", 200, "latest", arm, "linux/arm"),
     ]
