@@ -8,6 +8,7 @@ own repositories' events, so the tests stand alone (pytest-xdist may split them 
 
 from __future__ import annotations
 
+import http.client
 import json
 import subprocess
 from collections.abc import Iterator
@@ -16,7 +17,15 @@ from typing import Any, Final
 
 import pytest
 
-from tests.support.oci import Image, Registry, TokenServer, multi_arch_image, single_image
+from tests.support.oci import (
+    OCI_INDEX,
+    OCI_MANIFEST,
+    Image,
+    Registry,
+    TokenServer,
+    multi_arch_image,
+    single_image,
+)
 
 from .conftest import Gateway, _clean_env
 from .upstreams import free_port
@@ -227,3 +236,21 @@ def check_events(world: World, registry: str, client: str) -> None:
     assert {e["installer"] for e in evs} == {"skopeo" if client == "sk" else "containers-image"}
     assert [e for e in evs if e["status"] >= 400 and e["status"] != 401] == []
     assert {e["kind"] for e in evs if e["method"] == "HEAD"} <= {"manifest", "blob"}
+
+
+def test_every_accept_line_reaches_the_registry(world: World) -> None:
+    """Under granian (RSGI) several `Accept` lines arrive as several headers: all must go upstream,
+    or an index request whose first line names an image manifest becomes a 404."""
+    conn = http.client.HTTPConnection("127.0.0.1", world.gateway.port, timeout=30)
+    try:
+        conn.putrequest("GET", "/v2/open/sk-multi/manifests/v1")
+        conn.putheader("Accept", OCI_MANIFEST)
+        conn.putheader("Accept", OCI_INDEX)
+        conn.endheaders()
+        resp = conn.getresponse()
+        body = resp.read()
+    finally:
+        conn.close()
+    assert resp.status == 200
+    assert resp.getheader("content-type") == OCI_INDEX
+    assert body == MULTI.top
