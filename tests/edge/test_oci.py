@@ -159,6 +159,10 @@ async def test_open_registry_pull_by_tag_and_digest(gateway: Any, registries: Re
         ("GET", "manifest", 200, "open/single", "1.0", SINGLE.digest, None, "oci"),
     ]
     assert {e.upstream for e in events(app) if e.project} == {"open"}
+    # Upstream requests: the ping's challenge check, the index and image GETs + 1 HEAD, the blob's
+    # HEAD (once: then memoised), the tag list, the missing blob, the missing tag, single's manifest.
+    assert app.worker.gateway is not None
+    assert app.worker.gateway.metrics.snap.upstream_requests == {"open": 9}
 
 
 async def test_unserved_and_malformed_requests(gateway: Any) -> None:

@@ -98,7 +98,9 @@ class OciModule:
 
     def build(self, build: Build, previous: Ecosystem | None) -> OciEcosystem:
         old = previous if isinstance(previous, OciEcosystem) else None
-        handles = build_handles(build.cfg, build.client, old.handles if old is not None else None)
+        handles = build_handles(
+            build.cfg, build.client, old.handles if old is not None else None, build.metrics
+        )
         memo = old.memo if old is not None else manifests.PlatformMemo()
         return OciEcosystem(handles, Router(build.cfg, "oci"), memo, build.cfg.serves("oci"))
 

@@ -21,6 +21,7 @@ from pkgate.config import Config
 from pkgate.edge.breaker import Breaker
 from pkgate.edge.client import UpstreamClient, auth_headers
 from pkgate.edge.failover import UpstreamHandle
+from pkgate.edge.metrics import Metrics
 from pkgate.edge.oci.auth import ANONYMOUS, Challenge, parse_challenge
 from pkgate.edge.singleflight import SingleFlight
 from pkgate.errors import UpstreamError
@@ -41,6 +42,14 @@ class Registry:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     #: Concurrent first requests for one open-registry blob share one HEAD (by blob URL).
     heads: SingleFlight[str, Reply] = field(default_factory=SingleFlight)
+    metrics: Metrics | None = None  # the worker's: requests, failures and latency per upstream
+
+
+def _note(up: Handle, started: float | None) -> None:
+    """Tell the metrics of a request: answered (latency since `started`), or failed (None)."""
+    metrics = up.cache.metrics
+    if metrics is not None:
+        metrics.upstream(up.name, None if started is None else time.perf_counter() - started, started is None)
 
 
 Handle = UpstreamHandle[Registry]
@@ -106,6 +115,7 @@ async def send(
     deadline = client.timeout if client.timeout is not None else client.http.timeout.read
     client.requests += 1
     verdict = False
+    started = time.perf_counter()
     try:
         async with (
             asyncio.timeout(deadline),
@@ -116,18 +126,22 @@ async def send(
             body = b"" if method == "HEAD" else await _read(resp, max_bytes, up.name)
             verdict = True
             client.breaker.success()
+            _note(up, started)
             return Reply(resp.status_code, resp.headers, body, str(resp.url))
     except httpx.HTTPError as exc:
         verdict = True
         client.failed()
+        _note(up, None)
         raise UpstreamError(f"{up.name}: {type(exc).__name__}") from None
     except UpstreamError:
         verdict = True
         client.failed()
+        _note(up, None)
         raise
     except TimeoutError:
         verdict = True
         client.failed()
+        _note(up, None)
         raise UpstreamError(f"{up.name}: no complete answer within {deadline}s") from None
     finally:
         if not verdict:
@@ -140,17 +154,21 @@ async def open_blob(up: Handle, method: str, url: str, headers: dict[str, str]) 
     if not client.breaker.allow():
         raise UpstreamError(f"{up.name}: circuit open after repeated failures")
     client.requests += 1
+    started = time.perf_counter()
     request = client.http.build_request(method, url, headers=headers, timeout=client.timeout)
     try:
         resp = await client.http.send(request, stream=True, follow_redirects=False)
     except httpx.HTTPError as exc:
         client.failed()
+        _note(up, None)
         raise UpstreamError(f"{up.name}: {type(exc).__name__}") from None
     if resp.status_code >= 500:
         await resp.aclose()
         client.failed()
+        _note(up, None)
         raise UpstreamError(f"{up.name}: {url} answered HTTP {resp.status_code}")
     client.breaker.success()
+    _note(up, started)
     return resp
 
 
@@ -166,7 +184,7 @@ async def _read(resp: httpx.Response, max_bytes: int, name: str) -> bytes:
 
 
 def build_handles(
-    cfg: Config, http: httpx.AsyncClient, previous: dict[str, Handle] | None
+    cfg: Config, http: httpx.AsyncClient, previous: dict[str, Handle] | None, metrics: Metrics | None = None
 ) -> dict[str, Handle]:
     """A handle per OCI upstream of `cfg`; unchanged ones keep their client, breaker and state."""
     gw = cfg.gateway
@@ -195,5 +213,6 @@ def build_handles(
                 headers=headers,
             )
             state = Registry()
+        state.metrics = metrics
         handles[name] = UpstreamHandle(name, client, state, up.mode, up.authoritative, signature)
     return handles
