@@ -316,3 +316,19 @@ async def test_docker_manifest_list(gateway: Any) -> None:
         ("index-project", 200, "latest", DOCKER_MULTI.digest, None),
         ("manifest", 200, "latest", arm, "linux/arm"),
     ]
+
+
+async def test_bad_input_is_a_4xx_never_a_500(gateway: Any) -> None:
+    client, app = await gateway()
+    many = "&".join(f"scope=repository:x{i}:pull" for i in range(200))
+    answers = [
+        await client.get(f"/v2/_token?{many}"),
+        await client.get("/v2/open/multi/tags/list?" + "&".join(f"n={i}" for i in range(100))),
+        await client.get("/v2/_token", params={"scope": "repository:../../etc:pull"}),
+        await client.get("/v2/open/multi/manifests/v1", headers={"accept": "x" * 20000}),
+        await client.get("/v2/open/multi/manifests/v1", headers={"host": "bad host"}),
+        await client.get("/v2/" + "a/" * 600 + "manifests/v1"),
+    ]
+    assert all(r.status_code < 500 for r in answers), [r.status_code for r in answers]
+    assert answers[1].json()["name"] == "open/multi"
+    assert all(e.status < 500 for e in events(app))

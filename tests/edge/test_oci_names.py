@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from pkgate.edge.oci.auth import Challenge, gateway_realm, parse_challenge, render_challenge, scope_repository
 from pkgate.edge.oci.manifests import PlatformMemo, accepted
-from pkgate.edge.oci.names import BLOBS, MANIFESTS, TAGS, Target, parse_path
+from pkgate.edge.oci.names import BLOBS, MANIFESTS, TAGS, Target, parse_path, query_params
 
 component = st.from_regex(r"[a-z0-9]{1,5}(?:[._-][a-z0-9]{1,5}){0,2}", fullmatch=True)
 repository = st.lists(component, min_size=1, max_size=4).map("/".join)
@@ -123,3 +123,12 @@ def test_platform_memo_is_bounded() -> None:
     memo.note_index("a/b", "v1", json.dumps({"manifests": entries}).encode())
     assert memo.get("a/b", digests[2]) == ("linux/arm64/v8", "v1")
     assert memo.get("a/b", digests[0]) == (None, None)  # emptied when full
+
+
+@given(st.text(max_size=400))
+def test_query_params_never_raise(query: str) -> None:
+    assert len(query_params(query, 8)) <= 8
+
+
+def test_query_params_keep_the_first() -> None:
+    assert query_params("&".join(f"k{i}=v" for i in range(100)), 3) == [("k0", "v"), ("k1", "v"), ("k2", "v")]

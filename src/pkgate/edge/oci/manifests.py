@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 from typing import Final
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 import msgspec
 
 from pkgate.edge.ecosystem import INDEX_PROJECT, Answer, Facts, Request, Response
 from pkgate.edge.oci import answers
-from pkgate.edge.oci.names import INDEX_TYPES, MANIFEST_TYPES, TAGS, Target, is_digest
+from pkgate.edge.oci.names import INDEX_TYPES, MANIFEST_TYPES, TAGS, Target, is_digest, query_params
 from pkgate.edge.oci.upstreams import Handle, Reply, learn, outgoing, send
 from pkgate.edge.recorder import Headers
 from pkgate.errors import UpstreamError
@@ -80,9 +80,7 @@ class PlatformMemo:
 
 def _page(query: str) -> str:
     """The tag list's pagination (`n`, `last`) re-encoded; nothing else of the query goes upstream."""
-    kept = (
-        [(k, v) for k, v in parse_qsl(query, max_num_fields=16)[:16] if k in ("n", "last")] if query else []
-    )
+    kept = [(k, v) for k, v in query_params(query, 16) if k in ("n", "last")]
     return "?" + urlencode(kept) if kept else ""
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from typing import Final, NamedTuple
+from urllib.parse import parse_qsl
 
 __all__ = [
     "BLOBS",
@@ -20,6 +21,7 @@ __all__ = [
     "Target",
     "is_digest",
     "parse_path",
+    "query_params",
 ]
 
 PREFIX: Final = "/v2/"
@@ -55,6 +57,13 @@ class Target(NamedTuple):
     repository: str
     endpoint: str  # MANIFESTS, BLOBS or TAGS
     reference: str  # a tag or digest; "list" for TAGS
+
+
+def query_params(query: str, limit: int = 64) -> list[tuple[str, str]]:
+    """The first `limit` parameters of a query string (bounded work, never raises)."""
+    if not query:
+        return []
+    return parse_qsl("&".join(query[:8192].split("&", limit)[:limit]))
 
 
 def is_digest(reference: str) -> bool:

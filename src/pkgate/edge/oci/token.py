@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Final
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 import msgspec
 
@@ -19,6 +19,7 @@ from pkgate.edge.answers import method_not_allowed
 from pkgate.edge.ecosystem import Response
 from pkgate.edge.oci import answers
 from pkgate.edge.oci.auth import ANONYMOUS, TOKEN_PATH, scope_repository
+from pkgate.edge.oci.names import query_params
 from pkgate.edge.oci.upstreams import Handle, challenge, send
 from pkgate.edge.routing import Router
 from pkgate.errors import UpstreamError
@@ -36,7 +37,7 @@ async def answer(
 ) -> Response:
     if request_method not in ("GET", "HEAD"):
         return method_not_allowed()
-    params = parse_qsl(query, max_num_fields=64)[:64] if query else []
+    params = query_params(query)
     up = None
     for key, value in params:
         repository = scope_repository(value) if key == "scope" else None
