@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Redirect throughput: nginx `return 302` vs a bare Python 302 app vs the pkgate gateway's
-# file-redirect path with recording on, measured with wrk in one run, same worker count each.
+# file-redirect path with recording on, measured with wrk in one run, same worker count each; and
+# the gateway's OCI blob redirect (307 to an open registry, `gateway-oci`) against its Python one.
 #
 #   bench/redirect.sh                       # everything, ~1.5 minutes
 #   WORKERS=2 DURATION=20s bench/redirect.sh
@@ -8,8 +9,8 @@
 #
 # Environment: WORKERS (1), DURATION (10s), WARMUP (2s), CONNECTIONS (64), THREADS (1),
 # LINKS (500 distinct signed files), SERVERS (all of: nginx bare-rsgi bare-asgi uvicorn
-# gateway-rsgi gateway-rsgi-spool gateway-asgi gateway-npm; `gateway-npm` is the RSGI gateway on
-# signed npm tarball links instead of Python file links; `-spool` defers loading into DuckDB to shutdown, so
+# gateway-rsgi gateway-rsgi-spool gateway-asgi gateway-npm gateway-oci; `gateway-npm` is the RSGI gateway on
+# signed npm tarball links instead of Python file links, `gateway-oci` on OCI blob redirects; `-spool` defers loading into DuckDB to shutdown, so
 # it measures answering + durable spooling without the loader competing for the same core), PIN (1: pin servers and wrk to separate CPUs when there are enough),
 # FSYNC (the gateway's storage.fsync: batched, always or off; default batched),
 # SERVER_CPUS / WRK_CPUS (taskset lists, default: the first WORKERS cpus / the rest),
@@ -17,7 +18,8 @@
 #
 # Output on stdout: one `<name> req/s <x> p99 <y>ms` line per server, then `ratio_vs_bare <x>`
 # (gateway RSGI / bare RSGI), `ratio_vs_nginx <y>` (gateway RSGI / nginx), `ratio_npm_vs_python <z>`
-# (npm tarball redirects / Python file redirects, same run), and for each gateway
+# (npm tarball redirects / Python file redirects, same run), `ratio_oci_vs_python` (OCI blob
+# redirects / Python file redirects, both RSGI), and for each gateway
 # run `recorded <n> of <m> requests`. Progress goes to stderr. Exit status 1 if a gateway lost
 # events or answered anything but 302.
 set -euo pipefail
@@ -32,7 +34,7 @@ CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-1}
 LINKS=${LINKS:-500}
 FSYNC=${FSYNC:-batched}
-SERVERS=${SERVERS:-"nginx bare-rsgi bare-asgi uvicorn gateway-rsgi gateway-npm gateway-rsgi-spool gateway-asgi"}
+SERVERS=${SERVERS:-"nginx bare-rsgi bare-asgi uvicorn gateway-rsgi gateway-npm gateway-oci gateway-rsgi-spool gateway-asgi"}
 SECRET="bench-secret-0123456789"
 LOCATION="https://files.example.org/packages/ab/cd/ef/example-1.0-py3-none-any.whl"
 
@@ -108,13 +110,14 @@ start_server() {
     return 1
 }
 
-# check_redirect <path>: one request must be a 302 to an https URL; prints the location.
+# check_redirect <path> [status scheme]: one request must be a 302 (or <status>) to an https (or
+# <scheme>) URL; prints the location.
 check_redirect() {
-    local out
+    local out status=${2:-302} scheme=${3:-https}
     out=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "http://127.0.0.1:$PORT$1")
     case $out in
-        "302 https://"*) echo "${out#302 }" ;;
-        *) log "expected a 302 for $1, got: $out"; return 1 ;;
+        "$status $scheme://"*) echo "${out#"$status" }" ;;
+        *) log "expected a $status for $1, got: $out"; return 1 ;;
     esac
 }
 
@@ -227,15 +230,16 @@ run_uvicorn() {
     stop_server
 }
 
-# count_events <data_dir> -> "all file302" events in the store.
+# count_events <data_dir> [kind status] -> "all redirects" events in the store (file/302 by default).
 count_events() {
-    "$PY" - "$1/pkgate.duckdb" <<'EOF'
+    "$PY" - "$1/pkgate.duckdb" "${2:-file}" "${3:-302}" <<'EOF'
 import sys
 
 import duckdb
 
 con = duckdb.connect(sys.argv[1], read_only=True)
-row = con.execute("SELECT count(*), count(*) FILTER (WHERE kind = 'file' AND status = 302) FROM events").fetchone()
+query = "SELECT count(*), count(*) FILTER (WHERE kind = ? AND status = ?) FROM events"
+row = con.execute(query, [sys.argv[2], int(sys.argv[3])]).fetchone()
 print(*row)
 EOF
 }
@@ -294,6 +298,75 @@ EOF
     fi
 }
 
+# The OCI blob path: `pkgate serve` before an open "registry" (a static server holding LINKS blobs,
+# which the gateway asks once per blob before memoising the redirect), 307s to its blob URLs.
+run_gateway_oci() {
+    local name=gateway-oci dir="$TMP/gateway-oci" reg_port
+    mkdir -p "$dir/data" "$dir/registry/v2/bench/app/blobs"
+    reg_port=$(free_port)
+    "$PY" -c '
+import hashlib, sys
+root, count = sys.argv[1], int(sys.argv[2])
+for i in range(count):
+    digest = "sha256:" + hashlib.sha256(str(i).encode()).hexdigest()
+    open(f"{root}/v2/bench/app/blobs/{digest}", "w").close()
+    print(f"/v2/bench/app/blobs/{digest}")
+' "$dir/registry" "$LINKS" >"$dir/paths.txt"
+    setsid "$PY" -m http.server --bind 127.0.0.1 --directory "$dir/registry" "$reg_port" >"$dir/registry.log" 2>&1 &
+    local reg_pid=$!
+    cat >"$dir/pkgate.toml" <<EOF
+[server]
+host = "127.0.0.1"
+port = $PORT
+workers = $WORKERS
+interface = "rsgi"
+
+[gateway]
+id = "bench"
+secret = "$SECRET"
+default_upstream = ""
+
+[upstreams.registry]
+url = "http://127.0.0.1:$reg_port"
+ecosystem = "oci"
+
+[oci]
+default_upstream = "registry"
+
+[storage]
+data_dir = "$dir/data"
+load_interval = 1.0
+fsync = "$FSYNC"
+EOF
+    local python_paths=$PATHS
+    PATHS="$dir/paths.txt"
+    if start_server "$name" "$dir/server.log" "$ROOT/.venv/bin/pkgate" serve --config "$dir/pkgate.toml"; then
+        # Each blob's first request asks the registry (a slow stub here); the scenario measures the
+        # steady state, so every blob is asked for once before wrk starts (and counted).
+        local warm_codes
+        warm_codes=$(sed "s|^|http://127.0.0.1:$PORT|" "$PATHS" | xargs curl -s -o /dev/null -w '%{http_code}\n' | sort | uniq -c | tr -s ' ')
+        log "$name: warmed every blob: $warm_codes"
+        if check_redirect "$(head -n 1 "$PATHS")" 307 http >/dev/null; then
+            measure "$name"
+            local sent=$((TOTAL + 1 + LINKS))
+            stop_server
+            local all blobs
+            read -r all blobs <<<"$(count_events "$dir/data" blob 307)"
+            RECORDED_LINES+=("recorded $all of $sent requests ($name)")
+            if [ "$all" -lt "$sent" ] || [ "$all" -gt $((sent + 2 * CONNECTIONS)) ] || [ "$blobs" -ne "$all" ]; then
+                log "$name: $all events ($blobs blob/307) for $sent counted requests"
+                FAILED=1
+            fi
+        else
+            stop_server
+            FAILED=1
+        fi
+    fi
+    PATHS=$python_paths
+    kill -TERM -- "-$reg_pid" 2>/dev/null || true
+    wait "$reg_pid" 2>/dev/null || true
+}
+
 for server in $SERVERS; do
     PORT=$(free_port)
     case $server in
@@ -305,6 +378,7 @@ for server in $SERVERS; do
         gateway-rsgi-spool) run_gateway gateway-rsgi-spool rsgi 86400.0 ;;
         gateway-asgi) run_gateway gateway-asgi asgi 1.0 ;;
         gateway-npm) run_gateway gateway-npm rsgi 1.0 npm ;;
+        gateway-oci) run_gateway_oci ;;
         *) log "unknown server $server"; exit 2 ;;
     esac
 done
@@ -323,6 +397,7 @@ done
 echo "ratio_vs_bare $(ratio gateway-rsgi bare-rsgi)"
 echo "ratio_vs_nginx $(ratio gateway-rsgi nginx)"
 echo "ratio_npm_vs_python $(ratio gateway-npm gateway-rsgi)"
+echo "ratio_oci_vs_python $(ratio gateway-oci gateway-rsgi)"
 for line in "${RECORDED_LINES[@]}"; do echo "$line"; done
 for name in "${ORDER[@]}"; do log "$name: ${CPU[$name]}"; done
 exit "$FAILED"

@@ -53,6 +53,7 @@ try {
         loginError: document.getElementById("login-error").textContent,
         loginOpen: document.getElementById("login").open,
         project: document.getElementById("project").value,
+        ecosystem: document.getElementById("ecosystem").value,
         projects: [...document.getElementById("project").options].map((o) => o.value),
         since: document.getElementById("since").value,
         until: document.getElementById("until").value,
@@ -98,6 +99,16 @@ try {
   await page.goto(`${base}/dashboard`);
   await page.waitForFunction(() => location.search.includes("since=") && document.body.dataset.state === "ready");
   out.steps.fitted = await observe();
+
+  // The ecosystem filter: only OCI images (the sample has none), then back to all of them.
+  await page.goto(`${base}/dashboard?since=2026-03-01&until=2026-03-09`);
+  await page.waitForFunction(() => document.body.dataset.state === "ready");
+  await page.selectOption("#ecosystem", "oci");
+  await page.waitForFunction(() => location.search.includes("ecosystem=oci") && document.body.dataset.state === "ready");
+  out.steps.oci = await observe();
+  await page.selectOption("#ecosystem", "python");
+  await page.waitForFunction(() => location.search.includes("ecosystem=python") && document.body.dataset.state === "ready");
+  out.steps.python = await observe();
 
   // A link with the token in the fragment (what `pkgate demo` prints) signs a fresh tab in.
   const other = await context.newPage();

@@ -213,3 +213,15 @@ def test_default_range_is_fitted_to_the_data(seen: dict[str, Any]) -> None:
     assert step["url"] == "/dashboard?since=2026-03-02&until=2026-03-03"  # the data's two days
     assert step["charts"]["chart-daily"]["labels"] == ["2026-03-02", "2026-03-03"]
     assert step["tiles"]["downloads"] == "6"
+
+
+def test_ecosystem_filter(seen: dict[str, Any]) -> None:
+    """The sample is all Python: filtered to OCI images nothing is left, filtered to Python all is."""
+    oci, python, everything = seen["steps"]["oci"], seen["steps"]["python"], seen["steps"]["all"]
+    assert oci["url"] == "/dashboard?since=2026-03-01&until=2026-03-09&ecosystem=oci"
+    assert (oci["ecosystem"], oci["state"]) == ("oci", "ready")
+    assert oci["projects"] == [""]
+    assert oci["tiles"]["downloads"] == "0"
+    assert python["url"].endswith("&ecosystem=python")
+    assert python["projects"] == everything["projects"]
+    assert python["tiles"]["downloads"] == everything["tiles"]["downloads"] != "0"

@@ -50,7 +50,7 @@ def test_empty_project_means_all() -> None:
         ({"since": "1900-01-01", "until": "2026-01-01"}, "since: out of range"),
         ({"since": "1971-01-01", "until": "2026-01-01"}, f"since: range longer than {MAX_DAYS} days"),
         ({"project": "-bad-"}, "project: not a valid project name"),
-        ({"project": "a/b"}, "project: not a valid project name"),
+        ({"project": "a//b"}, "project: not a valid project name"),
         ({"since": "2" * 100}, "since: too long"),
     ],
 )
@@ -93,3 +93,13 @@ def test_iso_round_trip(start: dt.datetime, hours: int) -> None:
     until = since + dt.timedelta(hours=hours)
     q = parse_query({"since": since.isoformat(), "until": until.isoformat()})
     assert (q.since, q.until) == (since, until)
+
+
+def test_repository_names_are_kept() -> None:
+    """Image repositories and npm scopes are not PEP 503 names: only lower-cased."""
+    assert parse_query({"project": "Acme/My_App", "ecosystem": "oci"}, now=NOW).project == "acme/my_app"
+    assert parse_query({"project": "library/alpine"}, now=NOW).project == "library/alpine"
+    assert parse_query({"project": "my_pkg", "ecosystem": "oci"}, now=NOW).project == "my_pkg"
+    assert parse_query({"project": "My_Pkg"}, now=NOW).project == "my-pkg"  # Python: PEP 503
+    with pytest.raises(ParamError):
+        parse_query({"project": "a//b", "ecosystem": "oci"}, now=NOW)

@@ -134,6 +134,7 @@ class FileTarget:
     target: str  # the exact URL an upstream listed (or one derived from it, like PEP 658's)
     facts: Facts
     proxy: UpstreamHandle[Any] | None = None
+    status: int = 0  # the redirect's status; 0: `gateway.redirect_status` (OCI blobs use 307)
 
 
 class Answer(NamedTuple):

@@ -181,7 +181,7 @@ class Gateway:
         if target.proxy is not None:
             return await proxy.fetch(proxy.Job(target.proxy, target.target), method, headers)
         return Response(
-            self.redirect_status,
+            target.status or self.redirect_status,
             [("location", target.target), ("cache-control", "no-store"), ("content-length", "0")],
             b"",
         )

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Final
 
-from pkgate.edge import conda, files, npm, python
+from pkgate.edge import conda, files, npm, oci, python
 from pkgate.edge.ecosystem import Build, Ecosystem, Module
 from pkgate.errors import ConfigError
 
 __all__ = ["MODULES", "RESERVED", "Ecosystems", "build"]
 
 #: Every ecosystem module, in registration order.
-MODULES: Final[tuple[Module, ...]] = (python.MODULE, npm.MODULE, files.MODULE, conda.MODULE)
+MODULES: Final[tuple[Module, ...]] = (python.MODULE, npm.MODULE, files.MODULE, oci.MODULE, conda.MODULE)
 #: Paths the gateway answers itself, before any ecosystem (a prefix `/` is a catch-all below them).
 RESERVED: Final = ("/healthz", "/metrics", "/admin/")
 

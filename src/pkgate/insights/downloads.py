@@ -7,7 +7,7 @@ Definitions (also in docs/insights.md):
   uv's metadata read + download, retries and re-fetches within one install count once;
 - index_hits: `GET`/`HEAD` index page requests answered 200 (project rows have version NULL);
 - not_modified: index requests answered 304 (revalidations by clients that had the page);
-- head: `HEAD` requests for files;
+- head: `HEAD` requests for files (and image manifests: checks);
 - metadata: PEP 658 `.metadata` fetches answered with a redirect;
 - failed: any request for the project answered 4xx/5xx;
 - sources: distinct daily source ids, summed over the days of the range (ids rotate daily, so the

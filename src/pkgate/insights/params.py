@@ -35,9 +35,12 @@ MAX_DAYS: Final = 3660
 #: The ecosystems an `ecosystem` filter may name (the Event `ecosystem` field's values).
 ECOSYSTEMS: Final = ("python", "npm", "files", "oci", "conda")
 _MAX_TEXT: Final = 64
-#: A project name of any ecosystem: PyPI's, npm's (`@scope/name`), a `[[files]]` name.
+#: A project name of PyPI, npm (`@scope/name`), conda or a `[[files]]` entry.
 _NAME_RE: Final = re.compile(
     r"(@[A-Za-z0-9._~-]{1,100}/)?([A-Za-z0-9]|[A-Za-z0-9_~][A-Za-z0-9._~-]{0,212}[A-Za-z0-9])"
+)
+_PATH_NAME_RE: Final = re.compile(
+    r"@?[A-Za-z0-9][A-Za-z0-9._-]{0,127}(?:/[A-Za-z0-9][A-Za-z0-9._-]{0,127}){0,8}"
 )
 _MIN_TS: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MAX_TS: Final = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
@@ -85,18 +88,23 @@ def parse_query(params: Mapping[str, str], now: dt.datetime | None = None) -> Qu
         raise ParamError("since", f"must be before until ({since.isoformat()} >= {until.isoformat()})")
     if until - since > dt.timedelta(days=MAX_DAYS):
         raise ParamError("since", f"range longer than {MAX_DAYS} days")
+    ecosystem = params.get("ecosystem") or None
+    if ecosystem is not None:
+        ecosystem = parse_choice(params, "ecosystem", ECOSYSTEMS, None)
     project = params.get("project")
     if project is not None:
         if project == "":
             project = None
+        elif ecosystem == "oci" or (ecosystem is None and "/" in project and not project.startswith("@")):
+            # An image repository (`acme/app`): lower case, as the gateway stores it.
+            if not _PATH_NAME_RE.fullmatch(project):
+                raise ParamError("project", f"not a valid repository name: {project[:_MAX_TEXT]!r}")
+            project = project.lower()
         elif not _NAME_RE.fullmatch(project):
             raise ParamError("project", f"not a valid project name: {project[:_MAX_TEXT]!r}")
-    ecosystem = params.get("ecosystem") or None
-    if ecosystem is not None:
-        ecosystem = parse_choice(params, "ecosystem", ECOSYSTEMS, None)
-    if project is not None and ecosystem in (None, "python") and not project.startswith("@"):
-        # Python names are stored PEP 503-normalised; other ecosystems' as their clients spell them.
-        project = str(canonicalize_name(project))
+        elif ecosystem in (None, "python") and not project.startswith("@"):
+            # Python names are stored PEP 503-normalised; npm's, conda's and files' as spelled.
+            project = str(canonicalize_name(project))
     return Query(since=since, until=until, project=project, ecosystem=ecosystem)
 
 

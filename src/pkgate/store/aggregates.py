@@ -19,8 +19,10 @@ from pkgate.store.classes import class_sql
 DAY: Final = "(DATE '1970-01-01' + CAST(epoch_us(ts) // 86400000000 AS INTEGER))"
 #: A download: a whole-file GET that the gateway answered with a redirect to the upstream file.
 #: GETs with a Range header (`partial`) are lazy-wheel metadata reads by uv/pip, not downloads.
+#: For images, a pull: an image manifest GET relayed (200); its blobs are layer fetches (`blob`).
 DOWNLOAD: Final = (
-    "(kind = 'file' AND method = 'GET' AND status BETWEEN 300 AND 399 AND NOT coalesce(partial, false))"
+    "((kind = 'file' AND method = 'GET' AND status BETWEEN 300 AND 399 AND NOT coalesce(partial, false))"
+    " OR (kind = 'manifest' AND method = 'GET' AND status = 200))"
 )
 #: A metadata-only fetch: a PEP 658 `.metadata` redirect, or a ranged read of the wheel itself.
 METADATA: Final = "(status BETWEEN 300 AND 399 AND (kind = 'metadata' OR (kind = 'file' AND method = 'GET' AND coalesce(partial, false))))"
@@ -69,6 +71,7 @@ DIMENSIONS: Final[dict[str, str]] = {
     "version": "version",
     "platform": "platform",  # conda subdir (`linux-64`, `noarch`), OCI platform
     "solver": "solver",  # the solver a conda client names
+    "digest": "digest",  # OCI content digest of a pulled manifest
 }
 
 _RANGE: Final = "ts >= ?::TIMESTAMPTZ AND ts < ?::TIMESTAMPTZ"
@@ -103,7 +106,7 @@ SELECT {DAY} AS day, eco AS ecosystem, project, version,
   count(DISTINCT install_key) AS installs,
   count(*) FILTER (WHERE kind LIKE 'index-%' AND status = 200) AS index_hits,
   count(*) FILTER (WHERE kind LIKE 'index-%' AND status = 304) AS not_modified,
-  count(*) FILTER (WHERE kind = 'file' AND method = 'HEAD') AS head,
+  count(*) FILTER (WHERE kind IN ('file', 'manifest') AND method = 'HEAD') AS head,
   count(*) FILTER (WHERE {METADATA}) AS metadata,
   count(*) FILTER (WHERE status >= 400) AS failed,
   count(*) AS requests,

@@ -387,8 +387,8 @@
     $("since").value = state.since;
     $("until").value = state.until;
     $("title").textContent = state.project || "All projects";
-    const range = { since: state.since, until: addDays(state.until, 1) };
     $("ecosystem").value = state.ecosystem;
+    const range = { since: state.since, until: addDays(state.until, 1) };
     const q = filters(state, range);
     try {
       const projects = await api("projects", { ...filters({ ...state, project: "" }, range), limit: 1000 });
