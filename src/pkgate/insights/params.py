@@ -98,7 +98,7 @@ def parse_query(params: Mapping[str, str], now: dt.datetime | None = None) -> Qu
         elif ecosystem == "oci" or (ecosystem is None and "/" in project and not project.startswith("@")):
             # An image repository (`acme/app`): lower case, as the gateway stores it.
             if not _PATH_NAME_RE.fullmatch(project):
-                raise ParamError("project", f"not a valid repository name: {project[:_MAX_TEXT]!r}")
+                raise ParamError("project", f"not a valid project name: {project[:_MAX_TEXT]!r}")
             project = project.lower()
         elif not _NAME_RE.fullmatch(project):
             raise ParamError("project", f"not a valid project name: {project[:_MAX_TEXT]!r}")
