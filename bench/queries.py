@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import msgspec
 
 from pkgate import insights as ins
 from pkgate.insights.reach import extent, release_curves, version_country
@@ -218,7 +219,12 @@ def queries(top_project: str) -> dict[str, Callable[[duckdb.DuckDBPyConnection],
     month = ins.Query(since=END - dt.timedelta(days=30), until=END)
     proj = ins.Query(since=month.since, until=END, project=top_project)
     week = ins.Query(since=END - dt.timedelta(days=7), until=END, project=top_project)
+    # what reports run by default: mirrors, bots and CI left out
+    people, people_proj = (msgspec.structs.replace(q, all_sources=False) for q in (month, proj))
     return {
+        "downloads(all,people)": lambda c: ins.downloads(c, people),
+        "uniques(all,client,week,people)": lambda c: ins.uniques(c, people, "client", "week"),
+        "breakdown(project,installer,people)": lambda c: ins.breakdown(c, people_proj, "installer"),
         "downloads(all)": lambda c: ins.downloads(c, month),
         "downloads(project)": lambda c: ins.downloads(c, proj),
         "daily(project)": lambda c: ins.downloads_daily(c, proj),

@@ -94,10 +94,15 @@ def static_json_index(static_root: Path) -> Iterator[StaticIndex]:
 
 
 class RecordingProxy:
-    """Forward every request to a local port unchanged (Host included); record what was answered."""
+    """Forward every request to a local port unchanged (Host included); record what was answered.
 
-    def __init__(self, target_port: int) -> None:
+    With `source` (a loopback address such as 127.0.5.1) it connects from that address, so the
+    gateway sees a client of its own there: several "machines" on one host.
+    """
+
+    def __init__(self, target_port: int, source: str | None = None) -> None:
         self.target_port = target_port
+        self.source = source
         self._log: list[Request] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -122,7 +127,12 @@ class RecordingProxy:
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else None
         headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP_BY_HOP}
-        conn = http.client.HTTPConnection("127.0.0.1", self.target_port, timeout=30)
+        conn = http.client.HTTPConnection(
+            "127.0.0.1",
+            self.target_port,
+            timeout=30,
+            source_address=(self.source, 0) if self.source else None,
+        )
         try:
             conn.request(handler.command, handler.path, body=body, headers=headers)
             resp = conn.getresponse()

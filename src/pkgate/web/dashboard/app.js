@@ -8,6 +8,8 @@
   const $ = (id) => document.getElementById(id);
   const charts = window.pkgateCharts;
   let generation = 0;
+  // The "Mirrors, bots, CI" switch: sent as all_sources=true to every insight that declares it.
+  let includeAll = false;
 
   // ---- token: typed into the login form, or passed once as #token=... (never sent to the server) --
   function takeFragmentToken() {
@@ -46,6 +48,7 @@
     if (!known) throw new Error(`the API has no insight ${name}`);
     const stray = Object.keys(params).filter((k) => !known.has(k));
     if (stray.length) throw new Error(`${name} does not take ${stray.join(", ")}`);
+    if (includeAll && known.has("all_sources")) params = { ...params, all_sources: "true" };
     const qs = new URLSearchParams(params).toString();
     const resp = await fetch(`/api/${name}?${qs}`, {
       headers: { Authorization: `Bearer ${token}` }, cache: "no-store", credentials: "omit",
@@ -71,16 +74,19 @@
     const until = valid("until") ? params.get("until") : today;
     const since = valid("since") ? params.get("since") : addDays(until, -29);
     // No range in the link: fit it to the data (a 7-day demo shows its 7 days, not 23 empty ones).
-    return { project: m ? decodeURIComponent(m[1]) : "", since, until, fit: !valid("since") && !valid("until") };
+    return {
+      project: m ? decodeURIComponent(m[1]) : "", since, until, all: params.get("all") === "1",
+      fit: !valid("since") && !valid("until"),
+    };
   }
 
   function writeState(state) {
     const path = state.project ? `/dashboard/projects/${encodeURIComponent(state.project)}` : "/dashboard";
-    history.pushState(null, "", `${path}?since=${state.since}&until=${state.until}`);
+    history.pushState(null, "", `${path}?since=${state.since}&until=${state.until}${state.all ? "&all=1" : ""}`);
   }
 
   function pickersToState() {
-    return { project: $("project").value, since: $("since").value, until: $("until").value };
+    return { project: $("project").value, since: $("since").value, until: $("until").value, all: $("all-sources").checked };
   }
 
   // ---- rendering ------------------------------------------------------------------------------
@@ -339,12 +345,14 @@
     const until = String(ext.last_day);
     const first = String(ext.first_day);
     const since = addDays(until, -29) > first ? addDays(until, -29) : first;
-    history.replaceState(null, "", `${location.pathname}?since=${since}&until=${until}`);
+    history.replaceState(null, "", `${location.pathname}?since=${since}&until=${until}${state.all ? "&all=1" : ""}`);
     return { ...state, since, until, fit: false };
   }
 
   async function load(state) {
     const mine = ++generation;
+    includeAll = Boolean(state.all);
+    $("all-sources").checked = includeAll;
     document.body.dataset.state = "loading";
     $("status").className = "";
     $("status").textContent = "Loading…";
