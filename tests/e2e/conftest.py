@@ -44,6 +44,8 @@ HOP_BY_HOP: Final = frozenset(
     | {"upgrade", "content-length"}
 )
 TIMEOUT: Final = 120.0
+#: Environment variables from which pip and uv report `"ci": true` in their User-Agent.
+CI_FLAGS: Final = ("CI", "BUILD_ID", "BUILD_BUILDID", "PIP_IS_CI", "GITHUB_ACTIONS", "GITLAB_CI")
 
 
 # --- upstreams -------------------------------------------------------------------------------
@@ -346,6 +348,8 @@ class Clients:
             UV_NO_PROGRESS="1",
             XDG_CONFIG_HOME=str(self.root / "xdg-config"),
         )
+        for flag in CI_FLAGS:  # pip and uv put a CI flag in their User-Agent from these: a CI run of
+            env.pop(flag, None)  # the suite must not turn every test client into "CI" (left out of reports)
         return env
 
     def fresh_venv(self, path: Path) -> Path:
