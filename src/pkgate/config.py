@@ -134,6 +134,7 @@ class Privacy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     forwarded_header: Literal["auto", "x-forwarded-for", "forwarded"] = "auto"
     asn_db: str = ""
     cloud_ranges: list[str] = msgspec.field(default_factory=list)
+    builtin_asn: bool = True
 
 
 class Fleet(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

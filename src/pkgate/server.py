@@ -54,7 +54,9 @@ def preflight(cfg: Config) -> None:
     """Fail fast, with the key named, on config that only the workers would otherwise trip over."""
     ClientIP(cfg.privacy.trusted_proxies, header=cfg.privacy.forwarded_header)
     GeoLookup(
-        Path(cfg.privacy.asn_db) if cfg.privacy.asn_db else None, [Path(p) for p in cfg.privacy.cloud_ranges]
+        Path(cfg.privacy.asn_db) if cfg.privacy.asn_db else None,
+        [Path(p) for p in cfg.privacy.cloud_ranges],
+        builtin_asn=False,  # nothing to check in the bundled database; do not load it here
     ).close()
     for name, up in cfg.upstreams.items():
         config_mod.credentials(name, up)  # set in this environment? (workers inherit it)

@@ -45,10 +45,19 @@ MIRROR: Final = msgspec.structs.replace(
 )
 
 
+#: Networks of the sample's sources: aaaa* at Cloudflare (AS13335, hosting), bbbb* at Comcast (an ISP).
+ASNS: Final = {"aaaa": 13335, "bbbb": 7922, "cccc": 7922}
+
+
 def with_marks(events: list[Event], keys: Path) -> list[Event]:
-    """The HLL marks the edge would have added (the sample has source ids but no addresses)."""
+    """The HLL marks and ASN the edge would have added (the sample has source ids but no addresses)."""
     h = SourceHasher(keys)
-    return [msgspec.structs.replace(e, marks=h.marks(ADDRESSES[e.source_id or ""], e.ts_us)) for e in events]
+    return [
+        msgspec.structs.replace(
+            e, marks=h.marks(ADDRESSES[e.source_id or ""], e.ts_us), asn=ASNS[(e.source_id or "")[:4]]
+        )
+        for e in events
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +127,11 @@ def test_charts_show_the_store_numbers(seen: dict[str, Any]) -> None:
     assert (installers["labels"], installers["datasets"][0]["data"]) == (["pip"], [6])
     countries = step["charts"]["chart-breakdown-country"]
     assert (countries["labels"], countries["datasets"][0]["data"]) == (["DE"], [6])
+    # six's 4 downloads came from Cloudflare's network, flask's 2 from Comcast's
+    kinds = step["charts"]["chart-breakdown-connection"]
+    assert (kinds["labels"], kinds["datasets"][0]["data"]) == (["hosting", "isp"], [4, 2])
+    signals = step["charts"]["chart-breakdown-ci_signal"]
+    assert (signals["labels"], signals["datasets"][0]["data"]) == (["none"], [6])
     assert step["charts"]["chart-behaviour"]["labels"] == step["behaviourRows"]
     # behaviour and heavy hitters are about every source: the mirror is there
     assert sum(step["charts"]["chart-behaviour"]["datasets"][0]["data"]) == 7  # source-days with requests
@@ -213,6 +227,10 @@ def test_the_switch_puts_mirrors_back(seen: dict[str, Any], server: BackgroundSe
     assert [(r["period"], r["unique_sources"], r["sources"]) for r in weeks] == [("2026-03-02", 6, 7)]
     by = {r["value"]: r["downloads"] for r in api(server, "breakdown", by="installer", **everyone)}
     assert by == {"pip": 6, "bandersnatch": 1}
+    kinds = step["charts"]["chart-breakdown-connection"]
+    api_kinds = {r["value"]: r["downloads"] for r in api(server, "breakdown", by="connection", **everyone)}
+    assert api_kinds == {"hosting": 4, "isp": 3}  # the mirror (cccc01) is on Comcast's network too
+    assert dict(zip(kinds["labels"], kinds["datasets"][0]["data"], strict=True)) == api_kinds
 
 
 def test_version_by_country_and_release_curves(seen: dict[str, Any], server: BackgroundServer) -> None:

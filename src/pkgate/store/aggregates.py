@@ -67,6 +67,12 @@ DIMENSIONS: Final[dict[str, str]] = {
     "asn": "CAST(asn AS VARCHAR)",
     "cloud": "cloud",
     "ci": "CAST(coalesce(ci, false) AS VARCHAR)",
+    # The two CI signals side by side: the User-Agent's flag, and a CI provider's published range.
+    "ci_signal": (
+        "CASE WHEN coalesce(ci, false) AND coalesce(cloud IN ({ci}), false) THEN 'both' "
+        "WHEN coalesce(ci, false) THEN 'user-agent' WHEN coalesce(cloud IN ({ci}), false) THEN 'address' "
+        "ELSE 'none' END"
+    ).format(ci=", ".join(f"'{c}'" for c in CI_CLOUDS)),
     "version": "version",
 }
 

@@ -278,7 +278,7 @@
     charts.lines("chart-adoption", labels, [...byVersion].map(([v, data]) => ({ label: v, data })), true);
   }
 
-  const BREAKDOWNS = ["installer", "python", "system", "distro", "cpu", "country", "org", "cloud", "ci"];
+  const BREAKDOWNS = ["installer", "python", "system", "distro", "cpu", "country", "org", "connection", "cloud", "ci", "ci_signal"];
 
   function breakdowns(results) {
     const grid = $("breakdowns");
