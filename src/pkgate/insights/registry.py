@@ -14,6 +14,7 @@ from pkgate.insights.adoption import PERIODS as ADOPTION_PERIODS
 from pkgate.insights.adoption import AdoptionRow, FirstSeenRow, adoption, first_seen
 from pkgate.insights.behaviour import CLASSES, BehaviourRow, BehaviourSummaryRow, behaviour, behaviour_summary
 from pkgate.insights.breakdown import DIMENSIONS, BreakdownRow, breakdown
+from pkgate.insights.deps import AlongsideRow, DependencyRow, PulledRow, alongside, dependencies, pulled_in_by
 from pkgate.insights.downloads import DailyRow, DownloadRow, downloads, downloads_daily
 from pkgate.insights.heavy_hitters import (
     MAX_FILE_PER_DAY,
@@ -175,6 +176,31 @@ INSIGHTS: Final[tuple[Insight, ...]] = (
         summary="Summed daily distinct sources and downloaders, downloads and installs per version and country.",
         row=VersionCountryRow,
         run=lambda c, q, a: version_country(c, q),
+    ),
+    people(
+        name="dependencies",
+        title="Installs as a root vs as a dependency",
+        summary="Per project: installs in resolver sessions as a root (asked for) or a dependency (required "
+        "by another project installed in the same session, from the Requires-Dist of the versions fetched).",
+        row=DependencyRow,
+        run=lambda c, q, a: dependencies(c, q),
+    ),
+    people(
+        name="pulled_in_by",
+        title="Root projects that pull each project in",
+        summary="Per project: the roots of the sessions that installed it as a dependency, directly or transitively.",
+        row=PulledRow,
+        run=lambda c, q, a: pulled_in_by(c, q, a["top"]),
+        params=(integer("top", "At most this many roots per project.", 10, 1, 1000),),
+    ),
+    people(
+        name="alongside",
+        title="Projects installed alongside",
+        summary="Per project: the names installed or asked for (also those the gateway does not serve, "
+        "with --extra-index-url) in the same sessions.",
+        row=AlongsideRow,
+        run=lambda c, q, a: alongside(c, q, a["top"]),
+        params=(integer("top", "At most this many names per project.", 10, 1, 1000),),
     ),
     people(
         name="release_curves",
