@@ -207,6 +207,21 @@ def test_unique_sources_front_and_centre(seen: dict[str, Any], server: Backgroun
     assert [(r["period"], r["unique_sources"], r["sources"]) for r in weeks] == [("2026-03-02", None, 6)]
 
 
+def test_root_and_dependency_installs(seen: dict[str, Any], server: BackgroundServer) -> None:
+    """By hand: six was installed in 4 sessions (3 on day 1, 1 on day 2), flask in 2; no metadata is
+    stored, so every install is a root. With the switch, the mirror's session of six is back."""
+    deps = seen["steps"]["all"]["charts"]["chart-dependencies"]
+    assert deps["labels"] == ["six", "flask"]
+    assert series(seen["steps"]["all"], "chart-dependencies") == {
+        "As a root": [4, 2],
+        "As a dependency": [0, 0],
+    }
+    rows = api(server, "dependencies", **RANGE)
+    assert [(r["project"], r["root"], r["dependency"]) for r in rows] == [("six", 4, 0), ("flask", 2, 0)]
+    assert series(seen["steps"]["everyone"], "chart-dependencies")["As a root"] == [5, 2]
+    assert deps["painted"] > 1000
+
+
 def test_the_switch_puts_mirrors_back(seen: dict[str, Any], server: BackgroundServer) -> None:
     """By hand: with the mirror, 7 downloads (6 by pip, 1 by bandersnatch), 7 source-days, and 6
     distinct sources in the week (aaaa01-03, bbbb01-02, cccc01)."""

@@ -145,10 +145,20 @@ class MetadataFetcher:
     def __init__(self, sites: Mapping[str, UpstreamSite], default: str, timeout: float = 20.0) -> None:
         self.sites = dict(sites)
         self.default = default
-        self._client = httpx.Client(timeout=timeout, follow_redirects=True, max_redirects=5)
+        self.timeout = timeout
+        self._http: httpx.Client | None = None
+
+    @property
+    def _client(self) -> httpx.Client:
+        """Made on first use (and again after `close`): a drain may follow a close."""
+        if self._http is None:
+            self._http = httpx.Client(timeout=self.timeout, follow_redirects=True, max_redirects=5)
+        return self._http
 
     def close(self) -> None:
-        self._client.close()
+        if self._http is not None:
+            self._http.close()
+            self._http = None
 
     def _get(self, url: str, site: UpstreamSite, limit: int, accept: str = "*/*") -> _Body | None:
         """GET with the body capped at `limit` bytes (None: not http(s), or too large)."""

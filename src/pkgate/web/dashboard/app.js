@@ -278,6 +278,15 @@
     charts.lines("chart-adoption", labels, [...byVersion].map(([v, data]) => ({ label: v, data })), true);
   }
 
+  // Root vs dependency installs of the busiest projects (the `dependencies` insight).
+  function dependencies(rows) {
+    const top = rows.slice(0, 12);
+    charts.bars("chart-dependencies", top.map((r) => r.project), [
+      { label: "As a root", data: top.map((r) => r.root) },
+      { label: "As a dependency", data: top.map((r) => r.dependency) },
+    ], true);
+  }
+
   const BREAKDOWNS = ["installer", "python", "system", "distro", "cpu", "country", "org", "connection", "cloud", "ci", "ci_signal"];
 
   function breakdowns(results) {
@@ -377,13 +386,14 @@
       if (state.project && !names.includes(state.project)) names.unshift(state.project);
       select.replaceChildren(new Option("All projects", ""), ...names.map((n) => new Option(n, n)));
       select.value = state.project;
-      const [days, rows, behaviours, hitters, conc, adopt, clients, networks, weeks, vc, curve, ...bds] = await Promise.all([
+      const [days, rows, behaviours, hitters, conc, adopt, clients, networks, weeks, vc, curve, deps, ...bds] = await Promise.all([
         api("downloads_daily", q), api("downloads", q), api("behaviour_summary", q),
         api("heavy_hitters", q), api("concentration", q),
         state.project ? api("adoption", q) : Promise.resolve([]),
         api("uniques", { ...q, period: "day" }), api("uniques", { ...q, level: "network" }),
         api("uniques", { ...q, period: "week" }), api("version_country", q),
         state.project ? api("release_curves", { ...q, days: 30 }) : Promise.resolve([]),
+        api("dependencies", q),
         ...BREAKDOWNS.map((by) => api("breakdown", { ...q, by })),
       ]);
       if (mine !== generation) return;
@@ -396,6 +406,7 @@
       versions(state, state.project ? rows : projects);
       behaviour(behaviours);
       adoption(state, adopt);
+      dependencies(deps);
       breakdowns(bds);
       heavy(hitters, conc);
       $("status").textContent = `${state.project || "All projects"}, ${state.since} to ${state.until} (UTC)`;
