@@ -19,6 +19,7 @@ import functools
 from typing import Any
 
 import duckdb
+import pytest
 from msgspec.structs import replace
 
 from pkgate.enrich.metadata import Fetched
@@ -28,6 +29,7 @@ from pkgate.insights.deps import alongside, dependencies, pulled_in_by
 from pkgate.insights.registry import by_name
 from pkgate.store import ensure_schema, insert_events
 from pkgate.store.deps import record_requires
+from pkgate.store.rollups import refresh_rollups
 from tests.insights.data import at, ev
 
 D = dt.date(2026, 3, 2)
@@ -43,7 +45,7 @@ def _session(src: str, hour: int, projects: list[tuple[str, str]], **kw: Any) ->
 
 
 @functools.cache
-def store() -> duckdb.DuckDBPyConnection:
+def store(mode: str = "raw") -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     ensure_schema(con)
     chain = [("requests-toolbelt", "1.0.0"), ("requests", "2.32.3"), ("urllib3", "2.2.2"), ("idna", "3.7")]
@@ -66,12 +68,17 @@ def store() -> duckdb.DuckDBPyConnection:
         ("six", "1.16.0", ()),
         ("werkzeug", "3.0.3", ("markupsafe",)),
     ]
+    if mode == "rolled":
+        refresh_rollups(con)  # before the metadata: it is joined at query time
     record_requires(con, [(p, v, f"{p}-{v}.whl", Fetched("ok", r)) for p, v, r in ok])
     return con
 
 
-def test_roots_and_dependencies() -> None:
-    got = {r.project: (r.installs, r.root, r.dependency, r.incomplete) for r in dependencies(store(), PEOPLE)}
+@pytest.mark.parametrize("mode", ["raw", "rolled"])
+def test_roots_and_dependencies(mode: str) -> None:
+    got = {
+        r.project: (r.installs, r.root, r.dependency, r.incomplete) for r in dependencies(store(mode), PEOPLE)
+    }
     assert got == {
         "requests-toolbelt": (1, 1, 0, 0),
         "requests": (2, 1, 1, 0),
@@ -81,14 +88,15 @@ def test_roots_and_dependencies() -> None:
         "flask": (1, 1, 0, 1),
         "werkzeug": (1, 1, 0, 1),
     }
-    everyone = {r.project: (r.installs, r.root) for r in dependencies(store(), Q)}
+    everyone = {r.project: (r.installs, r.root) for r in dependencies(store(mode), Q)}
     assert everyone["requests"] == (3, 2)  # the CI run is back
-    one = dependencies(store(), replace(PEOPLE, project="urllib3"))
+    one = dependencies(store(mode), replace(PEOPLE, project="urllib3"))
     assert [(r.project, r.root, r.dependency) for r in one] == [("urllib3", 1, 2)]
 
 
-def test_pulled_in_by_roots_through_chains() -> None:
-    got = [(r.project, r.pulled_in_by, r.installs) for r in pulled_in_by(store(), PEOPLE)]
+@pytest.mark.parametrize("mode", ["raw", "rolled"])
+def test_pulled_in_by_roots_through_chains(mode: str) -> None:
+    got = [(r.project, r.pulled_in_by, r.installs) for r in pulled_in_by(store(mode), PEOPLE)]
     assert got == [
         ("idna", "requests", 1),
         ("idna", "requests-toolbelt", 1),
@@ -96,14 +104,16 @@ def test_pulled_in_by_roots_through_chains() -> None:
         ("urllib3", "requests", 1),
         ("urllib3", "requests-toolbelt", 1),
     ]
-    assert [r.pulled_in_by for r in pulled_in_by(store(), PEOPLE, limit=1) if r.project == "urllib3"] == [
+    assert [r.pulled_in_by for r in pulled_in_by(store(mode), PEOPLE, limit=1) if r.project == "urllib3"] == [
         "requests"
     ]
 
 
-def test_alongside_includes_names_the_gateway_does_not_serve() -> None:
+@pytest.mark.parametrize("mode", ["raw", "rolled"])
+def test_alongside_includes_names_the_gateway_does_not_serve(mode: str) -> None:
     got = [
-        (r.alongside, r.sessions, r.served) for r in alongside(store(), replace(PEOPLE, project="requests"))
+        (r.alongside, r.sessions, r.served)
+        for r in alongside(store(mode), replace(PEOPLE, project="requests"))
     ]
     assert got == [
         ("idna", 2, True),
@@ -114,12 +124,13 @@ def test_alongside_includes_names_the_gateway_does_not_serve() -> None:
     ]
 
 
-def test_specs_default_to_people_and_other_ecosystems_have_none() -> None:
+@pytest.mark.parametrize("mode", ["raw", "rolled"])
+def test_specs_default_to_people_and_other_ecosystems_have_none(mode: str) -> None:
     spec = by_name("dependencies")
     assert spec is not None
-    assert {r.project: r.installs for r in spec(store(), Q, {})}["requests"] == 2
-    assert {r.project: r.installs for r in spec(store(), Q, {"all_sources": "true"})}["requests"] == 3
-    assert dependencies(store(), replace(Q, ecosystem="npm")) == []
+    assert {r.project: r.installs for r in spec(store(mode), Q, {})}["requests"] == 2
+    assert {r.project: r.installs for r in spec(store(mode), Q, {"all_sources": "true"})}["requests"] == 3
+    assert dependencies(store(mode), replace(Q, ecosystem="npm")) == []
 
 
 def test_a_store_without_metadata_has_only_roots() -> None:

@@ -17,23 +17,22 @@ Definitions (also in docs/insights.md):
   directly or through other installed projects;
 - `alongside`: per (project, other name), the sessions where the other name was installed or asked
   for (`index-miss`) in the same session; `served` says whether the gateway serves it.
-Computed from the raw events (no rollup: the metadata arrives after the events and would leave a
-rolled day stale), so days folded by retention have none.
+The sessions' projects are a daily rollup (`rollup_session_projects`); the Requires-Dist is
+joined at query time, so metadata that arrives after a day was rolled up still counts.
 """
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
 
 import duckdb
 import msgspec
 
+from pkgate.insights.coverage import daily
 from pkgate.insights.query import Query
-from pkgate.store.aggregates import DAY_OF, DOWNLOAD, SESSION_GAP_S, source_day_sql
+from pkgate.store.aggregates import session_projects_sql
 
 __all__ = ["AlongsideRow", "DependencyRow", "PulledRow", "alongside", "dependencies", "pulled_in_by"]
-
-_PART: Final = "PARTITION BY source_id, user_agent ORDER BY ts, id"
 
 
 class DependencyRow(msgspec.Struct):
@@ -64,40 +63,23 @@ def _has_requires(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(row and row[0])
 
 
-def _sessions(q: Query, requires: bool) -> str:
-    """CTEs `k` (session key `sk` per counted request), `installed`, `iv`, `edges`, `roles`."""
-    people = "" if q.all_sources else "WHERE NOT coalesce(a.automated, false)"
+def _sessions(con: duckdb.DuckDBPyConnection, q: Query) -> tuple[str, list[Any]]:
+    """CTEs `k` (rows of `session_projects_sql` for the range), `installed`, `iv`, `edges`,
+    `roles`, and their parameters."""
+    rel, params = daily(con, q, "rollup_session_projects", session_projects_sql())
+    requires = _has_requires(con)
     req = (
-        "SELECT project, version, status, unnest(requires) AS dep FROM dist_requires"
+        "SELECT project, version, unnest(requires) AS dep FROM dist_requires"
         if requires
-        else "SELECT NULL::VARCHAR AS project, NULL::VARCHAR AS version, NULL::VARCHAR AS status, "
-        "NULL::VARCHAR AS dep WHERE false"
+        else "SELECT NULL::VARCHAR AS project, NULL::VARCHAR AS version, NULL::VARCHAR AS dep WHERE false"
     )
     known = (
         "SELECT project, version, status FROM dist_requires"
         if requires
         else "SELECT NULL::VARCHAR AS project, NULL::VARCHAR AS version, NULL::VARCHAR AS status WHERE false"
     )
-    return f"""
-e AS (
-  SELECT id, ts, source_id, user_agent, project, version, kind, filename, status, ua_category, ci, cloud,
-    {DOWNLOAD} AS dl
-  FROM events WHERE ts >= ?::TIMESTAMPTZ AND ts < ?::TIMESTAMPTZ AND coalesce(ecosystem, 'python') = 'python'
-    AND project IS NOT NULL AND source_id IS NOT NULL
-),
-s AS (
-  SELECT *, sum(new) OVER ({_PART} ROWS UNBOUNDED PRECEDING) AS sno FROM (
-    SELECT *, CASE WHEN ts - lag(ts) OVER ({_PART}) < INTERVAL {SESSION_GAP_S} SECOND THEN 0 ELSE 1 END AS new
-    FROM e)
-),
-a AS (
-  SELECT day AS a_day, source_id AS a_source, automated
-  FROM ({source_day_sql("SELECT * FROM s WHERE kind <> 'index-miss'")})
-),
-k AS (
-  SELECT hash(s.source_id, s.user_agent, s.sno) AS sk, s.project, s.version, s.kind, s.dl
-  FROM s LEFT JOIN a ON a.a_source = s.source_id AND a.a_day = {DAY_OF.format("s.ts")} {people}
-),
+    ctes = f"""
+k AS MATERIALIZED (SELECT sk, project, version, dl, miss FROM ({rel})),
 iv AS (SELECT DISTINCT sk, project, version FROM k WHERE dl),
 installed AS (SELECT DISTINCT sk, project FROM iv),
 req AS ({req}),
@@ -108,19 +90,16 @@ edges AS (
   JOIN installed c ON c.sk = iv.sk AND c.project = req.dep
   WHERE c.project <> iv.project
 ),
+deps AS (SELECT DISTINCT sk, child FROM edges),
 gaps AS (
   SELECT DISTINCT iv.sk FROM iv LEFT JOIN known ON known.project = iv.project AND known.version = iv.version
   WHERE known.status IS DISTINCT FROM 'ok'
 ),
 roles AS (
-  SELECT i.sk, i.project, EXISTS (SELECT 1 FROM edges x WHERE x.sk = i.sk AND x.child = i.project) AS dep,
-    i.sk IN (SELECT sk FROM gaps) AS incomplete
-  FROM installed i
+  SELECT i.sk, i.project, d.child IS NOT NULL AS dep, g.sk IS NOT NULL AS incomplete
+  FROM installed i LEFT JOIN deps d ON d.sk = i.sk AND d.child = i.project LEFT JOIN gaps g ON g.sk = i.sk
 )"""  # noqa: S608 - constants only
-
-
-def _params(q: Query) -> list[Any]:
-    return [q.since, q.until]
+    return ctes, params
 
 
 def _skip(q: Query) -> bool:
@@ -131,12 +110,13 @@ def dependencies(con: duckdb.DuckDBPyConnection, q: Query) -> list[DependencyRow
     """Per project: installs as a root and as a dependency (most installed first)."""
     if _skip(q):
         return []
-    sql = f"""WITH {_sessions(q, _has_requires(con))}
+    ctes, params = _sessions(con, q)
+    sql = f"""WITH {ctes}
       SELECT project, count(*), count(*) FILTER (WHERE NOT dep), count(*) FILTER (WHERE dep),
         count(*) FILTER (WHERE incomplete)
       FROM roles WHERE ?::VARCHAR IS NULL OR project = ?::VARCHAR
       GROUP BY project ORDER BY count(*) DESC, project"""  # noqa: S608 - constants only
-    rows = con.execute(sql, [*_params(q), q.project, q.project]).fetchall()
+    rows = con.execute(sql, [*params, q.project, q.project]).fetchall()
     return [DependencyRow(r[0], int(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in rows]
 
 
@@ -144,7 +124,8 @@ def pulled_in_by(con: duckdb.DuckDBPyConnection, q: Query, limit: int = 10) -> l
     """Per project, the roots that pulled it in (directly or transitively), top `limit` each."""
     if _skip(q):
         return []
-    sql = f"""WITH RECURSIVE {_sessions(q, _has_requires(con))},
+    ctes, params = _sessions(con, q)
+    sql = f"""WITH RECURSIVE {ctes},
       reach AS (
         SELECT sk, project AS root, project AS node FROM roles WHERE NOT dep
         UNION
@@ -157,7 +138,7 @@ def pulled_in_by(con: duckdb.DuckDBPyConnection, q: Query, limit: int = 10) -> l
         SELECT *, row_number() OVER (PARTITION BY project ORDER BY n DESC, root) AS rank FROM counted
         WHERE ?::VARCHAR IS NULL OR project = ?::VARCHAR)
       WHERE rank <= ? ORDER BY project, n DESC, root"""  # noqa: S608 - constants only
-    rows = con.execute(sql, [*_params(q), q.project, q.project, limit]).fetchall()
+    rows = con.execute(sql, [*params, q.project, q.project, limit]).fetchall()
     return [PulledRow(r[0], r[1], int(r[2])) for r in rows]
 
 
@@ -165,11 +146,12 @@ def alongside(con: duckdb.DuckDBPyConnection, q: Query, limit: int = 10) -> list
     """Per project, the names most often installed or asked for in the same sessions, top `limit`."""
     if _skip(q):
         return []
-    sql = f"""WITH {_sessions(q, _has_requires(con))},
+    ctes, params = _sessions(con, q)
+    sql = f"""WITH {ctes},
       names AS (
         SELECT DISTINCT sk, project AS name, true AS served FROM installed
         UNION
-        SELECT DISTINCT sk, project, false FROM k WHERE kind = 'index-miss'
+        SELECT DISTINCT sk, project, false FROM k WHERE miss
       ),
       pairs AS (
         SELECT i.project, n.name, bool_or(n.served) AS served, count(DISTINCT i.sk) AS n
@@ -180,5 +162,5 @@ def alongside(con: duckdb.DuckDBPyConnection, q: Query, limit: int = 10) -> list
       SELECT project, name, n, served FROM (
         SELECT *, row_number() OVER (PARTITION BY project ORDER BY n DESC, name) AS rank FROM pairs)
       WHERE rank <= ? ORDER BY project, n DESC, name"""  # noqa: S608 - constants only
-    rows = con.execute(sql, [*_params(q), q.project, q.project, limit]).fetchall()
+    rows = con.execute(sql, [*params, q.project, q.project, limit]).fetchall()
     return [AlongsideRow(r[0], r[1], int(r[2]), bool(r[3])) for r in rows]

@@ -307,3 +307,33 @@ def source_days_sql(rel: str) -> str:
 SELECT day, ecosystem, source_id, sum(downloads)::BIGINT AS downloads, sum(installs)::BIGINT AS installs,
   sum(requests)::BIGINT AS requests, max(max_file_downloads) AS max_file_downloads
 FROM ({rel}) GROUP BY day, ecosystem, source_id"""  # noqa: S608
+
+
+def session_projects_sql() -> str:
+    """Per (day, resolver session, project, version): what the session downloaded (`dl`) or asked
+    of the gateway in vain (`miss`: `index-miss`, a name it does not serve), Python only.
+
+    Sessions are cut as for installs (`SESSION_GAP_S`, one source and User-Agent) but over every
+    request, names the gateway does not serve included; `sk` identifies the session. The
+    dependency insights join these rows with the Requires-Dist cache at query time, so metadata
+    read after a day was rolled up still counts. `automated` as in `sessions_sql`.
+    """
+    part = "PARTITION BY source_id, user_agent ORDER BY ts, id"
+    return f"""
+WITH s AS (
+  SELECT *, sum(new) OVER ({part} ROWS UNBOUNDED PRECEDING) AS sno FROM (
+    SELECT *, {DOWNLOAD} AS dl,
+      CASE WHEN ts - lag(ts) OVER ({part}) < INTERVAL {SESSION_GAP_S} SECOND THEN 0 ELSE 1 END AS new
+    FROM events WHERE {_RANGE} AND {ECOSYSTEM} = 'python' AND project IS NOT NULL AND source_id IS NOT NULL
+  )
+),
+a AS (
+  SELECT day AS a_day, source_id AS a_source, automated
+  FROM ({source_day_sql("SELECT * FROM s WHERE kind <> 'index-miss'")})
+)
+SELECT {DAY_OF.format("s.ts")} AS day, 'python' AS ecosystem, hash(s.source_id, s.user_agent, s.sno) AS sk,
+  s.project, CASE WHEN s.dl THEN s.version END AS version, bool_or(s.dl) AS dl,
+  bool_or(s.kind = 'index-miss') AS miss, coalesce(any_value(a.automated), false) AS automated
+FROM s LEFT JOIN a ON a.a_source = s.source_id AND a.a_day = {DAY_OF.format("s.ts")}
+WHERE s.dl OR s.kind = 'index-miss'
+GROUP BY ALL"""  # noqa: S608 - constants only
