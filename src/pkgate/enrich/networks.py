@@ -74,7 +74,15 @@ class BuiltinNetworks:
     """Address -> (asn, org) from the bundled database; never raises, never goes online."""
 
     def __init__(self) -> None:
-        self._db = _open()
+        self._opened = False
+        self._handle: plevin.Plevin | None = None
+
+    @property
+    def _db(self) -> plevin.Plevin | None:
+        """Opened on first use (0.2 s): a process that never sees a public address never pays."""
+        if not self._opened:
+            self._handle, self._opened = _open(), True
+        return self._handle
 
     @property
     def available(self) -> bool:
@@ -82,14 +90,16 @@ class BuiltinNetworks:
 
     @property
     def built(self) -> str | None:
-        """The day the database was built (freshness, for `pkgate config` and docs)."""
-        return None if self._db is None else self._db.built
+        """The day the database was built (its freshness)."""
+        db = self._db
+        return None if db is None else db.built
 
     def lookup(self, ip: str) -> NetworkFacts:
-        if self._db is None:
+        db = self._db
+        if db is None:
             return NetworkFacts(None, None)
         try:
-            network = self._db.lookup(ip).network  # dns=False: nothing leaves the machine
+            network = db.lookup(ip).network  # dns=False: nothing leaves the machine
         except Exception:  # a reader bug must not lose the request's event
             log.exception("bundled network lookup failed")
             return NetworkFacts(None, None)
@@ -102,10 +112,11 @@ class BuiltinNetworks:
 
     def connection(self, asn: int) -> str | None:
         """The connection type of an ASN (None: unknown)."""
-        if self._db is None or not 0 < asn <= _MAX_ASN:
+        db = self._db
+        if db is None or not 0 < asn <= _MAX_ASN:
             return None
         try:
-            found = self._db.system(asn)
+            found = db.system(asn)
         except Exception:
             log.exception("bundled network lookup failed")
             return None
