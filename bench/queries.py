@@ -24,11 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import msgspec
 
 from pkgate import insights as ins
+from pkgate.insights.deps import alongside, dependencies, pulled_in_by
 from pkgate.insights.reach import extent, release_curves, version_country
 from pkgate.insights.registry import projects
 from pkgate.store import ensure_schema
+from pkgate.store.deps import ensure_requires
 from pkgate.store.rollups import refresh_rollups
 from pkgate.store.sketches import ensure_sketches
 
@@ -186,7 +189,19 @@ def build(con: duckdb.DuckDBPyConnection, events: int, days: int, unrolled: int)
     t = time.perf_counter()
     _sketches(con)
     timings["sketches"] = time.perf_counter() - t
+    _requires(con)
     return timings
+
+
+def _requires(con: duckdb.DuckDBPyConnection) -> None:
+    """Requires-Dist for every downloaded version, as the loader side would have read it: each
+    project requires two others of the synthetic set (what the dependency queries join)."""
+    ensure_requires(con)
+    con.execute("""
+INSERT OR REPLACE INTO dist_requires
+SELECT project, version, any_value(filename), 'ok',
+  ['project-' || (hash(project) % 5000), 'project-' || (hash(project, 1) % 5000)], now()
+FROM events WHERE kind = 'file' AND version IS NOT NULL GROUP BY project, version""")
 
 
 def _sketches(con: duckdb.DuckDBPyConnection) -> None:
@@ -218,7 +233,12 @@ def queries(top_project: str) -> dict[str, Callable[[duckdb.DuckDBPyConnection],
     month = ins.Query(since=END - dt.timedelta(days=30), until=END)
     proj = ins.Query(since=month.since, until=END, project=top_project)
     week = ins.Query(since=END - dt.timedelta(days=7), until=END, project=top_project)
+    # what reports run by default: mirrors, bots and CI left out
+    people, people_proj = (msgspec.structs.replace(q, all_sources=False) for q in (month, proj))
     return {
+        "downloads(all,people)": lambda c: ins.downloads(c, people),
+        "uniques(all,client,week,people)": lambda c: ins.uniques(c, people, "client", "week"),
+        "breakdown(project,installer,people)": lambda c: ins.breakdown(c, people_proj, "installer"),
         "downloads(all)": lambda c: ins.downloads(c, month),
         "downloads(project)": lambda c: ins.downloads(c, proj),
         "daily(project)": lambda c: ins.downloads_daily(c, proj),
@@ -242,6 +262,10 @@ def queries(top_project: str) -> dict[str, Callable[[duckdb.DuckDBPyConnection],
         "version_country(project)": lambda c: version_country(c, proj),
         "version_country(all)": lambda c: version_country(c, month),
         "release_curves(project)": lambda c: release_curves(c, proj),
+        "dependencies(all,people)": lambda c: dependencies(c, people),
+        "dependencies(project,people)": lambda c: dependencies(c, people_proj),
+        "pulled_in_by(all,people)": lambda c: pulled_in_by(c, people),
+        "alongside(project,people)": lambda c: alongside(c, people_proj),
     }
 
 

@@ -30,12 +30,14 @@ from pkgate.edge.clientip import ClientIP
 from pkgate.edge.published import ACTIVE_ENV, check_reloadable, publish, read_source
 from pkgate.edge.secret import load_secret
 from pkgate.enrich.geo import GeoLookup
+from pkgate.enrich.metadata import MetadataFetcher, UpstreamSite
 from pkgate.enrich.sources import SourceHasher
 from pkgate.errors import ConfigError, FleetError, PkgateError, StoreError
 from pkgate.events import now_us
 from pkgate.events.spool import seal_all
 from pkgate.extras import require
 from pkgate.store import Loader
+from pkgate.store.deps import refresh_requires
 from pkgate.store.rebuild import local_loader
 from pkgate.store.rollups import apply_retention, refresh_rollups
 
@@ -55,7 +57,9 @@ def preflight(cfg: Config) -> None:
     """Fail fast, with the key named, on config that only the workers would otherwise trip over."""
     ClientIP(cfg.privacy.trusted_proxies, header=cfg.privacy.forwarded_header)
     GeoLookup(
-        Path(cfg.privacy.asn_db) if cfg.privacy.asn_db else None, [Path(p) for p in cfg.privacy.cloud_ranges]
+        Path(cfg.privacy.asn_db) if cfg.privacy.asn_db else None,
+        [Path(p) for p in cfg.privacy.cloud_ranges],
+        builtin_asn=False,  # nothing to check in the bundled database; do not load it here
     ).close()
     for name, up in cfg.upstreams.items():
         config_mod.credentials(name, up)  # set in this environment? (workers inherit it)
@@ -119,10 +123,17 @@ class StoreConsumer:
     """Loads the spool into the local store; keeps its rollups fresh (at most every
     `max(300 s, 10 x the last refresh)`) and applies retention hourly."""
 
-    def __init__(self, loader: Loader, retention_days: int = 0, alerts: AlertRunner | None = None) -> None:
+    def __init__(
+        self,
+        loader: Loader,
+        retention_days: int = 0,
+        alerts: AlertRunner | None = None,
+        metadata: MetadataFetcher | None = None,
+    ) -> None:
         self.loader = loader
         self.retention_days = retention_days
         self.alerts = alerts
+        self.metadata = metadata
         self._next_rollup = 0.0
         self._next_retention = 0.0
 
@@ -135,6 +146,7 @@ class StoreConsumer:
         now = time.monotonic()
         if now < self._next_rollup and (not self.retention_days or now < self._next_retention):
             return
+        self._requires()
         con = self.loader.connect()
         try:
             started = time.monotonic()
@@ -153,7 +165,18 @@ class StoreConsumer:
         finally:
             con.close()
 
+    def _requires(self) -> None:
+        """Requires-Dist of newly downloaded versions (bounded in count and time; the store is
+        closed while the upstreams answer, and a failure only costs this round)."""
+        if self.metadata is None:
+            return
+        try:
+            refresh_requires(self.loader.connect, self.metadata)
+        except Exception:
+            log.exception("reading dependency metadata failed")
+
     def finish(self) -> None:
+        self._requires()
         con = self.loader.connect()
         try:
             refresh_rollups(con)
@@ -161,7 +184,19 @@ class StoreConsumer:
             con.close()
 
     def close(self) -> None:
-        pass
+        if self.metadata is not None:
+            self.metadata.close()
+
+
+def metadata_fetcher(cfg: Config) -> MetadataFetcher | None:
+    """The fetcher of dependency metadata from the configured upstreams (None: switched off)."""
+    if not cfg.storage.dependency_metadata:
+        return None
+    sites = {
+        name: UpstreamSite(up.url if up.url.endswith("/") else up.url + "/", config_mod.credentials(name, up))
+        for name, up in cfg.upstreams.items()
+    }
+    return MetadataFetcher(sites, cfg.gateway.default_upstream)
 
 
 class FleetConsumer:
@@ -199,7 +234,9 @@ def spool_consumer(cfg: Config) -> Consumer:
             )
         )
     # keeps loaded segments; rebuilds a damaged store (store.rebuild)
-    return StoreConsumer(local_loader(cfg), cfg.storage.retention_days, alert_runner(cfg))
+    return StoreConsumer(
+        local_loader(cfg), cfg.storage.retention_days, alerts=alert_runner(cfg), metadata=metadata_fetcher(cfg)
+    )
 
 
 def alert_runner(cfg: Config) -> AlertRunner | None:

@@ -20,7 +20,7 @@ def test_plan_is_ordered_deterministic_and_has_every_client() -> None:
     assert visits == plan(PROJECTS, START, 3, START + 3 * DAY_US)
     assert [v.ts_us for v in visits] == sorted(v.ts_us for v in visits)
     kinds = {v.client.split("-")[0] for v in visits}
-    assert kinds == {"prod", "ci", "dev", "mirror", "one", "aggressive"}
+    assert kinds == {"prod", "ci", "dev", "mirror", "bot", "one", "aggressive"}
     assert sum(v.client == "aggressive" for v in visits) == 360
     prod = [v for v in visits if v.client == "prod"]
     assert sum(v.revalidate for v in prod) == len(prod) - 3  # one fresh download a day, then 304s

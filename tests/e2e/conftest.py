@@ -44,6 +44,8 @@ HOP_BY_HOP: Final = frozenset(
     | {"upgrade", "content-length"}
 )
 TIMEOUT: Final = 120.0
+#: Environment variables from which pip and uv report `"ci": true` in their User-Agent.
+CI_FLAGS: Final = ("CI", "BUILD_ID", "BUILD_BUILDID", "PIP_IS_CI", "GITHUB_ACTIONS", "GITLAB_CI")
 
 
 # --- upstreams -------------------------------------------------------------------------------
@@ -94,10 +96,18 @@ def static_json_index(static_root: Path) -> Iterator[StaticIndex]:
 
 
 class RecordingProxy:
-    """Forward every request to a local port unchanged (Host included); record what was answered."""
+    """Forward every request to a local port unchanged (Host included); record what was answered.
 
-    def __init__(self, target_port: int) -> None:
+    With `source` (a loopback address such as 127.0.5.1) it connects from that address, so the
+    gateway sees a client of its own there: several "machines" on one host. With `forwarded_for` it
+    is a reverse proxy saying the client is at that (public) address (`X-Forwarded-For`), which a
+    gateway that trusts 127.0.0.1 (`privacy.trusted_proxies`) believes.
+    """
+
+    def __init__(self, target_port: int, source: str | None = None, forwarded_for: str | None = None) -> None:
         self.target_port = target_port
+        self.source = source
+        self.forwarded_for = forwarded_for
         self._log: list[Request] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -122,7 +132,14 @@ class RecordingProxy:
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else None
         headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP_BY_HOP}
-        conn = http.client.HTTPConnection("127.0.0.1", self.target_port, timeout=30)
+        if self.forwarded_for:
+            headers["X-Forwarded-For"] = self.forwarded_for
+        conn = http.client.HTTPConnection(
+            "127.0.0.1",
+            self.target_port,
+            timeout=30,
+            source_address=(self.source, 0) if self.source else None,
+        )
         try:
             conn.request(handler.command, handler.path, body=body, headers=headers)
             resp = conn.getresponse()
@@ -176,7 +193,7 @@ def _clean_env() -> dict[str, str]:
 class Gateway:
     """`pkgate serve` in a subprocess with its own data dir; `url` is the proxied simple index."""
 
-    def __init__(self, workdir: Path, upstream_url: str, load_interval: float = 0.2) -> None:
+    def __init__(self, workdir: Path, upstream_url: str, load_interval: float = 0.2, extra: str = "") -> None:
         self.workdir = workdir
         self.port = free_port()
         self.config = workdir / "pkgate.toml"
@@ -188,7 +205,7 @@ class Gateway:
             "[upstreams.local]\n"
             f'url = "{upstream_url}"\n'
             "[storage]\n"
-            f'data_dir = "{workdir / "data"}"\nload_interval = {load_interval}\n'
+            f'data_dir = "{workdir / "data"}"\nload_interval = {load_interval}\n' + extra
         )
         self._launch()
 
@@ -289,7 +306,7 @@ class Gateway:
 
 
 class StartGateway(Protocol):
-    def __call__(self, upstream_url: str, load_interval: float = 0.2) -> Gateway: ...
+    def __call__(self, upstream_url: str, load_interval: float = 0.2, extra: str = "") -> Gateway: ...
 
 
 @pytest.fixture
@@ -297,10 +314,11 @@ def start_gateway(tmp_path: Path) -> Iterator[StartGateway]:
     """Factory: a fresh gateway (own port, data dir, proxy) for one upstream URL; stopped after."""
     started: list[Gateway] = []
 
-    def start(upstream_url: str, load_interval: float = 0.2) -> Gateway:
+    def start(upstream_url: str, load_interval: float = 0.2, extra: str = "") -> Gateway:
+        """`extra`: more TOML appended to the config (whole sections)."""
         workdir = tmp_path / f"gateway{len(started)}"
         workdir.mkdir()
-        gateway = Gateway(workdir, upstream_url, load_interval)
+        gateway = Gateway(workdir, upstream_url, load_interval, extra)
         started.append(gateway)
         return gateway
 
@@ -336,6 +354,8 @@ class Clients:
             UV_NO_PROGRESS="1",
             XDG_CONFIG_HOME=str(self.root / "xdg-config"),
         )
+        for flag in CI_FLAGS:  # pip and uv put a CI flag in their User-Agent from these: a CI run of
+            env.pop(flag, None)  # the suite must not turn every test client into "CI" (left out of reports)
         return env
 
     def fresh_venv(self, path: Path) -> Path:

@@ -95,6 +95,13 @@ try {
   await page.waitForFunction(() => !location.search.includes("since=2026-03-03") && document.body.dataset.state === "ready");
   out.steps.back = await observe();
 
+  // The switch puts mirrors, bots and CI back into every report that takes it.
+  await page.selectOption("#project", "");
+  await page.waitForFunction(() => location.pathname === "/dashboard" && document.body.dataset.state === "ready");
+  await page.check("#all-sources");
+  await page.waitForFunction(() => location.search.includes("all=1") && document.body.dataset.state === "ready");
+  out.steps.everyone = await observe();
+
   // No range in the link: the dashboard fits it to the data (extent), not to the last 30 days.
   await page.goto(`${base}/dashboard`);
   await page.waitForFunction(() => location.search.includes("since=") && document.body.dataset.state === "ready");

@@ -20,7 +20,7 @@ from pkgate.events import Event
 from pkgate.store import connect, ensure_schema, insert_events
 from pkgate.web import create_app
 from pkgate.web.serve import BackgroundServer
-from tests.web.conftest import TOKEN, sample_events
+from tests.web.conftest import TOKEN, _ev, sample_events
 
 pytestmark = pytest.mark.e2e
 
@@ -36,13 +36,28 @@ ADDRESSES: Final = {
     "aaaa03": "10.0.1.3",
     "bbbb01": "10.0.2.1",
     "bbbb02": "10.0.2.2",
+    "cccc01": "10.0.3.1",
 }
+#: One bandersnatch download of six 1.16.0 on day 1: a mirror, left out of reports by default.
+MIRROR: Final = msgspec.structs.replace(
+    _ev(0, 13, "file", 302, "six", "1.16.0", "cccc01"),
+    user_agent="bandersnatch/6.5.0 (CPython 3.12.4-final0, Linux x86_64)",
+)
+
+
+#: Networks of the sample's sources: aaaa* at Cloudflare (AS13335, hosting), bbbb* at Comcast (an ISP).
+ASNS: Final = {"aaaa": 13335, "bbbb": 7922, "cccc": 7922}
 
 
 def with_marks(events: list[Event], keys: Path) -> list[Event]:
-    """The HLL marks the edge would have added (the sample has source ids but no addresses)."""
+    """The HLL marks and ASN the edge would have added (the sample has source ids but no addresses)."""
     h = SourceHasher(keys)
-    return [msgspec.structs.replace(e, marks=h.marks(ADDRESSES[e.source_id or ""], e.ts_us)) for e in events]
+    return [
+        msgspec.structs.replace(
+            e, marks=h.marks(ADDRESSES[e.source_id or ""], e.ts_us), asn=ASNS[(e.source_id or "")[:4]]
+        )
+        for e in events
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +66,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundServe
     con = connect(path)
     try:
         ensure_schema(con)
-        insert_events(con, with_marks(sample_events(), path.parent / "keys"))
+        insert_events(con, with_marks([*sample_events(), MIRROR], path.parent / "keys"))
     finally:
         con.close()
     srv = BackgroundServer(create_app(path, TOKEN)).start()
@@ -112,10 +127,17 @@ def test_charts_show_the_store_numbers(seen: dict[str, Any]) -> None:
     assert (installers["labels"], installers["datasets"][0]["data"]) == (["pip"], [6])
     countries = step["charts"]["chart-breakdown-country"]
     assert (countries["labels"], countries["datasets"][0]["data"]) == (["DE"], [6])
+    # six's 4 downloads came from Cloudflare's network, flask's 2 from Comcast's
+    kinds = step["charts"]["chart-breakdown-connection"]
+    assert (kinds["labels"], kinds["datasets"][0]["data"]) == (["hosting", "isp"], [4, 2])
+    signals = step["charts"]["chart-breakdown-ci_signal"]
+    assert (signals["labels"], signals["datasets"][0]["data"]) == (["none"], [6])
     assert step["charts"]["chart-behaviour"]["labels"] == step["behaviourRows"]
-    assert sum(step["charts"]["chart-behaviour"]["datasets"][0]["data"]) == 6  # source-days with requests
-    assert step["heavyRows"] == 6
-    assert step["concentration"].endswith("of 6 downloads")
+    # behaviour and heavy hitters are about every source: the mirror is there
+    assert sum(step["charts"]["chart-behaviour"]["datasets"][0]["data"]) == 7  # source-days with requests
+    assert "mirror" in step["behaviourRows"]
+    assert step["heavyRows"] == 7
+    assert step["concentration"].endswith("of 7 downloads")
     for chart in step["charts"].values():
         assert chart["painted"] > 1000, "the canvas stayed blank"
 
@@ -170,18 +192,60 @@ def test_unique_sources_front_and_centre(seen: dict[str, Any], server: Backgroun
     tiles = step["tiles"]
     assert tiles["unique_sources_per_day"] == "3"
     assert tiles["unique_networks_per_day"] == "1.5"
-    assert tiles["unique_sources_week"] == "5"
+    # the week had a mirror: its sketch counts everyone, so it is not shown for people only
+    assert tiles["unique_sources_week"] == "—"
     assert tiles["downloads_per_source"] == "1"
     assert tiles["installs_per_source"] == "1"
     uniq = series(step, "chart-uniques")
     assert uniq["Unique sources"][:4] == [0, 3, 3, 0]
     assert uniq["Unique networks"][:4] == [0, 1, 2, 0]
-    assert uniq["Unique sources in the week (HLL)"][:3] == [None, 5, None]
+    assert uniq["Unique sources in the week (HLL)"][:3] == [None, None, None]
     # the same numbers as the API
     days = {r["period"]: r["unique_sources"] for r in api(server, "uniques", **RANGE) if r["project"] is None}
     assert days == {"2026-03-02": 3, "2026-03-03": 3}
     weeks = [r for r in api(server, "uniques", period="week", **RANGE) if r["project"] is None]
-    assert [(r["period"], r["unique_sources"], r["sources"]) for r in weeks] == [("2026-03-02", 5, 6)]
+    assert [(r["period"], r["unique_sources"], r["sources"]) for r in weeks] == [("2026-03-02", None, 6)]
+
+
+def test_root_and_dependency_installs(seen: dict[str, Any], server: BackgroundServer) -> None:
+    """By hand: six was installed in 4 sessions (3 on day 1, 1 on day 2), flask in 2; no metadata is
+    stored, so every install is a root. With the switch, the mirror's session of six is back."""
+    deps = seen["steps"]["all"]["charts"]["chart-dependencies"]
+    assert deps["labels"] == ["six", "flask"]
+    assert series(seen["steps"]["all"], "chart-dependencies") == {
+        "As a root": [4, 2],
+        "As a dependency": [0, 0],
+    }
+    rows = api(server, "dependencies", **RANGE)
+    assert [(r["project"], r["root"], r["dependency"]) for r in rows] == [("six", 4, 0), ("flask", 2, 0)]
+    assert series(seen["steps"]["everyone"], "chart-dependencies")["As a root"] == [5, 2]
+    assert deps["painted"] > 1000
+
+
+def test_the_switch_puts_mirrors_back(seen: dict[str, Any], server: BackgroundServer) -> None:
+    """By hand: with the mirror, 7 downloads (6 by pip, 1 by bandersnatch), 7 source-days, and 6
+    distinct sources in the week (aaaa01-03, bbbb01-02, cccc01)."""
+    step = seen["steps"]["everyone"]
+    assert step["url"] == "/dashboard?since=2026-03-01&until=2026-03-09&all=1"
+    assert step["tiles"]["downloads"] == "7"
+    assert step["tiles"]["unique_sources_week"] == "6"
+    assert series(step, "chart-daily")["Downloads"][:4] == [0, 4, 3, 0]
+    installers = step["charts"]["chart-breakdown-installer"]
+    assert dict(zip(installers["labels"], installers["datasets"][0]["data"], strict=True)) == {
+        "pip": 6,
+        "bandersnatch": 1,
+    }
+    # the same numbers as the API with the switch
+    everyone = {"all_sources": "true", **RANGE}
+    assert sum(r["downloads"] for r in api(server, "downloads", **everyone)) == 7
+    weeks = [r for r in api(server, "uniques", period="week", **everyone) if r["project"] is None]
+    assert [(r["period"], r["unique_sources"], r["sources"]) for r in weeks] == [("2026-03-02", 6, 7)]
+    by = {r["value"]: r["downloads"] for r in api(server, "breakdown", by="installer", **everyone)}
+    assert by == {"pip": 6, "bandersnatch": 1}
+    kinds = step["charts"]["chart-breakdown-connection"]
+    api_kinds = {r["value"]: r["downloads"] for r in api(server, "breakdown", by="connection", **everyone)}
+    assert api_kinds == {"hosting": 4, "isp": 3}  # the mirror (cccc01) is on Comcast's network too
+    assert dict(zip(kinds["labels"], kinds["datasets"][0]["data"], strict=True)) == api_kinds
 
 
 def test_version_by_country_and_release_curves(seen: dict[str, Any], server: BackgroundServer) -> None:

@@ -49,7 +49,7 @@ def asn_db(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
 
 
 def test_country_offline_and_none_for_private_space() -> None:
-    geo = GeoLookup()
+    geo = GeoLookup(builtin_asn=False)
     assert geo.lookup("8.8.8.8") == ("US", None, None, None)
     assert geo.lookup("::ffff:8.8.8.8")[0] == "US"
     assert geo.lookup("2001:4860:4860::8888")[0] == "US"
@@ -106,7 +106,12 @@ def test_directory_as_database_is_a_config_error(tmp_path: pathlib.Path) -> None
 def test_cloud_ranges_apply(tmp_path: pathlib.Path) -> None:
     ranges = tmp_path / "cloudflare.txt"
     ranges.write_text("1.1.1.0/24\n")
-    assert GeoLookup(cloud_ranges=[ranges]).lookup("1.1.1.1") == ("AU", None, None, "cloudflare")
+    assert GeoLookup(cloud_ranges=[ranges], builtin_asn=False).lookup("1.1.1.1") == (
+        "AU",
+        None,
+        None,
+        "cloudflare",
+    )
 
 
 def test_enricher_facts(tmp_path: pathlib.Path, asn_db: pathlib.Path) -> None:

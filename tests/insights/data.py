@@ -16,10 +16,12 @@ from typing import Any, Final
 
 import duckdb
 
+from pkgate.enrich.metadata import Fetched
 from pkgate.events import Event
 from pkgate.events.model import new_id
 from pkgate.insights import Query
 from pkgate.store import ensure_schema, insert_events
+from pkgate.store.deps import record_requires
 from pkgate.store.rollups import refresh_rollups
 
 PIP: Final = "pip/24.0 " + json.dumps(
@@ -110,6 +112,8 @@ def build(mode: str) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     ensure_schema(con)
     insert_events(con, day12())
+    # what the loader side would have read: in C's session, django 4.0.0 pulls six in
+    record_requires(con, [("django", "4.0.0", "django-4.0.0-py3-none-any.whl", Fetched("ok", ("six",)))])
     if mode == "mixed":
         refresh_rollups(con)
     insert_events(con, day3())

@@ -13,9 +13,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pkgate.insights import CLASSES, Features, Query, Request, Thresholds, behaviour, behaviour_summary
-from pkgate.insights.behaviour import class_sql, classify, classify_features, features
+from pkgate.insights.behaviour import (
+    class_sql,
+    classify,
+    classify_features,
+    features,
+    is_automated,
+)
 from pkgate.store import ensure_schema, insert_events
 from pkgate.store.aggregates import sources_sql
+from pkgate.store.classes import automated_sql
 from tests.insights.data import ALL, D1, D3, MODES, build, ev
 
 DAY = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
@@ -106,8 +113,8 @@ def test_other_classes() -> None:
     assert classify(series(builds)) == "ci"  # scheduled builds that download afresh each time
     assert classify(series(POLLING, ua_category="mirror")) == "mirror"
     many = [Request(ts=DAY + dt.timedelta(seconds=i), status=200, project=f"p{i}") for i in range(20)]
-    assert classify(many) == "mirror"
-    assert classify(many, Thresholds(mirror_projects=21)) == "one-off"
+    assert classify(many) == "one-off"  # one install of a large environment, not a mirror
+    assert classify(many, Thresholds(mirror_projects=20)) == "mirror"
     assert classify([]) == "one-off"
 
 
@@ -124,6 +131,10 @@ features_st = st.builds(
     ci=st.booleans(),
     regularity=st.none() | st.sampled_from([0.0, 0.5, 0.75, 0.8, 1.0]),
     cv=st.none() | st.floats(0, 3),
+    bot_ua=st.booleans(),
+    download_projects=st.integers(0, 8),
+    files=st.integers(0, 30),
+    missing=st.integers(0, 30),
 )
 
 
@@ -133,10 +144,11 @@ def test_sql_rules_equal_python_rules(fs: list[Features]) -> None:
     con = duckdb.connect()
     con.execute(
         "CREATE TABLE f (i INT, requests INT, runs INT, download_runs INT, not_modified INT, "
-        "versions INT, projects INT, mirror_ua BOOL, ci BOOL, regularity DOUBLE)"
+        "versions INT, projects INT, mirror_ua BOOL, ci BOOL, regularity DOUBLE, bot_ua BOOL, "
+        "download_projects INT, files INT, missing INT)"
     )
     con.executemany(
-        "INSERT INTO f VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO f VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             [
                 i,
@@ -149,15 +161,22 @@ def test_sql_rules_equal_python_rules(fs: list[Features]) -> None:
                 f.mirror_ua,
                 f.ci,
                 f.regularity,
+                f.bot_ua,
+                f.download_projects,
+                f.files,
+                f.missing,
             ]
             for i, f in enumerate(fs)
         ],
     )
     got = con.execute(
-        f"SELECT {class_sql()} FROM (SELECT *, not_modified / requests AS revalidated, "  # noqa: S608
-        "download_runs / runs AS fresh FROM f) ORDER BY i"
+        f"SELECT {class_sql()}, {automated_sql()} FROM (SELECT *, not_modified / requests AS revalidated, "  # noqa: S608
+        "download_runs / runs AS fresh, CASE WHEN download_projects > 0 THEN files / download_projects END "
+        "AS files_per_project, CASE WHEN projects > 0 THEN missing / projects END AS missing_share FROM f) "
+        "ORDER BY i"
     ).fetchall()
     assert [g[0] for g in got] == [classify_features(f) for f in fs]
+    assert [g[1] for g in got] == [is_automated(f) for f in fs]
     assert {g[0] for g in got} <= set(CLASSES)
 
 

@@ -81,3 +81,15 @@ def test_blocks() -> None:
     days = [D1, D2, D1 + dt.timedelta(days=2), D1 + dt.timedelta(days=3), D3]
     assert _blocks(days) == [(D1, D1 + dt.timedelta(days=2)), (D1 + dt.timedelta(days=3),) * 2, (D3, D3)]
     assert _blocks([]) == []
+
+
+def test_a_rollup_table_new_to_the_store_is_filled() -> None:
+    """A store rolled up by a version without `rollup_session_projects` gets it for every day that
+    still has its events (a new table must not read as "no sessions" for those days)."""
+    con = fresh()
+    refresh_rollups(con)
+    con.execute("DROP TABLE rollup_session_projects")
+    assert refresh_rollups(con).refreshed == [D1, D2, D3]
+    # (session, project, version) downloaded: a, b, d one each, c two; e's 30 downloads are 10 min
+    # apart, 30 sessions
+    assert con.execute("SELECT count(*) FROM rollup_session_projects").fetchone() == (35,)

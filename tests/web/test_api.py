@@ -73,7 +73,9 @@ async def test_every_api_route_answers_with_the_token(client: httpx.AsyncClient)
         body = resp.json()
         assert body["query"]["since"].startswith("2026-03-01T00:00:00")
         assert isinstance(body["rows"], list)
-        assert body["rows"], path
+        # the sample has no session with two projects: nothing is pulled in nor installed alongside
+        # (those are checked in tests/insights/test_deps.py and tests/e2e/test_deps.py)
+        assert body["rows"] or path in ("/api/pulled_in_by", "/api/alongside"), path
 
 
 async def test_downloads_numbers_come_from_the_store(client: httpx.AsyncClient) -> None:

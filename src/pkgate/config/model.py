@@ -93,6 +93,8 @@ class Storage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     load_interval: PositiveSeconds = 1.0
     segment_bytes: Annotated[int, msgspec.Meta(ge=4096, description="at least 4096 bytes")] = 64 * 1024 * 1024
     retention_days: Days = 0
+    #: Read the Requires-Dist of downloaded versions from the upstreams (off the request path).
+    dependency_metadata: bool = True
     #: Loaded spool segments are kept this long (and within the byte budget) so the store can be
     #: rebuilt from them; 0 deletes them once loaded.
     spool_retention_days: Annotated[
@@ -108,6 +110,7 @@ class Privacy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     forwarded_header: Literal["auto", "x-forwarded-for", "forwarded"] = "auto"
     asn_db: str = ""
     cloud_ranges: list[str] = msgspec.field(default_factory=list)
+    builtin_asn: bool = True
 
 
 class Fleet(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -3,7 +3,8 @@
 A seeded plan of `Visit`s over a few simulated days — the kinds of sources the insights tell apart:
 a production deploy polling on a schedule (mostly 304s), a CI job downloading fresh on every run from
 cloud addresses, developers on laptops in several countries (working hours, pip and uv, several
-versions), a mirror fetching whole projects daily, one-off installs, and one misconfigured source
+versions), a mirror fetching whole projects daily, a crawler reading every page, one-off installs,
+and one misconfigured source
 downloading the same file over and over. Addresses are public ones of those countries (so the
 offline country lookup has something to say); they are only ever sent as `X-Forwarded-For` to the
 local gateway, which hashes them.
@@ -65,6 +66,8 @@ def user_agent(installer: str, version: str, python: str, os_name: str, ci: bool
 
 
 MIRROR_UA: Final = "bandersnatch/6.5.0 (CPython 3.11.8-final0, Linux x86_64)"
+BOT_UA: Final = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+BOT_IP: Final = "66.249.66.1"  # a crawler's published range
 
 #: Developers' (country, address, OS, installer, python).
 _DEVS: Final = (
@@ -125,6 +128,9 @@ def plan(projects: dict[str, list[str]], start_us: int, days: int, now_us: int, 
                     base + 3 * HOUR_US + j * 5_000_000, "mirror", MIRROR_IP, MIRROR_UA, name, all_files=True
                 )
             )
+        # A crawler: every project page, no download, once a day at 05:00 (a bot by its User-Agent).
+        for j, name in enumerate(names):
+            out.append(Visit(base + 5 * HOUR_US + j * 2_000_000, "bot", BOT_IP, BOT_UA, name, download=False))
         # One-off installs from around the world.
         for _ in range(rnd.randrange(4, 9)):
             ip = rnd.choice(_ONE_OFF_NETS) + str(rnd.randrange(2, 250))

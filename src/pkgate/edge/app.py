@@ -81,6 +81,7 @@ class Worker:
             cfg.data_dir,
             asn_db=Path(cfg.privacy.asn_db) if cfg.privacy.asn_db else None,
             cloud_ranges=[Path(p) for p in cfg.privacy.cloud_ranges],
+            builtin_asn=cfg.privacy.builtin_asn,
         )
         recorder = Recorder(
             cfg.gateway_id,

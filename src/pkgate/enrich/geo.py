@@ -1,8 +1,10 @@
 """Facts about a client address, computed at the edge so that only they, never the address, are kept.
 
-Country comes from `iptocc` (offline, bundled RIR delegation data); ASN and organisation from an
-optional MaxMind-format database in the GeoLite2-ASN layout; the cloud provider from configured range
-files (`pkgate.enrich.clouds`). Private, loopback and other non-global addresses get no country, ASN
+Country comes from `iptocc` (offline, bundled RIR delegation data); ASN and organisation from a
+MaxMind-format database in the GeoLite2-ASN layout when one is configured (`privacy.asn_db`, the way
+to fresher or licensed data), else from the bundled network database (`pkgate.enrich.networks`,
+installed with pkgate; `privacy.builtin_asn = false` turns it off); the cloud provider from
+configured range files (`pkgate.enrich.clouds`). Nothing is ever looked up online. Private, loopback and other non-global addresses get no country, ASN
 or organisation: they say nothing about where a client is.
 """
 
@@ -19,6 +21,7 @@ import iptocc
 import msgspec
 
 from pkgate.enrich.clouds import CloudRanges
+from pkgate.enrich.networks import BuiltinNetworks
 from pkgate.enrich.sources import DAY_US, SourceHasher
 from pkgate.errors import ConfigError
 from pkgate.extras import require
@@ -74,8 +77,15 @@ def _open_asn_db(path: pathlib.Path) -> maxminddb.Reader:
 class GeoLookup:
     """Address -> (country, asn, org, cloud); every part is None when unknown, never an error."""
 
-    def __init__(self, asn_db: pathlib.Path | None = None, cloud_ranges: Sequence[pathlib.Path] = ()) -> None:
+    def __init__(
+        self,
+        asn_db: pathlib.Path | None = None,
+        cloud_ranges: Sequence[pathlib.Path] = (),
+        builtin_asn: bool = True,
+    ) -> None:
         self._asn = _open_asn_db(pathlib.Path(asn_db)) if asn_db is not None else None
+        # A configured database is the operator's choice: it alone answers, the bundled one is off.
+        self._builtin = BuiltinNetworks() if builtin_asn and self._asn is None else None
         self._damaged: type[Exception] = ValueError
         if self._asn is not None:
             import maxminddb
@@ -107,7 +117,10 @@ class GeoLookup:
 
     def _asn_of(self, addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> tuple[int | None, str | None]:
         if self._asn is None:
-            return None, None
+            if self._builtin is None:
+                return None, None
+            asn, org = self._builtin.lookup(str(addr))
+            return asn, org[:MAX_ORG] if org else None
         try:
             record = self._asn.get(addr)
         except (ValueError, self._damaged) as exc:
@@ -136,8 +149,9 @@ class Enricher:
         window_days: int | None = None,
         *,
         cache_size: int = 65536,
+        builtin_asn: bool = True,
     ) -> None:
-        self.geo = GeoLookup(asn_db, cloud_ranges)
+        self.geo = GeoLookup(asn_db, cloud_ranges, builtin_asn)
         # The hasher caches nothing itself: this cache holds whole facts.
         self.hasher = SourceHasher(pathlib.Path(data_dir) / "keys", window_days, cache_size=0)
         self._cache: OrderedDict[tuple[int, str], SourceFacts] = OrderedDict()

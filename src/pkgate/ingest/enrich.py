@@ -41,6 +41,7 @@ class IngestEnricher:
             cfg.data_dir,
             asn_db=Path(cfg.privacy.asn_db) if cfg.privacy.asn_db else None,
             cloud_ranges=[Path(p) for p in cfg.privacy.cloud_ranges],
+            builtin_asn=cfg.privacy.builtin_asn,
         )
         self.enricher.hasher = _RunKeyHasher(cfg.paths.keys, None, run_secret)
         # The hasher's newest day is today: days before yesterday never touch a key file, and a

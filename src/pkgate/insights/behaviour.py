@@ -7,8 +7,13 @@ computed from the runs, by SQL in the store (`pkgate.store.aggregates.sources_sq
 they exist once, as data (`rules()`), interpreted by `classify_features` in Python and compiled to
 a SQL CASE by `class_sql`, and tests check both agree:
 
-1. `mirror`    — the User-Agent is a mirror (bandersnatch, devpi, Nexus, ...) or the source
-                 requested at least `mirror_projects` projects that day;
+1. `mirror`    — the User-Agent is a mirror (bandersnatch, devpi, Nexus, ...), or the source
+                 walks projects and versions systematically whatever it claims to be: at least
+                 `mirror_projects` projects that day, or downloads from at least `walk_projects`
+                 projects with on average at least `walk_files` distinct files of each (an install
+                 takes one file per project, a mirror or a scanner takes every file);
+1b. `bot`      — the User-Agent is a crawler or scanner, or the source probes names: at least
+                 `probe_projects` projects of which at least `probe_missing` answered 404;
 2. `polling`   — production or CI polling: at least `poll_min_runs` runs, regular gaps between
                  runs (`regularity` >= `poll_regularity`: share of gaps within 20% of a whole
                  multiple of the median gap, so jitter and missed polls stay regular), mostly 304s
@@ -18,6 +23,9 @@ a SQL CASE by `class_sql`, and tests check both agree:
                  or regular runs where most runs download afresh (`fresh` >= `ci_fresh`);
 4. `one-off`   — at most `oneoff_max_runs` runs;
 5. `developer` — the rest: three or more irregular runs, typically several versions.
+
+Reports leave the source-days that are mirrors, bots or CI out by default (`automated`:
+the rules of those classes that look at the whole source-day, `pkgate.store.classes.automated_rules`).
 
 Working hours are not a rule: the store has UTC times only, and a client's time zone is unknown.
 """
@@ -36,21 +44,33 @@ import msgspec
 from pkgate.insights.coverage import daily
 from pkgate.insights.query import Query
 from pkgate.store.aggregates import CI_CLOUDS, REGULAR_TOLERANCE, RUN_GAP_S, behaviour_sql, sources_sql
-from pkgate.store.classes import CLASSES, Features, Thresholds, class_sql, classify_features, rules
+from pkgate.store.classes import (
+    CLASSES,
+    EXCLUDED,
+    Features,
+    Thresholds,
+    class_sql,
+    classify_features,
+    is_automated,
+    rules,
+)
 
 __all__ = [
     "CLASSES",
+    "EXCLUDED",
     "BehaviourRow",
     "BehaviourSummaryRow",
     "Features",
     "Request",
     "Thresholds",
+    "automated",
     "behaviour",
     "behaviour_summary",
     "class_sql",
     "classify",
     "classify_features",
     "features",
+    "is_automated",
     "rules",
 ]
 
@@ -111,12 +131,21 @@ def features(series: Sequence[Request], projects: int | None = None) -> Features
         ci=any(r.ci or r.cloud in CI_CLOUDS for r in reqs),
         regularity=regularity,
         cv=cv,
+        bot_ua=any(r.ua_category == "bot" for r in reqs),
+        download_projects=len({r.project for r in reqs if r.download and r.project}),
+        files=len({r.filename for r in reqs if r.download and r.filename}),
+        missing=len({r.project for r in reqs if r.status == 404 and r.project}),
     )
 
 
 def classify(series: Sequence[Request], t: Thresholds = Thresholds()) -> str:  # noqa: B008
     """The behaviour class of one source's requests of one day."""
     return classify_features(features(series), t)
+
+
+def automated(series: Sequence[Request], t: Thresholds = Thresholds()) -> bool:  # noqa: B008
+    """Whether reports leave this source-day out by default: a mirror, a bot or CI."""
+    return is_automated(features(series), t)
 
 
 class BehaviourRow(msgspec.Struct):

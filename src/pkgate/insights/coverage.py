@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import duckdb
 
 from pkgate.insights.query import Query
+from pkgate.store.aggregates import SCOPED
 from pkgate.store.rollups import has_rollups
 
 
@@ -63,7 +64,10 @@ def daily(con: duckdb.DuckDBPyConnection, q: Query, table: str, sql: str) -> tup
     """A SQL relation (and its parameters) of `table`'s rows for the query's range.
 
     `table` must be a rollup table and `sql` the aggregate query that fills it (constants only).
-    The query's ecosystem filter is applied here, once for every insight.
+    The query's ecosystem filter and its `all_sources` switch are applied here, once for every
+    insight: rows of a `SCOPED` table come in both scopes (pick one; rows stored before scopes
+    existed have none and count in both), other tables' rows are split by `automated` (NULL:
+    stored before the split, counted as people).
     """
     cov = coverage(con, q)
     parts: list[str] = []
@@ -77,7 +81,11 @@ def daily(con: duckdb.DuckDBPyConnection, q: Query, table: str, sql: str) -> tup
         parts.append(sql)
         params += [start, end]
     union = " UNION ALL BY NAME ".join(f"({p})" for p in parts)
+    if table in SCOPED:
+        scope = "scope IS DISTINCT FROM " + ("'people'" if q.all_sources else "'all'")
+    else:
+        scope = "true" if q.all_sources else "automated IS NOT TRUE"
     if q.ecosystem is None:
-        return union, params
-    sql = f"SELECT * FROM ({union}) WHERE coalesce(ecosystem, 'python') = ?::VARCHAR"  # noqa: S608
+        return f"SELECT * FROM ({union}) WHERE {scope}", params  # noqa: S608
+    sql = f"SELECT * FROM ({union}) WHERE {scope} AND coalesce(ecosystem, 'python') = ?::VARCHAR"  # noqa: S608
     return sql, [*params, q.ecosystem]

@@ -9,12 +9,17 @@ import msgspec
 
 class Query(msgspec.Struct, frozen=True, kw_only=True):
     """Events with `since <= ts < until` (UTC), optionally of one (normalised) project and one
-    ecosystem (`python`, `npm`, ...; None: all of them)."""
+    ecosystem (`python`, `npm`, ...; None: all of them).
+
+    `all_sources` False leaves out the source-days that are mirrors, bots or CI (the reports'
+    default, `pkgate.store.classes.EXCLUDED`); True, the default here, counts everyone.
+    """
 
     since: dt.datetime
     until: dt.datetime
     project: str | None = None
     ecosystem: str | None = None
+    all_sources: bool = True
 
     @classmethod
     def last_days(cls, days: int, project: str | None = None, now: dt.datetime | None = None) -> Query:

@@ -14,6 +14,7 @@ from pkgate.insights.adoption import PERIODS as ADOPTION_PERIODS
 from pkgate.insights.adoption import AdoptionRow, FirstSeenRow, adoption, first_seen
 from pkgate.insights.behaviour import CLASSES, BehaviourRow, BehaviourSummaryRow, behaviour, behaviour_summary
 from pkgate.insights.breakdown import DIMENSIONS, BreakdownRow, breakdown
+from pkgate.insights.deps import AlongsideRow, DependencyRow, PulledRow, alongside, dependencies, pulled_in_by
 from pkgate.insights.downloads import DailyRow, DownloadRow, downloads, downloads_daily
 from pkgate.insights.heavy_hitters import (
     MAX_FILE_PER_DAY,
@@ -31,7 +32,7 @@ from pkgate.insights.reach import (
     release_curves,
     version_country,
 )
-from pkgate.insights.spec import Args, Insight, boolean, check_unique, choice, integer
+from pkgate.insights.spec import Args, Insight, boolean, check_unique, choice, integer, people
 from pkgate.insights.uniques import LEVELS, PERIODS, UniqueRow, uniques
 
 __all__ = ["INSIGHTS", "ProjectRow", "by_name", "by_topic", "projects"]
@@ -65,7 +66,7 @@ def _breakdown(con: duckdb.DuckDBPyConnection, q: Query, a: Args) -> list[Breakd
 
 
 INSIGHTS: Final[tuple[Insight, ...]] = (
-    Insight(
+    people(
         name="projects",
         title="Projects by downloads",
         summary="Projects with requests in the range, most downloaded first (`project` is ignored).",
@@ -73,21 +74,21 @@ INSIGHTS: Final[tuple[Insight, ...]] = (
         run=lambda c, q, a: projects(c, q, a["limit"]),
         params=(integer("limit", "At most this many rows.", 100, 1, 10_000),),
     ),
-    Insight(
+    people(
         name="downloads",
         title="Downloads and attempts per project/version",
         summary="Downloads vs attempts (index hits, 304s, HEAD, metadata, failures) per project and version.",
         row=DownloadRow,
         run=lambda c, q, a: downloads(c, q),
     ),
-    Insight(
+    people(
         name="downloads_daily",
         title="Downloads and attempts per day",
         summary="Downloads vs attempts per UTC day, project and version (days without requests have no row).",
         row=DailyRow,
         run=lambda c, q, a: downloads_daily(c, q),
     ),
-    Insight(
+    people(
         name="uniques",
         title="Unique sources (daily ids; weeks/months sum their days)",
         summary="Distinct sources per period, at the client or network level, and downloads per source.",
@@ -137,7 +138,7 @@ INSIGHTS: Final[tuple[Insight, ...]] = (
         row=ConcentrationRow,
         run=lambda c, q, a: concentration(c, q),
     ),
-    Insight(
+    people(
         name="breakdown",
         title="Breakdown",
         summary="Downloads, requests and sources per value of one dimension (installer, Python, OS, country, ...).",
@@ -148,7 +149,7 @@ INSIGHTS: Final[tuple[Insight, ...]] = (
             boolean("over_time", "One row per day and value (default: totals over the range)."),
         ),
     ),
-    Insight(
+    people(
         name="adoption",
         title="Version adoption (share of downloads)",
         summary="Share of each version in a project's downloads, per day or week.",
@@ -156,7 +157,7 @@ INSIGHTS: Final[tuple[Insight, ...]] = (
         run=lambda c, q, a: adoption(c, q, a["period"]),
         params=(choice("period", "Length of each period.", ADOPTION_PERIODS, "day"),),
     ),
-    Insight(
+    people(
         name="first_seen",
         title="First day each version was requested and downloaded",
         summary="When each version was first requested and first downloaded, and the lag between them.",
@@ -170,14 +171,39 @@ INSIGHTS: Final[tuple[Insight, ...]] = (
         row=ExtentRow,
         run=lambda c, q, a: extent(c, q),
     ),
-    Insight(
+    people(
         name="version_country",
         title="Unique sources by version and country",
         summary="Summed daily distinct sources and downloaders, downloads and installs per version and country.",
         row=VersionCountryRow,
         run=lambda c, q, a: version_country(c, q),
     ),
-    Insight(
+    people(
+        name="dependencies",
+        title="Installs as a root vs as a dependency",
+        summary="Per project: installs in resolver sessions as a root (asked for) or a dependency (required "
+        "by another project installed in the same session, from the Requires-Dist of the versions fetched).",
+        row=DependencyRow,
+        run=lambda c, q, a: dependencies(c, q),
+    ),
+    people(
+        name="pulled_in_by",
+        title="Root projects that pull each project in",
+        summary="Per project: the roots of the sessions that installed it as a dependency, directly or transitively.",
+        row=PulledRow,
+        run=lambda c, q, a: pulled_in_by(c, q, a["top"]),
+        params=(integer("top", "At most this many roots per project.", 10, 1, 1000),),
+    ),
+    people(
+        name="alongside",
+        title="Projects installed alongside",
+        summary="Per project: the names installed or asked for (also those the gateway does not serve, "
+        "with --extra-index-url) in the same sessions.",
+        row=AlongsideRow,
+        run=lambda c, q, a: alongside(c, q, a["top"]),
+        params=(integer("top", "At most this many names per project.", 10, 1, 1000),),
+    ),
+    people(
         name="release_curves",
         title="Adoption after each release",
         summary="Each version's share of the project's downloads by days since it was first seen.",

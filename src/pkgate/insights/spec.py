@@ -16,7 +16,18 @@ import msgspec
 from pkgate.insights.params import parse_bool, parse_choice, parse_int
 from pkgate.insights.query import Query
 
-__all__ = ["COMMON", "Args", "Insight", "Param", "boolean", "check_unique", "choice", "integer"]
+__all__ = [
+    "ALL_SOURCES",
+    "COMMON",
+    "Args",
+    "Insight",
+    "Param",
+    "boolean",
+    "check_unique",
+    "choice",
+    "integer",
+    "people",
+]
 
 #: Parsed parameter values by name, as the runner receives them.
 Args = Mapping[str, Any]
@@ -96,6 +107,13 @@ def boolean(name: str, help: str) -> Param:
     return Param(name=name, help=help, kind="bool", default=False)
 
 
+#: The switch of every insight made with `people`: reports leave out mirrors, bots and CI unless it is set.
+ALL_SOURCES: Final = boolean(
+    "all_sources",
+    "Count mirrors, bots and CI too (by default the source-days classed mirror, bot or CI are left out).",
+)
+
+
 class Insight(msgspec.Struct, frozen=True, kw_only=True):
     """One insight: served at `/api/<name>`, reported by `pkgate report <topic>`."""
 
@@ -119,10 +137,24 @@ class Insight(msgspec.Struct, frozen=True, kw_only=True):
         """Every parameter's value (defaults filled in); raises ParamError on the first bad one."""
         return {p.name: p.parse(params) for p in self.params}
 
+    def query(self, q: Query, args: Args) -> Query:
+        """The query the insight runs: with `ALL_SOURCES` among its parameters, mirrors, bots and
+        CI are left out unless it is set; other insights see every source."""
+        if ALL_SOURCES.name in args:
+            return msgspec.structs.replace(q, all_sources=bool(args[ALL_SOURCES.name]))
+        return q
+
     def __call__(self, con: duckdb.DuckDBPyConnection, q: Query, params: Mapping[str, str]) -> Sequence[Any]:
         """Parse, then run: the one path every caller (CLI, API, tests) goes through."""
         args = self.parse(params)
-        return self.run(con, q, args)
+        return self.run(con, self.query(q, args), args)
+
+
+def people(**kw: Any) -> Insight:
+    """An insight about people installing: its reports leave mirrors, bots and CI out by default
+    and take the `all_sources` switch (`--all-sources`, `all_sources=true`)."""
+    kw["params"] = (*kw.get("params", ()), ALL_SOURCES)
+    return Insight(**kw)
 
 
 #: Parameter names reserved for the common filter (parsed into the `Query`).

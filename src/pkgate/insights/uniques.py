@@ -11,7 +11,8 @@ Definitions (also in docs/insights.md):
   exact daily count, for a week or month the HyperLogLog estimate of the period's sketch
   (`pkgate.store.sketches`, about 1.6 % standard error), for the whole ISO week or month even when
   the range cuts it; NULL where there is no sketch (per-version rows, data recorded before
-  sketches existed);
+  sketches existed) and, when mirrors, bots and CI are left out (`Query.all_sources` False), in
+  the periods where any source-day was left out (the sketches count every source);
 - downloaders: distinct ids with at least one download; downloads_per_source = downloads /
   downloaders (NULL when nobody downloaded); installs and installs_per_source likewise, with
   installs as in `downloads`;
@@ -104,6 +105,16 @@ def uniques(
         [*params, q.project, q.project],
     ).fetchall()
     sketch = _sketched(con, q, level, period)
+    if not q.all_sources and sketch:
+        # The sketches count every source (whether one is a mirror is known only once its day is
+        # over): they hold for people only in the periods where no source-day was left out.
+        everyone = {
+            (r.period, r.project): r.sources
+            for r in uniques(con, msgspec.structs.replace(q, all_sources=True), level, period)
+            if r.version is None
+        }
+        people = {(r[0], r[1]): int(r[3]) for r in rows if r[2] is None}
+        sketch = {k: v for k, v in sketch.items() if everyone.get(k[:2]) == people.get(k[:2])}
 
     def distinct(row: tuple[Any, ...], dl: bool) -> int | None:
         if period == "day":

@@ -126,6 +126,7 @@ def make_report_command(store_of: StoreOf, connect: Connect) -> Callable[..., No
         try:
             q = parse_query(text)
             args = insight.parse(text)
+            q = insight.query(q, args)
         except ParamError as exc:
             raise _fail(_flag(str(exc))) from None
         try:

@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from pkgate.store.classes import class_sql
+from pkgate.store.classes import automated_sql, class_sql
 
 #: UTC day of an event: source ids rotate at UTC midnight, so days are always UTC days. Integer
 #: arithmetic on the epoch: independent of the session time zone and ~10x faster than timezone().
-DAY: Final = "(DATE '1970-01-01' + CAST(epoch_us(ts) // 86400000000 AS INTEGER))"
+DAY_OF: Final = "(DATE '1970-01-01' + CAST(epoch_us({}) // 86400000000 AS INTEGER))"
+DAY: Final = DAY_OF.format("ts")
 #: A download: a whole-file GET that the gateway answered with a redirect to the upstream file.
 #: GETs with a Range header (`partial`) are lazy-wheel metadata reads by uv/pip, not downloads.
 #: For images, a pull: an image manifest GET relayed (200); its blobs are layer fetches (`blob`).
@@ -68,6 +69,12 @@ DIMENSIONS: Final[dict[str, str]] = {
     "asn": "CAST(asn AS VARCHAR)",
     "cloud": "cloud",
     "ci": "CAST(coalesce(ci, false) AS VARCHAR)",
+    # The two CI signals side by side: the User-Agent's flag, and a CI provider's published range.
+    "ci_signal": (
+        "CASE WHEN coalesce(ci, false) AND coalesce(cloud IN ({ci}), false) THEN 'both' "
+        "WHEN coalesce(ci, false) THEN 'user-agent' WHEN coalesce(cloud IN ({ci}), false) THEN 'address' "
+        "ELSE 'none' END"
+    ).format(ci=", ".join(f"'{c}'" for c in CI_CLOUDS)),
     "version": "version",
     "platform": "platform",  # conda subdir (`linux-64`, `noarch`), OCI platform
     "solver": "solver",  # the solver a conda client names
@@ -77,15 +84,52 @@ DIMENSIONS: Final[dict[str, str]] = {
 _RANGE: Final = "ts >= ?::TIMESTAMPTZ AND ts < ?::TIMESTAMPTZ"
 
 
+#: Rollup tables whose rows come in two scopes (`scope` 'all' and 'people') instead of being split
+#: by `automated`: distinct network counts cannot be summed over the two halves of a split.
+SCOPED: Final = frozenset({"rollup_uniques"})
+_CI_CLOUDS_SQL: Final = ", ".join(f"'{c}'" for c in CI_CLOUDS)
+#: An event's own automation signals, for events without a source id (nothing to group by).
+_EVENT_AUTOMATED: Final = (
+    "(coalesce(ua_category IN ('mirror', 'bot'), false) OR coalesce(ci, false) "
+    f"OR coalesce(cloud IN ({_CI_CLOUDS_SQL}), false))"
+)
+
+
+def source_day_sql(rel: str) -> str:
+    """Per (day, source): the source-day behaviour features over all its projects, and `automated`.
+
+    `rel` has the events' columns plus `dl`; rows without a source id are skipped.
+    """
+    return f"""
+SELECT *, {automated_sql()} AS automated FROM (
+  SELECT *, CASE WHEN download_projects > 0 THEN files / download_projects END AS files_per_project,
+    CASE WHEN projects > 0 THEN missing / projects END AS missing_share
+  FROM (
+    SELECT {DAY} AS day, source_id, count(DISTINCT project) AS projects,
+      count(DISTINCT project) FILTER (WHERE dl) AS download_projects,
+      count(DISTINCT filename) FILTER (WHERE dl) AS files,
+      count(DISTINCT project) FILTER (WHERE status = 404) AS missing,
+      bool_or(coalesce(ua_category = 'mirror', false)) AS mirror_ua,
+      bool_or(coalesce(ua_category = 'bot', false)) AS bot_ua,
+      bool_or(coalesce(ci, false) OR coalesce(cloud IN ({_CI_CLOUDS_SQL}), false)) AS ci
+    FROM ({rel}) WHERE source_id IS NOT NULL GROUP BY ALL
+  )
+)"""  # noqa: S608 - constants only
+
+
 def sessions_sql() -> str:
-    """The counted events of the range (`COUNTED`) with `dl` (a download), `eco` and `install_key`.
+    """The counted events of the range (`COUNTED`) with `dl` (a download), `eco`, `install_key` and
+    `automated`.
 
     `install_key` is the same for every download of one file in one resolver session (see
     `SESSION_GAP_S`) and NULL for anything but a download; `count(DISTINCT install_key)` is the
-    number of installs. A download without a source id is an install of its own.
+    number of installs. A download without a source id is an install of its own. `automated` is
+    the source-day's (`source_day_sql`): a mirror, a bot or CI, which reports leave out by default;
+    an event without a source id is judged by its own User-Agent and address range.
     """
     part = "PARTITION BY source_id, user_agent ORDER BY ts, id"
     return f"""
+WITH s AS (
 SELECT *, CASE WHEN NOT dl THEN NULL WHEN source_id IS NULL THEN hash(id)
     ELSE hash(source_id, user_agent, session_no, filename) END AS install_key
 FROM (
@@ -95,13 +139,16 @@ FROM (
       CASE WHEN ts - lag(ts) OVER ({part}) < INTERVAL {SESSION_GAP_S} SECOND THEN 0 ELSE 1 END AS new_session
     FROM events WHERE {_RANGE} AND {COUNTED}
   )
-)"""  # noqa: S608 - constants only
+)),
+sd AS (SELECT day AS sd_day, source_id AS sd_source, automated FROM ({source_day_sql("SELECT * FROM s")}))
+SELECT s.*, CASE WHEN s.source_id IS NULL THEN {_EVENT_AUTOMATED} ELSE sd.automated END AS automated
+FROM s LEFT JOIN sd ON sd.sd_source = s.source_id AND sd.sd_day = {DAY_OF.format("s.ts")}"""  # noqa: S608 - constants only
 
 
 def daily_sql() -> str:
     """Per (day, ecosystem, project, version): downloads, installs, attempts and sources of that day."""
     return f"""
-SELECT {DAY} AS day, eco AS ecosystem, project, version,
+SELECT {DAY} AS day, eco AS ecosystem, project, version, automated,
   count(*) FILTER (WHERE dl) AS downloads,
   count(DISTINCT install_key) AS installs,
   count(*) FILTER (WHERE kind LIKE 'index-%' AND status = 200) AS index_hits,
@@ -120,9 +167,11 @@ def uniques_sql() -> str:
     all (3).
 
     `grain` is DuckDB's `grouping(project, version)`; version rows exclude version-less requests.
+    `scope` 'all' counts every source, 'people' only the sources that are not `automated`.
     """
     return f"""
 SELECT day, ecosystem, project, version, CAST(grouping(project, version) AS TINYINT) AS grain,
+  CASE WHEN grouping(automated) = 1 THEN 'all' ELSE 'people' END AS scope,
   count(DISTINCT source_id) AS sources,
   count(DISTINCT network_id) AS networks,
   count(DISTINCT source_id) FILTER (WHERE dl) AS downloaders,
@@ -130,18 +179,20 @@ SELECT day, ecosystem, project, version, CAST(grouping(project, version) AS TINY
   count(*) FILTER (WHERE dl) AS downloads,
   count(DISTINCT install_key) AS installs
 FROM (
-  SELECT {DAY} AS day, eco AS ecosystem, project, version, source_id, network_id, dl, install_key
+  SELECT {DAY} AS day, eco AS ecosystem, project, version, source_id, network_id, dl, install_key, automated
   FROM ({sessions_sql()}) WHERE project IS NOT NULL
 )
-GROUP BY GROUPING SETS ((day, ecosystem, project, version), (day, ecosystem, project), (day, ecosystem))
-HAVING NOT (grouping(version) = 0 AND version IS NULL)"""  # noqa: S608 - constants only
+GROUP BY GROUPING SETS (
+  (day, ecosystem, project, version), (day, ecosystem, project), (day, ecosystem),
+  (day, ecosystem, project, version, automated), (day, ecosystem, project, automated), (day, ecosystem, automated))
+HAVING NOT (grouping(version) = 0 AND version IS NULL) AND NOT (grouping(automated) = 0 AND automated)"""  # noqa: S608 - constants only
 
 
 def version_country_sql() -> str:
     """Per (day, ecosystem, project, version, country): distinct sources and downloaders, downloads
     and installs (the dashboard's version x country view)."""
     return f"""
-SELECT {DAY} AS day, eco AS ecosystem, project, version, country,
+SELECT {DAY} AS day, eco AS ecosystem, project, version, country, automated,
   count(DISTINCT source_id) AS sources,
   count(DISTINCT source_id) FILTER (WHERE dl) AS downloaders,
   count(*) FILTER (WHERE dl) AS downloads,
@@ -158,16 +209,16 @@ def breakdown_sql(dims: Sequence[str] = tuple(DIMENSIONS)) -> str:
     """
     exprs = ", ".join(f"{DIMENSIONS[d]} AS {d}" for d in dims)  # KeyError on a non-dimension
     return f"""
-SELECT day, ecosystem, project, dim, value,
+SELECT day, ecosystem, project, dim, value, automated,
   count(*) FILTER (WHERE dl) AS downloads,
   count(DISTINCT install_key) AS installs,
   count(*) AS requests,
   count(DISTINCT source_id) AS sources
 FROM (
-  SELECT {DAY} AS day, eco AS ecosystem, project, source_id, dl, install_key, {exprs}
+  SELECT {DAY} AS day, eco AS ecosystem, project, source_id, dl, install_key, automated, {exprs}
   FROM ({sessions_sql()}) WHERE project IS NOT NULL
 ) UNPIVOT INCLUDE NULLS (value FOR dim IN ({", ".join(dims)}))
-GROUP BY GROUPING SETS ((day, ecosystem, project, dim, value), (day, ecosystem, dim, value))"""  # noqa: S608 - constants only
+GROUP BY GROUPING SETS ((day, ecosystem, project, dim, value, automated), (day, ecosystem, dim, value, automated))"""  # noqa: S608 - constants only
 
 
 def sources_sql() -> str:
@@ -176,24 +227,18 @@ def sources_sql() -> str:
     A *run* is a burst of requests less than `RUN_GAP_S` apart; `regularity` is the share of gaps
     between run starts that are close to a whole multiple of the median gap (NULL with no gap);
     `cv` the coefficient of variation of those gaps (NULL with fewer than two). `projects`,
-    `mirror_ua` and `ci` look at all the source's requests of the day, not just this project's.
+    `mirror_ua`, `ci` and the other `source_day_sql` features look at all the source's requests
+    of the day, not just this project's.
     `behaviour` is the class under the default thresholds (`pkgate.store.classes`).
     """
-    ci_clouds = ", ".join(f"'{c}'" for c in CI_CLOUDS)
     key = "day, ecosystem, project, source_id"
     return f"""
 WITH e AS (
   SELECT {DAY} AS day, ts, eco AS ecosystem, project, source_id, network_id, version, filename, status,
-    dl, install_key,
-    coalesce(ua_category = 'mirror', false) AS mirror_ua,
-    coalesce(ci, false) OR coalesce(cloud IN ({ci_clouds}), false) AS ci
+    dl, install_key, ua_category, ci, cloud
   FROM ({sessions_sql()}) WHERE source_id IS NOT NULL
 ),
-src AS (
-  SELECT day, source_id, count(DISTINCT project) AS projects, bool_or(mirror_ua) AS mirror_ua,
-    bool_or(ci) AS ci
-  FROM e GROUP BY day, source_id
-),
+src AS ({source_day_sql("SELECT * FROM e")}),
 p AS (
   SELECT {key}, ts, dl,
     CASE WHEN ts - lag(ts) OVER w <= INTERVAL {RUN_GAP_S} SECOND THEN 0 ELSE 1 END AS new_run
@@ -242,7 +287,8 @@ SELECT *, {class_sql()} AS behaviour FROM (
 SELECT *, not_modified / requests AS revalidated, download_runs / runs AS fresh FROM (
 SELECT c.day, c.ecosystem, c.project, c.source_id, c.network_id, c.requests, s.runs, s.download_runs,
   c.downloads, c.installs, c.not_modified, c.versions, coalesce(f.max_file_downloads, 0) AS max_file_downloads,
-  src.projects, src.mirror_ua, src.ci, reg.regularity,
+  src.projects, src.mirror_ua, src.ci, reg.regularity, src.bot_ua, src.download_projects, src.files,
+  src.missing, src.files_per_project, src.missing_share, src.automated,
   CASE WHEN s.n_gaps >= 2 AND s.mean > 0 THEN s.sd / s.mean END AS cv
 FROM cnt c
 JOIN gstat s USING (day, ecosystem, project, source_id)
@@ -266,3 +312,33 @@ def source_days_sql(rel: str) -> str:
 SELECT day, ecosystem, source_id, sum(downloads)::BIGINT AS downloads, sum(installs)::BIGINT AS installs,
   sum(requests)::BIGINT AS requests, max(max_file_downloads) AS max_file_downloads
 FROM ({rel}) GROUP BY day, ecosystem, source_id"""  # noqa: S608
+
+
+def session_projects_sql() -> str:
+    """Per (day, resolver session, project, version): what the session downloaded (`dl`) or asked
+    of the gateway in vain (`miss`: `index-miss`, a name it does not serve), Python only.
+
+    Sessions are cut as for installs (`SESSION_GAP_S`, one source and User-Agent) but over every
+    request, names the gateway does not serve included; `sk` identifies the session. The
+    dependency insights join these rows with the Requires-Dist cache at query time, so metadata
+    read after a day was rolled up still counts. `automated` as in `sessions_sql`.
+    """
+    part = "PARTITION BY source_id, user_agent ORDER BY ts, id"
+    return f"""
+WITH s AS (
+  SELECT *, sum(new) OVER ({part} ROWS UNBOUNDED PRECEDING) AS sno FROM (
+    SELECT *, {DOWNLOAD} AS dl,
+      CASE WHEN ts - lag(ts) OVER ({part}) < INTERVAL {SESSION_GAP_S} SECOND THEN 0 ELSE 1 END AS new
+    FROM events WHERE {_RANGE} AND {ECOSYSTEM} = 'python' AND project IS NOT NULL AND source_id IS NOT NULL
+  )
+),
+a AS (
+  SELECT day AS a_day, source_id AS a_source, automated
+  FROM ({source_day_sql("SELECT * FROM s WHERE kind <> 'index-miss'")})
+)
+SELECT {DAY_OF.format("s.ts")} AS day, 'python' AS ecosystem, hash(s.source_id, s.user_agent, s.sno) AS sk,
+  s.project, CASE WHEN s.dl THEN s.version END AS version, bool_or(s.dl) AS dl,
+  bool_or(s.kind = 'index-miss') AS miss, coalesce(any_value(a.automated), false) AS automated
+FROM s LEFT JOIN a ON a.a_source = s.source_id AND a.a_day = {DAY_OF.format("s.ts")}
+WHERE s.dl OR s.kind = 'index-miss'
+GROUP BY ALL"""  # noqa: S608 - constants only

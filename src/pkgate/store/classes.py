@@ -12,11 +12,27 @@ from typing import Final
 
 import msgspec
 
-CLASSES: Final = ("mirror", "polling", "ci", "one-off", "developer")
+CLASSES: Final = ("mirror", "bot", "polling", "ci", "one-off", "developer")
+#: The classes reports leave out by default (a switch puts them back): not people installing.
+EXCLUDED: Final = ("mirror", "bot", "ci")
+#: Features of the whole source-day (all its projects), as opposed to one project's runs: the
+#: exclusion of a source from reports is decided from these alone, once per source and day.
+SOURCE_FEATURES: Final = frozenset(
+    {"mirror_ua", "bot_ua", "ci", "projects", "download_projects", "files_per_project", "missing_share"}
+)
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
-    mirror_projects: int = 20
+    #: A walk over this many projects in a day is a mirror whatever it downloads (one install of a
+    #: large environment, e.g. `pip install jupyter`, touches about 100).
+    mirror_projects: int = 500
+    #: ... or a walk over at least `walk_projects` projects downloading on average at least
+    #: `walk_files` distinct files of each (an install downloads one file per project).
+    walk_projects: int = 5
+    walk_files: float = 3.0
+    #: A bot probes names: at least `probe_projects` projects, at least `probe_missing` of them 404.
+    probe_projects: int = 20
+    probe_missing: float = 0.5
     poll_min_runs: int = 4
     poll_regularity: float = 0.8
     poll_revalidated: float = 0.5
@@ -37,6 +53,10 @@ class Features(msgspec.Struct, frozen=True, kw_only=True):
     ci: bool
     regularity: float | None
     cv: float | None
+    bot_ua: bool = False
+    download_projects: int = 0
+    files: int = 0
+    missing: int = 0
 
     @property
     def revalidated(self) -> float | None:
@@ -46,6 +66,14 @@ class Features(msgspec.Struct, frozen=True, kw_only=True):
     def fresh(self) -> float | None:
         return self.download_runs / self.runs if self.runs else None
 
+    @property
+    def files_per_project(self) -> float | None:
+        return self.files / self.download_projects if self.download_projects else None
+
+    @property
+    def missing_share(self) -> float | None:
+        return self.missing / self.projects if self.projects else None
+
 
 Cond = tuple[str, str, float | int | bool]
 Rule = tuple[str, tuple[tuple[Cond, ...], ...]]  # class, alternatives (OR) of conditions (AND)
@@ -54,7 +82,21 @@ Rule = tuple[str, tuple[tuple[Cond, ...], ...]]  # class, alternatives (OR) of c
 def rules(t: Thresholds = Thresholds()) -> tuple[Rule, ...]:  # noqa: B008 - frozen, immutable
     regular: tuple[Cond, ...] = (("runs", ">=", t.poll_min_runs), ("regularity", ">=", t.poll_regularity))
     return (
-        ("mirror", ((("mirror_ua", "==", True),), (("projects", ">=", t.mirror_projects),))),
+        (
+            "mirror",
+            (
+                (("mirror_ua", "==", True),),
+                (("projects", ">=", t.mirror_projects),),
+                (("download_projects", ">=", t.walk_projects), ("files_per_project", ">=", t.walk_files)),
+            ),
+        ),
+        (
+            "bot",
+            (
+                (("bot_ua", "==", True),),
+                (("projects", ">=", t.probe_projects), ("missing_share", ">=", t.probe_missing)),
+            ),
+        ),
         (
             "polling",
             (
@@ -77,11 +119,35 @@ _OPS: Final = {">=": operator.ge, "<=": operator.le, "==": operator.eq}
 def classify_features(f: Features, t: Thresholds = Thresholds()) -> str:  # noqa: B008
     """The first rule whose conditions all hold (a missing feature fails its condition)."""
     for name, alternatives in rules(t):
-        for conds in alternatives:
-            values = [(getattr(f, feat), op, v) for feat, op, v in conds]
-            if all(x is not None and _OPS[op](x, v) for x, op, v in values):
-                return name
+        if any(_holds(f, conds) for conds in alternatives):
+            return name
     return "developer"  # unreachable: the last rule always matches
+
+
+def automated_rules(t: Thresholds = Thresholds()) -> tuple[tuple[Cond, ...], ...]:  # noqa: B008
+    """The alternatives of the `EXCLUDED` classes that look at source-day features only.
+
+    A source-day matching one is left out of reports by default, on all its projects: a mirror,
+    a bot or a CI runner (by its User-Agent's CI flag or a CI provider's address range). The
+    per-project `ci` rule (regular fresh runs) is not among them: it needs one project's runs.
+    """
+    return tuple(
+        conds
+        for name, alternatives in rules(t)
+        if name in EXCLUDED
+        for conds in alternatives
+        if conds and all(feat in SOURCE_FEATURES for feat, _, _ in conds)
+    )
+
+
+def _holds(f: Features, conds: tuple[Cond, ...]) -> bool:
+    values = [(getattr(f, feat), op, v) for feat, op, v in conds]
+    return all(x is not None and _OPS[op](x, v) for x, op, v in values)
+
+
+def is_automated(f: Features, t: Thresholds = Thresholds()) -> bool:  # noqa: B008
+    """Whether reports leave this source-day out by default (see `automated_rules`)."""
+    return any(_holds(f, conds) for conds in automated_rules(t))
 
 
 def _literal(v: float | int | bool) -> str:
@@ -90,13 +156,21 @@ def _literal(v: float | int | bool) -> str:
     return repr(float(v)) if isinstance(v, float) else str(int(v))
 
 
+def _alternatives_sql(alternatives: tuple[tuple[Cond, ...], ...]) -> str:
+    alts = [
+        " AND ".join(f"{feat} {'=' if op == '==' else op} {_literal(v)}" for feat, op, v in c) or "true"
+        for c in alternatives
+    ]
+    return " OR ".join(f"({a})" for a in alts) or "false"
+
+
 def class_sql(t: Thresholds = Thresholds()) -> str:  # noqa: B008
-    """`rules(t)` as a SQL CASE over the feature columns (+ `revalidated`, `fresh`)."""
-    whens = []
-    for name, alternatives in rules(t):
-        alts = [
-            " AND ".join(f"{feat} {'=' if op == '==' else op} {_literal(v)}" for feat, op, v in c) or "true"
-            for c in alternatives
-        ]
-        whens.append(f"WHEN {' OR '.join(f'({a})' for a in alts)} THEN '{name}'")
+    """`rules(t)` as a SQL CASE over the feature columns (+ `revalidated`, `fresh`,
+    `files_per_project`, `missing_share`)."""
+    whens = [f"WHEN {_alternatives_sql(alts)} THEN '{name}'" for name, alts in rules(t)]
     return f"CASE {' '.join(whens)} END"
+
+
+def automated_sql(t: Thresholds = Thresholds()) -> str:  # noqa: B008
+    """`is_automated` as a SQL boolean over source-day feature columns (NULL features: false)."""
+    return f"coalesce({_alternatives_sql(automated_rules(t))}, false)"

@@ -24,6 +24,7 @@ from pkgate.store.aggregates import (
     behaviour_sql,
     breakdown_sql,
     daily_sql,
+    session_projects_sql,
     source_days_sql,
     sources_sql,
     uniques_sql,
@@ -39,6 +40,7 @@ ROLLUPS: Final[dict[str, Callable[[], str]]] = {
     "rollup_breakdown": breakdown_sql,
     "rollup_sources": sources_sql,
     "rollup_version_country": version_country_sql,
+    "rollup_session_projects": session_projects_sql,
 }
 #: rollup table -> (the rollup it is derived from, query over a relation of that rollup's rows).
 DERIVED: Final[dict[str, tuple[str, Callable[[str], str]]]] = {
@@ -46,7 +48,7 @@ DERIVED: Final[dict[str, tuple[str, Callable[[str], str]]]] = {
     "rollup_source_days": ("rollup_sources", source_days_sql),
 }
 #: Rows are stored in this order so that zone maps skip other days and, within a day, other projects.
-_ORDER: Final = {"rollup_source_days": "day, source_id"}
+_ORDER: Final = {"rollup_source_days": "day, source_id", "rollup_session_projects": "day, sk"}
 
 _STATE: Final = """
 CREATE TABLE IF NOT EXISTS rollup_state (
@@ -94,9 +96,14 @@ def ensure_rollups(con: duckdb.DuckDBPyConnection) -> None:
     from pkgate.store.schema import ensure_schema
 
     ensure_schema(con)
+    have = {
+        r[0]
+        for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()
+    }
     con.execute(_STATE)
     epoch = _midnight(dt.date(1970, 1, 1))
-    added = False
+    # A rollup table new to this store is empty for every day already rolled up: recompute them.
+    added = "rollup_state" in have and any(t not in have for t in (*ROLLUPS, *DERIVED))
     for table, sql in ROLLUPS.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM ({sql()}) LIMIT 0", [epoch, epoch])  # noqa: S608
         added |= _add_new_columns(con, table, sql(), [epoch, epoch])

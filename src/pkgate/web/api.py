@@ -61,6 +61,7 @@ def _handler(insight: Insight, store: Path, token: str) -> Handler:
         try:
             q = parse_query(params)
             args = insight.parse(params)
+            q = insight.query(q, args)
         except ParamError as exc:
             return _error(400, str(exc))
 

@@ -71,6 +71,7 @@ def openapi_document(insights: Sequence[Insight]) -> dict[str, Any]:
             "until": {"type": "string", "format": "date-time"},
             "project": {"anyOf": [{"type": "string"}, {"type": "null"}]},
             "ecosystem": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+            "all_sources": {"type": "boolean"},
         },
         "required": ["since", "until"],
     }

@@ -8,6 +8,8 @@
   const $ = (id) => document.getElementById(id);
   const charts = window.pkgateCharts;
   let generation = 0;
+  // The "Mirrors, bots, CI" switch: sent as all_sources=true to every insight that declares it.
+  let includeAll = false;
 
   // ---- token: typed into the login form, or passed once as #token=... (never sent to the server) --
   function takeFragmentToken() {
@@ -46,6 +48,7 @@
     if (!known) throw new Error(`the API has no insight ${name}`);
     const stray = Object.keys(params).filter((k) => !known.has(k));
     if (stray.length) throw new Error(`${name} does not take ${stray.join(", ")}`);
+    if (includeAll && known.has("all_sources")) params = { ...params, all_sources: "true" };
     const qs = new URLSearchParams(params).toString();
     const resp = await fetch(`/api/${name}?${qs}`, {
       headers: { Authorization: `Bearer ${token}` }, cache: "no-store", credentials: "omit",
@@ -74,7 +77,10 @@
     // No range in the link: fit it to the data (a 7-day demo shows its 7 days, not 23 empty ones).
     const eco = params.get("ecosystem") || "";
     const ecosystem = ECOSYSTEMS.includes(eco) ? eco : "";
-    return { project: m ? decodeURIComponent(m[1]) : "", ecosystem, since, until, fit: !valid("since") && !valid("until") };
+    return {
+      project: m ? decodeURIComponent(m[1]) : "", ecosystem, since, until, all: params.get("all") === "1",
+      fit: !valid("since") && !valid("until"),
+    };
   }
 
   const ECOSYSTEMS = ["python", "npm", "conda", "oci", "files"];
@@ -82,11 +88,14 @@
 
   function writeState(state) {
     const path = state.project ? `/dashboard/projects/${encodeURIComponent(state.project)}` : "/dashboard";
-    history.pushState(null, "", `${path}?since=${state.since}&until=${state.until}${ecoParam(state)}`);
+    history.pushState(null, "", `${path}?since=${state.since}&until=${state.until}${ecoParam(state)}${state.all ? "&all=1" : ""}`);
   }
 
   function pickersToState() {
-    return { project: $("project").value, ecosystem: $("ecosystem").value, since: $("since").value, until: $("until").value };
+    return {
+      project: $("project").value, ecosystem: $("ecosystem").value, since: $("since").value, until: $("until").value,
+      all: $("all-sources").checked,
+    };
   }
 
   // ---- rendering ------------------------------------------------------------------------------
@@ -278,7 +287,16 @@
     charts.lines("chart-adoption", labels, [...byVersion].map(([v, data]) => ({ label: v, data })), true);
   }
 
-  const BREAKDOWNS = ["installer", "python", "system", "distro", "cpu", "platform", "country", "org", "cloud", "ci"];
+  // Root vs dependency installs of the busiest projects (the `dependencies` insight).
+  function dependencies(rows) {
+    const top = rows.slice(0, 12);
+    charts.bars("chart-dependencies", top.map((r) => r.project), [
+      { label: "As a root", data: top.map((r) => r.root) },
+      { label: "As a dependency", data: top.map((r) => r.dependency) },
+    ], true);
+  }
+
+  const BREAKDOWNS = ["installer", "python", "system", "distro", "cpu", "platform", "country", "org", "connection", "cloud", "ci", "ci_signal"];
 
   function breakdowns(results) {
     const grid = $("breakdowns");
@@ -367,12 +385,14 @@
     const until = String(ext.last_day);
     const first = String(ext.first_day);
     const since = addDays(until, -29) > first ? addDays(until, -29) : first;
-    history.replaceState(null, "", `${location.pathname}?since=${since}&until=${until}${ecoParam(state)}`);
+    history.replaceState(null, "", `${location.pathname}?since=${since}&until=${until}${ecoParam(state)}${state.all ? "&all=1" : ""}`);
     return { ...state, since, until, fit: false };
   }
 
   async function load(state) {
     const mine = ++generation;
+    includeAll = Boolean(state.all);
+    $("all-sources").checked = includeAll;
     document.body.dataset.state = "loading";
     $("status").className = "";
     $("status").textContent = "Loading…";
@@ -398,13 +418,14 @@
       if (state.project && !names.includes(state.project)) names.unshift(state.project);
       select.replaceChildren(new Option("All projects", ""), ...names.map((n) => new Option(n, n)));
       select.value = state.project;
-      const [days, rows, behaviours, hitters, conc, adopt, clients, networks, weeks, vc, curve, ...bds] = await Promise.all([
+      const [days, rows, behaviours, hitters, conc, adopt, clients, networks, weeks, vc, curve, deps, ...bds] = await Promise.all([
         api("downloads_daily", q), api("downloads", q), api("behaviour_summary", q),
         api("heavy_hitters", q), api("concentration", q),
         state.project ? api("adoption", q) : Promise.resolve([]),
         api("uniques", { ...q, period: "day" }), api("uniques", { ...q, level: "network" }),
         api("uniques", { ...q, period: "week" }), api("version_country", q),
         state.project ? api("release_curves", { ...q, days: 30 }) : Promise.resolve([]),
+        api("dependencies", q),
         ...BREAKDOWNS.map((by) => api("breakdown", { ...q, by })),
       ]);
       if (mine !== generation) return;
@@ -418,6 +439,7 @@
       ecosystems(projects);
       behaviour(behaviours);
       adoption(state, adopt);
+      dependencies(deps);
       breakdowns(bds);
       heavy(hitters, conc);
       $("status").textContent = `${state.project || "All projects"}, ${state.since} to ${state.until} (UTC)`;
