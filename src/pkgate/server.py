@@ -235,7 +235,10 @@ def spool_consumer(cfg: Config) -> Consumer:
         )
     # keeps loaded segments; rebuilds a damaged store (store.rebuild)
     return StoreConsumer(
-        local_loader(cfg), cfg.storage.retention_days, alerts=alert_runner(cfg), metadata=metadata_fetcher(cfg)
+        local_loader(cfg),
+        cfg.storage.retention_days,
+        alerts=alert_runner(cfg),
+        metadata=metadata_fetcher(cfg),
     )
 
 
