@@ -64,6 +64,20 @@ class Event(msgspec.Struct, array_like=True, omit_defaults=False, kw_only=True):
     command: str | None = None  # the client's own subcommand header (npm's `npm-command: ci`)
 
 
+def is_download(kind: str, method: str, status: int, partial: bool = False) -> bool:
+    """Whether a request is a download (the store's SQL `aggregates.DOWNLOAD` says the same).
+
+    A whole-file GET the gateway answered with a redirect to the upstream file, or streamed itself
+    (200, an upstream in `mode = "proxy"`); a GET with a Range header (`partial`) is a lazy-wheel
+    metadata read, not a download. For images, a pull: an image manifest GET relayed (200).
+    """
+    if method != "GET":
+        return False
+    if kind == "file":
+        return (status == 200 or 300 <= status <= 399) and not partial
+    return kind == "manifest" and status == 200
+
+
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(Event)
 

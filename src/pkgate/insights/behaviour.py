@@ -41,6 +41,7 @@ from typing import Any
 import duckdb
 import msgspec
 
+from pkgate.events.model import is_download
 from pkgate.insights.coverage import daily
 from pkgate.insights.query import Query
 from pkgate.store.aggregates import CI_CLOUDS, REGULAR_TOLERANCE, RUN_GAP_S, behaviour_sql, sources_sql
@@ -91,7 +92,7 @@ class Request(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def download(self) -> bool:
-        return self.kind == "file" and self.method == "GET" and 300 <= self.status <= 399
+        return is_download(self.kind, self.method, self.status)
 
 
 def features(series: Sequence[Request], projects: int | None = None) -> Features:

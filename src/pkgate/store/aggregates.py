@@ -18,15 +18,20 @@ from pkgate.store.classes import automated_sql, class_sql
 #: arithmetic on the epoch: independent of the session time zone and ~10x faster than timezone().
 DAY_OF: Final = "(DATE '1970-01-01' + CAST(epoch_us({}) // 86400000000 AS INTEGER))"
 DAY: Final = DAY_OF.format("ts")
-#: A download: a whole-file GET that the gateway answered with a redirect to the upstream file.
-#: GETs with a Range header (`partial`) are lazy-wheel metadata reads by uv/pip, not downloads.
-#: For images, a pull: an image manifest GET relayed (200); its blobs are layer fetches (`blob`).
+#: A download (`pkgate.events.model.is_download` in Python): a whole-file GET that the gateway
+#: answered with a redirect to the upstream file, or streamed itself (200: an upstream in proxy
+#: mode). GETs with a Range header (`partial`) are lazy-wheel metadata reads by uv/pip, not
+#: downloads. For images, a pull: an image manifest GET relayed (200); blobs are layer fetches.
 DOWNLOAD: Final = (
-    "((kind = 'file' AND method = 'GET' AND status BETWEEN 300 AND 399 AND NOT coalesce(partial, false))"
-    " OR (kind = 'manifest' AND method = 'GET' AND status = 200))"
+    "((kind = 'file' AND method = 'GET' AND (status = 200 OR status BETWEEN 300 AND 399)"
+    " AND NOT coalesce(partial, false)) OR (kind = 'manifest' AND method = 'GET' AND status = 200))"
 )
-#: A metadata-only fetch: a PEP 658 `.metadata` redirect, or a ranged read of the wheel itself.
-METADATA: Final = "(status BETWEEN 300 AND 399 AND (kind = 'metadata' OR (kind = 'file' AND method = 'GET' AND coalesce(partial, false))))"
+#: A metadata-only fetch: a PEP 658 `.metadata` redirect (or its proxied answer), or a ranged read
+#: of the wheel itself.
+METADATA: Final = (
+    "((status BETWEEN 300 AND 399 OR status IN (200, 206)) AND (kind = 'metadata'"
+    " OR (kind = 'file' AND method = 'GET' AND coalesce(partial, false))))"
+)
 #: Events that count as a project's traffic. `index-miss` (a name the gateway does not serve,
 #: answered 404 without an upstream: what `--extra-index-url` users install alongside) is not a
 #: download nor an attempt of that project; a report of its own reads those events.

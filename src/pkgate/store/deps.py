@@ -49,7 +49,8 @@ def pending_requires(
              arg_max(e.upstream, e.ts)
            FROM events e
            LEFT JOIN dist_requires r ON r.project = e.project AND r.version = e.version
-           WHERE e.kind IN ('file', 'metadata') AND e.method = 'GET' AND e.status BETWEEN 300 AND 399
+           WHERE e.kind IN ('file', 'metadata') AND e.method = 'GET'
+             AND (e.status = 200 OR e.status BETWEEN 300 AND 399)
              AND coalesce(e.ecosystem, 'python') = 'python' AND e.project IS NOT NULL
              AND e.version IS NOT NULL AND e.filename IS NOT NULL
              AND (r.project IS NULL OR (r.status = 'error' AND r.fetched_at < ?))

@@ -26,6 +26,7 @@ import pyarrow as pa
 from pkgate.enrich.sources import DAY_US, HLL_P, PERIODS, period_of
 from pkgate.enrich.ua import parse_cached
 from pkgate.events import Event
+from pkgate.events.model import is_download
 from pkgate.store.aggregates import CI_CLOUDS
 
 __all__ = ["HLL_M", "PUBLIC_LEVEL", "RELATIVE_ERROR", "ensure_sketches", "estimate_sql", "fold_marks"]
@@ -62,7 +63,7 @@ def ensure_sketches(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _is_download(e: Event) -> bool:
-    return e.kind == "file" and e.method == "GET" and 300 <= e.status < 400 and not e.partial
+    return is_download(e.kind, e.method, e.status, e.partial)
 
 
 def fold_marks(con: duckdb.DuckDBPyConnection, events: Sequence[Event]) -> int:
