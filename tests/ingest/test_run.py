@@ -53,7 +53,7 @@ def test_samples_become_gateway_like_events(tmp_path: Path) -> None:
         ("file", "python", "six", "1.16.0", 302, True),  # 206: a ranged read, not a download
         ("file", "files", "mytool", "1.4.0", 302, False),
         ("file", "npm", "left-pad", "1.3.0", 302, False),
-        ("other", "python", None, None, 404, False),
+        ("other", "gateway", None, None, 404, False),  # no ecosystem's path: the gateway's own 404
     ]
     assert {r["origin"] for r in rows} == {"log:web1"}
     assert rows[0]["installer"] == "pip"
