@@ -62,6 +62,13 @@ def as_answered(what: Target, method: str, status: int, redirect_status: int) ->
     return what, status
 
 
+def _command(value: str | None) -> str | None:
+    """A subcommand header as the gateway stores it: at most 32 printable characters."""
+    if not value:
+        return None
+    return "".join(c for c in value[:32] if c.isprintable()) or None
+
+
 class BadAt(msgspec.Struct, frozen=True):
     line: int
     offset: int
@@ -132,6 +139,7 @@ class Worker:
             origin=origin,
             platform=what.platform,
             digest=what.digest,
+            command=_command(rec.command),
         )
 
     def run(self, chunk: Chunk, identity: bytes, parser: Parser, origin: str) -> ChunkResult:
