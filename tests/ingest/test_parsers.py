@@ -363,3 +363,18 @@ def test_cloudfront_round_trip(
     assert rec is not None
     assert (rec.ip, rec.method, rec.target, rec.status, rec.user_agent) == (ip, method, path, status, ua)
     assert rec.ts_us == int(when.timestamp()) * US
+
+
+def test_nginx_json_npm_command() -> None:
+    line = (
+        '{"msec":1796120102.5,"remote_addr":"203.0.113.9","request_method":"GET",'
+        '"request_uri":"/npm/left-pad","status":200,"http_user_agent":"npm/10.8.2",'
+        '"http_npm_command":"ci"}'
+    )
+    got = NginxJsonParser().parse(line)
+    assert isinstance(got, Record)
+    assert got.command == "ci"
+    for empty in ('"http_npm_command":"-",', '"http_npm_command":"",', ""):
+        other = NginxJsonParser().parse(line.replace('"http_npm_command":"ci"', empty.rstrip(",") or '"x":1'))
+        assert isinstance(other, Record)
+        assert other.command is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import ipaddress
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from pkgate.config import Config, Storage
 from pkgate.enrich.geo import Enricher
 from pkgate.errors import IngestError
 from pkgate.ingest.run import Options, Summary, ingest
+from pkgate.store.aggregates import DOWNLOAD
 
 SAMPLES = Path(__file__).parent / "samples"
 DAY = 86_400
@@ -53,7 +55,7 @@ def test_samples_become_gateway_like_events(tmp_path: Path) -> None:
         ("file", "python", "six", "1.16.0", 302, True),  # 206: a ranged read, not a download
         ("file", "files", "mytool", "1.4.0", 302, False),
         ("file", "npm", "left-pad", "1.3.0", 302, False),
-        ("other", "python", None, None, 404, False),
+        ("other", "gateway", None, None, 404, False),  # no ecosystem's path: the gateway's own 404
     ]
     assert {r["origin"] for r in rows} == {"log:web1"}
     assert rows[0]["installer"] == "pip"
@@ -220,3 +222,66 @@ def test_a_store_that_refuses_the_rows_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(IngestError, match="cannot store events"):
         ingest(cfg, [str(SAMPLES / "apache-combined.log")], Options(jobs=1))
     assert not (cfg.data_dir / "ingest" / "progress.json").exists()  # a rerun starts from the top
+
+
+def _nginx_json(ts: float, method: str, uri: str, status: int, command: str = "") -> str:
+    obj = {
+        "msec": ts,
+        "remote_addr": "198.51.100.7",
+        "request_method": method,
+        "request_uri": uri,
+        "status": status,
+        "http_user_agent": "npm/10.8.2 node/v20.18.0 linux x64 workspaces/false",
+        "http_npm_command": command,
+    }
+    return json.dumps(obj) + "\n"
+
+
+def test_a_registrys_own_log_reads_as_the_gateway_would_record_it(tmp_path: Path) -> None:
+    """npm, conda and image registries logging what they served themselves (nginx JSON)."""
+    cfg = _cfg(tmp_path)
+    blob, image = "sha256:" + "b1" * 32, "sha256:" + "e2" * 32
+    now = time.time() - 600
+    lines = [
+        _nginx_json(now, "GET", "/@types%2fnode", 200, "install"),
+        _nginx_json(now + 1, "GET", "/@types/node/-/node-22.10.1.tgz", 200, "install"),
+        _nginx_json(now + 2, "GET", "/conda-forge/linux-64/repodata.json.zst", 200),
+        _nginx_json(now + 3, "GET", "/conda-forge/noarch/tzdata-2024a-h0c530f3_0.conda", 200),
+        _nginx_json(now + 4, "HEAD", "/v2/library/alpine/manifests/3.20", 200),
+        _nginx_json(now + 5, "GET", f"/v2/library/alpine/manifests/{image}", 200),
+        _nginx_json(now + 6, "GET", f"/v2/library/alpine/blobs/{blob}", 200),
+        _nginx_json(now + 7, "GET", f"/v2/library/alpine/manifests/{image}?x=1", 404),
+    ]
+    log = tmp_path / "registry.json"
+    log.write_text("".join(lines))
+    s = ingest(cfg, [str(log)], Options(jobs=1, strict=True))
+    assert (s.events, s.rejected) == (8, {})
+    got = [
+        (
+            r["kind"],
+            r["ecosystem"],
+            r["project"],
+            r["version"],
+            r["platform"],
+            r["digest"],
+            r["status"],
+            r["command"],
+        )
+        for r in _rows(cfg)
+    ]
+    assert got == [
+        ("index-project", "npm", "@types/node", None, None, None, 200, "install"),
+        ("file", "npm", "@types/node", "22.10.1", None, None, 302, "install"),  # sent = redirected
+        ("index-root", "conda", None, None, "linux-64", None, 200, None),
+        ("file", "conda", "tzdata", "2024a", "noarch", None, 302, None),
+        ("manifest", "oci", "library/alpine", "3.20", None, None, 200, None),  # a check, not a pull
+        ("manifest", "oci", "library/alpine", None, None, image, 200, None),  # a pull stays 200
+        ("blob", "oci", "library/alpine", None, None, blob, 307, None),  # the registry's redirect
+        ("manifest", "oci", "library/alpine", None, None, None, 404, None),  # no digest answered
+    ]
+    downloads = [r["path"] for r in _rows(cfg, DOWNLOAD)]
+    assert downloads == [
+        "/@types/node/-/node-22.10.1.tgz",
+        "/conda-forge/noarch/tzdata-2024a-h0c530f3_0.conda",
+        f"/v2/library/alpine/manifests/{image}",
+    ]

@@ -37,6 +37,7 @@ FIELDS: Final = (
     "if_none_match",
     "if_modified_since",
     "forwarded_for",  # X-Forwarded-For (believed only from privacy.trusted_proxies)
+    "command",  # the `npm-command` header npm, pnpm and yarn send (install, ci, ...)
 )
 #: Fastly's documented JSON logging example (the default generic mapping).
 FASTLY: Final = {
@@ -167,6 +168,7 @@ class JsonParser:
             ims = _text(_get(obj, f["if_modified_since"])) if "if_modified_since" in f else ""
             conditional = bool(inm.strip("- ") or ims.strip("- "))
         xff = _text(_get(obj, f["forwarded_for"])).strip() if "forwarded_for" in f else ""
+        command = _text(_get(obj, f["command"])).strip() if "command" in f else ""
         return Record(
             ts_us=_time(when),
             ip=ip,
@@ -178,4 +180,5 @@ class JsonParser:
             partial=partial,
             conditional=conditional,
             forwarded_for=xff if xff and xff != "-" else None,
+            command=command if command and command != "-" else None,
         )

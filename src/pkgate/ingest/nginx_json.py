@@ -4,12 +4,12 @@
       '"request_method":"$request_method","request_uri":"$request_uri","status":$status,'
       '"request_time":$request_time,"http_user_agent":"$http_user_agent","http_range":"$http_range",'
       '"http_if_none_match":"$http_if_none_match","http_if_modified_since":"$http_if_modified_since",'
-      '"http_x_forwarded_for":"$http_x_forwarded_for"}';
+      '"http_x_forwarded_for":"$http_x_forwarded_for","http_npm_command":"$http_npm_command"}';
 
 Unlike `combined` it says whether a request had a Range header (uv's lazy metadata reads are not
 downloads) and whether it was a conditional revalidation, and it has millisecond times. A format
 that logs `$time_iso8601` or `$time_local` instead of `$msec`, or `$request` instead of method and
-URI, is read too.
+URI, is read too. `$http_npm_command` is the subcommand npm, pnpm and yarn name on every request.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ NGINX_FIELDS: Final = {
     "if_none_match": "http_if_none_match",
     "if_modified_since": "http_if_modified_since",
     "forwarded_for": "http_x_forwarded_for",
+    "command": "http_npm_command",
 }
 _TIME_KEYS: Final = ("msec", "time_iso8601", "time_local")
 

@@ -41,6 +41,7 @@ class Record(msgspec.Struct, kw_only=True):
     partial: bool | None = None  # the request carried a Range header
     conditional: bool | None = None  # it carried If-None-Match / If-Modified-Since
     forwarded_for: str | None = None  # X-Forwarded-For as logged (believed for trusted proxies only)
+    command: str | None = None  # the client's subcommand header (`npm-command: ci`) when logged
 
 
 def unescape(text: str) -> str:

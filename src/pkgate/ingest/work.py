@@ -16,23 +16,57 @@ from urllib.parse import urlsplit
 import msgspec
 
 from pkgate.config import Config
+from pkgate.edge.oci.blobs import REDIRECT as BLOB_REDIRECT
 from pkgate.enrich.redact import redact_ips, redact_ua
 from pkgate.enrich.sources import DAY_US
 from pkgate.events import Event
 from pkgate.events.model import MAX_PATH, MAX_UA, now_us
-from pkgate.ingest.classify import classify
+from pkgate.ingest.classify import Target, classify
 from pkgate.ingest.detect import Parser
 from pkgate.ingest.enrich import IngestEnricher
 from pkgate.ingest.reader import MAX_LINE, Chunk
 from pkgate.ingest.record import BadLine, Record
 from pkgate.store.loader import to_table
 
-__all__ = ["BadAt", "ChunkResult", "Worker"]
+__all__ = ["BadAt", "ChunkResult", "Worker", "as_answered"]
 
 #: Lines stamped later than this past the ingest's start are rejected (`future`): a wrong clock
 #: must not make the key rotation think a new day has begun.
 FUTURE_SLACK_US: Final = 300_000_000
 _SERVED: Final = (200, 206)
+_READ: Final = ("GET", "HEAD")
+
+
+def as_answered(what: Target, method: str, status: int, redirect_status: int) -> tuple[Target, int]:
+    """The target and status the gateway would have recorded for this method and logged status.
+
+    A file the logged server sent itself (`200`/`206`) is what the gateway answers with a redirect
+    to it: `redirect_status` for Python, npm, conda and plain files, 307 for an OCI blob. An image
+    manifest relayed `200` stays `200` (the gateway's pull), and has a digest only then. A write
+    (neither GET nor HEAD) is refused before anything but the project is known (conda: not even
+    that, nor the platform).
+    """
+    if method not in _READ:
+        if what.ecosystem in ("npm", "oci", "files"):
+            return Target(what.kind, what.ecosystem, what.project), status
+        if what.ecosystem == "conda":
+            return Target(what.kind, what.ecosystem), status
+        return what, status
+    if what.kind == "manifest" and status != 200 and what.digest is not None:
+        return msgspec.structs.replace(what, digest=None, filename=None), status
+    if status in _SERVED:
+        if what.kind in ("file", "metadata"):
+            return what, redirect_status
+        if what.kind == "blob":
+            return what, BLOB_REDIRECT
+    return what, status
+
+
+def _command(value: str | None) -> str | None:
+    """A subcommand header as the gateway stores it: at most 32 printable characters."""
+    if not value:
+        return None
+    return "".join(c for c in value[:32] if c.isprintable()) or None
 
 
 class BadAt(msgspec.Struct, frozen=True):
@@ -75,11 +109,7 @@ class Worker:
         if not target.startswith("/"):
             target = (urlsplit(target).path or "/") if target.startswith("http") else "/"
         path = target.split("?", 1)[0]
-        what = classify(path)
-        status = rec.status
-        if what.kind in ("file", "metadata") and status in _SERVED and rec.method in ("GET", "HEAD"):
-            # The logged server sent the file itself; the gateway would have redirected to it.
-            status = self.redirect_status
+        what, status = as_answered(classify(path), rec.method, rec.status, self.redirect_status)
         facts = self.enricher.facts(rec.ip, rec.forwarded_for, rec.ts_us)
         material = f"{rec.ts_us} {rec.method} {rec.target} {rec.status} {rec.user_agent}"
         digest = hashlib.blake2b(ident_offset, digest_size=16)
@@ -107,6 +137,9 @@ class Worker:
             partial=bool(rec.partial),
             ecosystem=what.ecosystem,
             origin=origin,
+            platform=what.platform,
+            digest=what.digest,
+            command=_command(rec.command),
         )
 
     def run(self, chunk: Chunk, identity: bytes, parser: Parser, origin: str) -> ChunkResult:
