@@ -194,6 +194,8 @@ def test_yarn_berry_install(gateway: NpmGateway, tmp_path: Path) -> None:
                 "unsafeHttpWhitelist": ["127.0.0.1"],
                 "enableGlobalCache": False,
                 "enableMirror": False,  # else every archive is copied to a global mirror too
+                "enableImmutableInstalls": False,  # its default on any CI it detects (not only CI=)
+                "enableHardenedMode": False,  # on by default for GitHub pull requests from forks
                 "cacheFolder": str(tmp_path / "berry-cache"),
                 "nodeLinker": "node-modules",
                 "enableTelemetry": False,
