@@ -1,4 +1,5 @@
-"""Real npm, pnpm and yarn install through a real `pkgate serve` from real verdaccio registries.
+"""Real npm, pnpm, yarn (classic and berry) and bun install through a real `pkgate serve` from
+real verdaccio registries.
 
 One gateway for the module: `@acme/*` routed to the private verdaccio (token from the
 environment, tarballs streamed through), everything else to the public one, which also holds a
@@ -17,7 +18,16 @@ from typing import Any, Final
 
 import pytest
 
-from tests.support.npm_registry import NODE_BIN, VENV_BIN, Registries, npm_env
+from tests.support.npm_registry import (
+    BUN,
+    NODE_BIN,
+    VENV_BIN,
+    YARN_BERRY,
+    YARN_CLASSIC,
+    Registries,
+    bun_binary,
+    npm_env,
+)
 
 from .conftest import Gateway
 
@@ -109,6 +119,15 @@ def npm_events(gateway: NpmGateway, installer: str) -> list[dict[str, Any]]:
     ]
 
 
+def by_installer(gateway: NpmGateway, installer: str, version: str | None) -> list[dict[str, Any]]:
+    """The npm events the User-Agent parser attributed to `installer` at `version`."""
+    gateway.wait_drained()
+    evs = [e for e in gateway.events() if e["ecosystem"] == "npm"]
+    mine = [e for e in evs if (e["installer"], e["installer_version"]) == (installer, version)]
+    assert mine, sorted({(e["user_agent"], e["installer"], e["installer_version"]) for e in evs})
+    return mine
+
+
 def downloads(events: list[dict[str, Any]]) -> dict[str, str]:
     return {e["project"]: e["version"] for e in events if e["kind"] == "file" and e["status"] in (200, 302)}
 
@@ -151,13 +170,72 @@ def test_pnpm_install(gateway: NpmGateway, tmp_path: Path) -> None:
 
 def test_yarn_classic_install(gateway: NpmGateway, tmp_path: Path) -> None:
     work, env = project(tmp_path, gateway)
-    run([str(NODE_BIN / "yarn"), "install", "--non-interactive", "--no-progress"], work, env)
+    run(
+        [str(VENV_BIN / "node"), str(YARN_CLASSIC), "install", "--non-interactive", "--no-progress"],
+        work,
+        env,
+    )
     assert installed(work) == EXPECTED
     lock = (work / "yarn.lock").read_text()
     assert gateway.registry in lock
     events = npm_events(gateway, "yarn")
     assert downloads(events) == EXPECTED
     assert os.path.exists(work / "node_modules" / "@acme" / "private-lib" / "index.js")
+
+
+def test_yarn_berry_install(gateway: NpmGateway, tmp_path: Path) -> None:
+    """Yarn 4, isolated by its own rc file name (no other `.yarnrc.yml` is read), its cache in tmp."""
+    work, env = project(tmp_path, gateway)
+    rc = ".pkgate-test-yarnrc.yml"
+    (work / rc).write_text(
+        json.dumps(
+            {
+                "npmRegistryServer": gateway.registry.rstrip("/"),
+                "unsafeHttpWhitelist": ["127.0.0.1"],
+                "enableGlobalCache": False,
+                "enableMirror": False,  # else every archive is copied to a global mirror too
+                "enableImmutableInstalls": False,  # its default on any CI it detects (not only CI=)
+                "enableHardenedMode": False,  # on by default for GitHub pull requests from forks
+                "cacheFolder": str(tmp_path / "berry-cache"),
+                "nodeLinker": "node-modules",
+                "enableTelemetry": False,
+                "enableScripts": False,
+                "npmMinimalAgeGate": "0",  # yarn 4 holds back versions younger than a day
+            }
+        )  # YAML is a superset of JSON
+    )
+    berry_env = {
+        **env,
+        "YARN_RC_FILENAME": rc,
+        "YARN_CACHE_FOLDER": str(tmp_path / "berry-cache"),  # npm_env's (for classic) beats the rc
+        "YARN_ENABLE_TELEMETRY": "0",
+        "YARN_ENABLE_PROGRESS_BARS": "0",
+    }
+    run([str(VENV_BIN / "node"), str(YARN_BERRY), "install"], work, berry_env)
+    assert installed(work) == EXPECTED
+    assert "__metadata:" in (work / "yarn.lock").read_text()  # a berry lock file, not a classic one
+    assert len(list((tmp_path / "berry-cache").glob("*.zip"))) == len(EXPECTED)  # its own cache only
+    assert not list((tmp_path / "home").rglob("*.zip"))
+    events = by_installer(gateway, "yarn", None)  # berry sends got's default User-Agent, no version
+    assert downloads(events) == EXPECTED
+    assert {e["kind"] for e in events} == {"index-project", "file"}
+
+
+def test_bun_install(gateway: NpmGateway, tmp_path: Path) -> None:
+    """bun, configured by a bunfig.toml of the project (registry, its own cache, no lock file)."""
+    work, env = project(tmp_path, gateway)
+    (work / "bunfig.toml").write_text(
+        f'[install]\nregistry = "{gateway.registry}"\nsaveTextLockfile = false\n'
+        f'[install.cache]\ndir = "{tmp_path / "bun-cache"}"\n'
+    )
+    bun_env = {**env, "BUN_INSTALL_CACHE_DIR": str(tmp_path / "bun-cache"), "DO_NOT_TRACK": "1"}
+    run([str(bun_binary()), "install", "--no-save", "--no-progress"], work, bun_env)
+    assert installed(work) == EXPECTED
+    assert not list(work.glob("bun.lock*"))  # --no-save: no lock file written (nor reused)
+    assert any((tmp_path / "bun-cache").iterdir())  # its own cache, not the machine's
+    events = by_installer(gateway, "bun", BUN)
+    assert downloads(events) == EXPECTED
+    assert {e["kind"] for e in events} == {"index-project", "file"}
 
 
 def test_reports_by_ecosystem(gateway: NpmGateway, tmp_path: Path) -> None:

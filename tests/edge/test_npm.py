@@ -18,6 +18,7 @@ import pytest
 from pkgate import config
 from pkgate.edge.app import ASGIApp
 from pkgate.edge.links import LinkSigner
+from pkgate.edge.npm import NpmEcosystem
 from pkgate.events import Event, decode
 from pkgate.events.spool import iter_all
 from tests.support.npm_registry import Registries
@@ -254,3 +255,65 @@ async def test_npm_not_configured_claims_nothing(tmp_path: Path, start: Start) -
     r = await client.get("/npm/chalk")
     assert r.status_code == 404
     assert [(e.ecosystem, e.kind) for e in events(app)] == [("gateway", "other")]
+
+
+def go_away(app: ASGIApp, upstream: str) -> None:
+    """The upstream stops answering: its client now points at a closed port (as the Python test)."""
+    assert app.gateway is not None
+    npm = app.gateway.ecosystems["npm"]
+    assert isinstance(npm, NpmEcosystem)
+    npm.handles[upstream].client.base_url = DEAD
+
+
+async def test_stale_on_error_and_claimed_names_stay_private(
+    start: Start, npm_registries: Registries, tmp_path: Path
+) -> None:
+    """A warmed packument is served stale, and says so, when its upstream goes away; a claimed
+    name the cache never held is a 502 then, never the public registry's bait."""
+    client, app = await start(npm_config(npm_registries, tmp_path))  # cache_ttl 0: always revalidate
+    warm = await packument(client, "@acme%2fprivate-lib")
+    public = await packument(client, "chalk")
+    assert [warm.headers["x-pkgate-cache"], public.headers["x-pkgate-cache"]] == ["miss", "miss"]
+    assert "warning" not in warm.headers
+    go_away(app, "acme")  # the public registry, which has the 9.9.9 bait, stays up
+    stale = await packument(client, "@acme%2fprivate-lib")
+    assert stale.status_code == 200
+    assert stale.headers["x-pkgate-cache"] == "stale"
+    assert stale.headers["warning"] == '110 - "Response is Stale"'
+    assert stale.content == warm.content  # the same signed tarball links
+    assert list(stale.json()["versions"]) == ["1.0.0"]
+    version = await client.get("/npm/@acme%2fprivate-lib/1.0.0")  # from the stale full packument
+    assert (version.status_code, version.json()["version"]) == (200, "1.0.0")
+    # Never held: the abbreviated packument (a separate document), and another name in the scope.
+    for name, accept in [("@acme%2fprivate-lib", ABBREVIATED), ("@acme%2fother", "application/json")]:
+        r = await packument(client, name, accept)
+        assert r.status_code == 502
+        assert "9.9.9" not in r.text
+    assert (await packument(client, "chalk")).headers["x-pkgate-cache"] == "revalidated"
+    go_away(app, "public")
+    chalk = await packument(client, "chalk")
+    assert (chalk.status_code, chalk.headers["x-pkgate-cache"]) == (200, "stale")
+    assert chalk.content == public.content
+    assert "110" in chalk.headers["warning"]
+    evs = [(e.project, e.upstream, e.status, e.cache) for e in events(app)]
+    assert evs == [
+        ("@acme/private-lib", "acme", 200, "miss"),
+        ("chalk", "public", 200, "miss"),
+        ("@acme/private-lib", "acme", 200, "stale"),
+        ("@acme/private-lib", "acme", 200, "stale"),
+        ("@acme/private-lib", None, 502, None),
+        ("@acme/other", None, 502, None),
+        ("chalk", "public", 200, "revalidated"),
+        ("chalk", "public", 200, "stale"),
+    ]
+
+
+async def test_stale_copies_expire(start: Start, npm_registries: Registries, tmp_path: Path) -> None:
+    """Past `stale_ttl` (here 0) a failing upstream is a 502: old copies are not served forever."""
+    text = npm_config(npm_registries, tmp_path).replace("cache_ttl = 0\n", "cache_ttl = 0\nstale_ttl = 0\n")
+    client, app = await start(text)
+    assert (await packument(client, "has-flag")).status_code == 200
+    go_away(app, "public")
+    r = await packument(client, "has-flag")
+    assert r.status_code == 502
+    assert "x-pkgate-cache" not in r.headers

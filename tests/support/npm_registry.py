@@ -28,6 +28,11 @@ REPO: Final = Path(__file__).resolve().parents[2]
 VENV_BIN: Final = REPO / ".venv" / "bin"
 NODE_BIN: Final = REPO / "node_modules" / ".bin"
 CACHE: Final = REPO / ".cache" / "test-npm"
+#: Both yarns are in package.json: run their scripts by path (they fight over `.bin/yarn`).
+YARN_CLASSIC: Final = REPO / "node_modules" / "yarn" / "bin" / "yarn.js"
+YARN_BERRY: Final = REPO / "node_modules" / "@yarnpkg" / "cli-dist" / "bin" / "yarn.js"
+#: The bun of package.json (its binary comes in an `@oven/bun-<os>-<arch>` optional dependency).
+BUN: Final = json.loads((REPO / "package.json").read_text())["devDependencies"]["bun"]
 #: A small real dependency tree: chalk 4 -> ansi-styles -> color-convert -> color-name, and
 #: supports-color -> has-flag; plus is-number in two versions (dist-tags, version documents).
 PUBLIC: Final = (
@@ -74,6 +79,17 @@ def npm_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     env.pop("CI")
     env.update(extra or {})
     return env
+
+
+def bun_binary() -> Path:
+    """bun's executable: where its postinstall links it, or still in its platform package (when
+    npm ran no install scripts). Either way a real binary from the npm registry, no download."""
+    linked = REPO / "node_modules" / "bun" / "bin" / "bun.exe"
+    if linked.exists() and linked.stat().st_size > 1 << 20:  # not the 450-byte placeholder
+        return linked
+    found = sorted((REPO / "node_modules" / "@oven").glob("bun-*/bin/bun"))
+    assert found, "no bun binary under node_modules: run scripts/setup"
+    return found[0]
 
 
 def npm(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 120) -> str:

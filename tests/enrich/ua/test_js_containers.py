@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pkgate.enrich.ua import parse
+from pkgate.enrich.ua.js_tools import GOT_DEFAULT
 
 
 def test_npm_in_github_actions_names_the_provider() -> None:
@@ -48,6 +51,50 @@ def test_npm_template_tools(ua: str, installer: str, version: str, system: str) 
 def test_bare_bun_is_the_installer() -> None:
     r = parse("Bun/1.1.30")
     assert (r.category, r.installer, r.installer_version) == ("installer", "bun", "1.1.30")
+
+
+def test_bun_install_sends_its_bare_name() -> None:
+    """What `bun install` 1.4.5 sent to a registry (captured), the case it is written in."""
+    r = parse("Bun/1.4.5")
+    assert (r.category, r.installer, r.installer_version, r.implementation) == (
+        "installer",
+        "bun",
+        "1.4.5",
+        None,
+    )
+
+
+def test_yarn_berry_is_gots_default_user_agent() -> None:
+    """Yarn 4.18.1 sends only `got`'s default header (captured): yarn, version unknown."""
+    r = parse("got (https://github.com/sindresorhus/got)")
+    assert (r.category, r.installer, r.installer_version, r.implementation) == (
+        "installer",
+        "yarn",
+        None,
+        "node",
+    )
+    assert parse("  got (https://github.com/sindresorhus/got) ").installer == "yarn"
+
+
+@pytest.mark.parametrize(
+    "ua",
+    [
+        "got/11.8.6 (https://github.com/sindresorhus/got)",
+        "got (https://github.com/sindresorhus/got) my-script/1.0",
+        "Got (https://github.com/sindresorhus/got)",
+        "got",
+    ],
+)
+def test_other_got_headers_stay_scripts(ua: str) -> None:
+    r = parse(ua)
+    assert (r.category, r.installer) == ("script", "got")
+
+
+@given(st.text(min_size=1).filter(lambda t: t.strip() != ""))
+def test_only_gots_exact_default_is_yarn(extra: str) -> None:
+    """Whatever follows got's default header, it is no longer yarn berry's, and parsing is total."""
+    assert parse(f"{GOT_DEFAULT} {extra}").installer != "yarn"
+    assert parse(f"got/{extra}").installer != "yarn"
 
 
 def test_docker_daemon() -> None:

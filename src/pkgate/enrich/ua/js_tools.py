@@ -1,15 +1,18 @@
 """JavaScript package managers: npm, pnpm, yarn (classic and berry) and bun.
 
-They all follow npm's template `<tool>/<v> npm/<v|?> node/<v> <platform> <arch> [workspaces/<bool>]
-[ci/<name>]` (npm's own `{ci}` placeholder becomes `ci/<provider>` when it detects one and nothing
-otherwise). Platform and arch are Node's `process.platform`/`process.arch`, normalised to the
-spellings pip's JSON uses so one report covers both ecosystems.
+npm, pnpm and yarn classic follow npm's template `<tool>/<v> npm/<v|?> node/<v> <platform> <arch>
+[workspaces/<bool>] [ci/<name>]` (npm's own `{ci}` placeholder becomes `ci/<provider>` when it
+detects one and nothing otherwise). Platform and arch are Node's `process.platform`/`process.arch`,
+normalised to the spellings pip's JSON uses so one report covers both ecosystems. `bun install`
+sends `Bun/<v>` alone. Yarn 2+ (berry) never names itself: its HTTP library's default User-Agent
+is all it sends (see `GOT_DEFAULT`).
 """
 
 from __future__ import annotations
 
 from typing import Final
 
+from pkgate.enrich.ua import scripts
 from pkgate.enrich.ua.model import Handler, UserAgent, clean
 from pkgate.enrich.ua.tokens import system_name
 
@@ -64,7 +67,21 @@ def _bun(whole: str, first: str, version: str, rest: str) -> UserAgent | None:
     return UserAgent("installer", "bun", clean(version))
 
 
+#: What yarn 2+ (berry) sends on every registry request: `got`'s default User-Agent, no version,
+#: nothing after (read in @yarnpkg/cli-dist 3.0.0, 3.8.0, 4.5.1 and seen from 4.18.1). Exactly this
+#: string is counted as yarn without a version (yarn classic always states 1.x); a script using
+#: got with its default header is counted with it, and any other got header stays a script.
+GOT_DEFAULT: Final = "got (https://github.com/sindresorhus/got)"
+
+
+def _got(whole: str, first: str, version: str, rest: str) -> UserAgent | None:
+    if whole == GOT_DEFAULT:
+        return UserAgent("installer", "yarn", implementation="node")
+    return scripts.HANDLERS["got"](whole, first, version, rest)
+
+
 HANDLERS: Final[dict[str, Handler]] = {
+    "got": _got,
     "npm": _js("npm"),
     "pnpm": _js("pnpm"),
     "yarn": _js("yarn"),

@@ -12,7 +12,7 @@ from typing import Final, TypeAlias
 import msgspec
 
 #: Bump whenever any parse result changes, so stored rows parsed by an older version are redone.
-PARSER_VERSION: Final = 3
+PARSER_VERSION: Final = 4
 
 #: Longest input looked at (and longest `raw` kept); matches the edge's `MAX_UA`.
 MAX_LEN: Final = 1024
