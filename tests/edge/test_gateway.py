@@ -137,8 +137,8 @@ async def test_file_redirect_metadata_head_and_tampering(
 
 
 async def test_events_name_the_ecosystem(gw: tuple[httpx.AsyncClient, ASGIApp]) -> None:
-    """Python's paths are recorded as ecosystem "python" (memoised file links too); a path no
-    ecosystem claims is the gateway's own 404."""
+    """Python's paths are recorded as ecosystem "python" (memoised file links too), file links
+    without their signed token; a path no ecosystem claims is the gateway's own 404."""
     client, app = gw
     page = (await client.get("/simple/six/", headers={"accept": JSON})).json()
     url = page["files"][0]["url"]
@@ -148,10 +148,13 @@ async def test_events_name_the_ecosystem(gw: tuple[httpx.AsyncClient, ASGIApp]) 
     assert (await client.get("/nothing-here")).status_code == 404
     assert (await client.get("/simplex/")).status_code == 404
     got = [(e.path, e.kind, e.ecosystem, e.project) for e in events(app)]
+    recorded = "/files/six/" + url.rsplit("/", 1)[1]  # /files/<project>/<token>/<file>, no token
+    assert recorded.startswith("/files/six/six-")
+    assert url.count("/") > recorded.count("/")
     assert got == [
         ("/simple/six/", "index-project", "python", "six"),
-        (url, "file", "python", "six"),
-        (url, "file", "python", "six"),
+        (recorded, "file", "python", "six"),
+        (recorded, "file", "python", "six"),
         ("/", "other", "python", None),
         ("/nothing-here", "other", "gateway", None),
         ("/simplex/", "other", "gateway", None),

@@ -117,6 +117,9 @@ class FileTarget:
     target: str  # the exact URL an upstream listed (or one derived from it, like PEP 658's)
     facts: Facts
     proxy: UpstreamHandle[Any] | None = None
+    #: What events record as the path (None: the request path): the link without its signature,
+    #: which says nothing a report needs and would be most of every event's bytes.
+    path: str | None = None
 
 
 class Answer(NamedTuple):

@@ -42,9 +42,20 @@ _SEGMENT = re.compile(r"^(?P<writer>[A-Za-z0-9_.-]+)-(?P<seq>\d{8})\.(seg|sealed
 FsyncMode = Literal["always", "batched", "off"]
 
 
+#: Bytes before the payload in a frame. Encode an event into a bytearray from this offset and
+#: `seal` it: the frame is made without copying the payload (the edge's hot path does).
+HEADER_SIZE = _HEADER.size
+
+
 def frame(payload: bytes) -> bytes:
     """One spool frame around an encoded event."""
     return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+
+
+def seal(buf: bytearray) -> bytearray:
+    """`buf` made a frame: its first HEADER_SIZE bytes (reserved) filled in for the payload after them."""
+    _HEADER.pack_into(buf, 0, len(buf) - HEADER_SIZE, zlib.crc32(memoryview(buf)[HEADER_SIZE:]))
+    return buf
 
 
 class SegmentWriter:

@@ -52,4 +52,5 @@ def resolve_file(path: str, signer: links.LinkSigner, proxied: Mapping[str, Hand
         links.metadata_url(url) if is_meta else url,
         facts,
         proxied.get(upstream) if upstream else None,
+        path=f"{links.PREFIX}{project}/{quoted}",  # recorded without the signed token
     )
