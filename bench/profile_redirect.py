@@ -114,7 +114,9 @@ def load(args: argparse.Namespace, store: Path, spool: Path) -> None:
         prof.disable()
     secs = time.process_time() - started
     n = loader.loaded_total
-    print(f"loader: {n} events in {secs:.2f} CPU-s: {n / secs:.0f} events per CPU-s ({secs * 1e6 / n:.2f} us each)")
+    print(
+        f"loader: {n} events in {secs:.2f} CPU-s: {n / secs:.0f} events per CPU-s ({secs * 1e6 / n:.2f} us each)"
+    )
     if prof is not None:
         pstats.Stats(prof).sort_stats(args.sort).print_stats(args.profile)
 
