@@ -46,6 +46,8 @@ ADMIN_RELOAD: Final = "/admin/reload"
 GATEWAY: Final = "gateway"
 #: Memoised links (~1.2 KB each with their path, measured: bench/README.md), cleared when full.
 _FILE_CACHE_MAX: Final = 32_768
+_NO_STORE: Final = ("cache-control", "no-store")
+_NO_BODY: Final = ("content-length", "0")
 _UNRECORDED: Final = text(503, "cannot record request; try again", [("retry-after", "1")])
 
 
@@ -212,7 +214,7 @@ class Gateway:
         """The finished redirect, shared by every request of the link (never changed)."""
         return Response(
             self.redirect_status,
-            [("location", location), ("cache-control", "no-store"), ("content-length", "0")],
+            [("location", location), _NO_STORE, _NO_BODY],
             b"",
         )
 
