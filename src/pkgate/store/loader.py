@@ -113,9 +113,7 @@ def insert_events(con: duckdb.DuckDBPyConnection, events: Sequence[Event]) -> No
     batch = pa.Table.from_pydict({f.name: data[f.name] for f in _EVENT_SCHEMA}, schema=_EVENT_SCHEMA)
     agents = list(set(columns["user_agent"]))
     parsed = zip(*map(_ua_row, agents), strict=True)
-    uas = pa.Table.from_pydict(
-        dict(zip(_UA_SCHEMA.names, (agents, *parsed), strict=True)), schema=_UA_SCHEMA
-    )
+    uas = pa.Table.from_pydict(dict(zip(_UA_SCHEMA.names, (agents, *parsed), strict=True)), schema=_UA_SCHEMA)
     con.register("pkgate_batch", batch)
     con.register("pkgate_uas", uas)
     try:
