@@ -172,6 +172,9 @@ class Loader:
     def _run_once(self) -> int:
         con = self.connect()
         try:
+            # One thread: the loader shares the machine with the workers answering requests, and
+            # DuckDB's parallel insert cost ~10% more CPU per event here (bench/README.md).
+            con.execute("SET threads = 1")
             ensure_schema(con)
             progress = {
                 k: int(v) for k, v in con.execute('SELECT segment, "offset" FROM spool_progress').fetchall()
