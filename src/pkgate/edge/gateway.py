@@ -7,9 +7,12 @@ recorded as kind `other`, an audit trail); every other path goes to the ecosyste
 (kind `other`, recorded with ecosystem "gateway"). The body is bytes, or a `proxy.Stream` for
 proxied files.
 
-File links are signed by their ecosystem; once one verifies, the gateway keeps the answer's
-target in a memo keyed by path, so every later request for it costs one dict lookup (no HMAC, no
-filename parsing, no ecosystem code). The memo is cleared on reload and when full.
+File links are signed by their ecosystem; once one verifies, the gateway keeps all its per-link
+work in a memo keyed by path: the finished redirect, the kind, and the link's first event
+pre-encoded (`recorder.Template`). Every later request for it costs one dict lookup, one clock read
+and filling in the per-request fields of its event (no HMAC, no filename parsing, no ecosystem
+code, no `Event` object); it is recorded with `duration_us` 0, answered from memory. The memo is
+cleared on reload and when full.
 """
 
 from __future__ import annotations
