@@ -6,8 +6,8 @@ rollup day and its state row) goes through this, so no caller can forget the rol
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import contextlib
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import duckdb
