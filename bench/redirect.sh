@@ -18,7 +18,7 @@
 # (gateway RSGI / bare RSGI), `ratio_vs_nginx <y>` (gateway RSGI / nginx), `ratio_vs_bare_spool <z>`
 # (gateway-rsgi-spool / bare RSGI), and for each gateway run `recorded <n> of <m> requests`,
 # `worker_rss_mb <r>` (largest worker's RSS at the end of the run) and `loader_events_per_cpu_s <e>`
-# (events loaded into DuckDB per CPU-second of the supervisor process, from its log). Progress goes
+# (events loaded into DuckDB per CPU-second of the loading thread, from the supervisor's log). Progress goes
 # to stderr. Exit status 1 if a gateway lost events or answered anything but 302.
 set -euo pipefail
 
