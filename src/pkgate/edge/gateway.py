@@ -127,12 +127,12 @@ class Gateway:
                 now = time.time_ns()
                 response = known.response
                 assert response is not None  # templates are made for redirects only
+                self.metrics.request(known.kind, response[0])  # counted as the slow path does
                 try:
                     await self.recorder.record_known(template, now, method, headers, peer)
                 except SpoolError:
                     self.metrics.snap.spool_errors += 1
                     return _UNRECORDED
-                self.metrics.request(known.kind, response[0])
                 self.metrics.dump_at(now)
                 return response
         started = time.perf_counter_ns()
