@@ -3,9 +3,12 @@
 Builds a real worker (spool with group commit, enricher, signer, metrics) in a temp data dir and
 drives `Gateway.handle` with the same signed links and pip User-Agent as redirect.sh, in batches of
 `--concurrency` concurrent requests per event-loop turn (what granian does under load). Prints
-microseconds per request, then optionally the top functions under cProfile.
+microseconds per request, then optionally the top functions under cProfile. With `--loader` it then
+loads the spooled events into DuckDB as the supervisor's loader does and prints events per
+CPU-second of the process (DuckDB's threads included).
 
     .venv/bin/python bench/profile_redirect.py --requests 200000 --profile 25
+    .venv/bin/python bench/profile_redirect.py --requests 200000 --loader --profile 25
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import msgspec
 from pkgate.config import Config, Gateway, Server, Storage, Upstream
 from pkgate.edge.app import Worker
 from pkgate.edge.gateway import Gateway as GatewayCore
+from pkgate.events.spool import seal_all
+from pkgate.store import Loader
 
 sys.path.insert(0, str(Path(__file__).parent))
 from make_links import links
@@ -82,7 +87,7 @@ async def run(args: argparse.Namespace, data_dir: Path) -> None:
         print(
             f"{args.requests} requests: {secs * 1e6 / args.requests:.2f} us CPU each ({args.requests / secs:.0f}/cpu-s)"
         )
-        if args.profile:
+        if args.profile and not args.loader:
             prof = cProfile.Profile()
             prof.enable()
             await drive(gateway, paths, args.requests, args.concurrency)
@@ -91,6 +96,29 @@ async def run(args: argparse.Namespace, data_dir: Path) -> None:
             stats.print_stats(args.profile)
     finally:
         await worker.close()
+    if args.loader:
+        load(args, cfg.paths.store, cfg.paths.spool)
+
+
+def load(args: argparse.Namespace, store: Path, spool: Path) -> None:
+    """Everything spooled above into a fresh store, in the loader's batches; CPU per event."""
+    seal_all(spool)
+    loader = Loader(store, spool)
+    prof = cProfile.Profile() if args.profile else None
+    started = time.process_time()
+    if prof is not None:
+        prof.enable()
+    while loader.run_once():
+        pass
+    if prof is not None:
+        prof.disable()
+    secs = time.process_time() - started
+    n = loader.loaded_total
+    print(
+        f"loader: {n} events in {secs:.2f} CPU-s: {n / secs:.0f} events per CPU-s ({secs * 1e6 / n:.2f} us each)"
+    )
+    if prof is not None:
+        pstats.Stats(prof).sort_stats(args.sort).print_stats(args.profile)
 
 
 def main() -> None:
@@ -101,6 +129,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--links", type=int, default=500)
     parser.add_argument("--profile", type=int, default=0, help="print this many top functions")
+    parser.add_argument("--loader", action="store_true", help="then load the spool into DuckDB")
     parser.add_argument("--sort", default="tottime", choices=["tottime", "cumulative"])
     args = parser.parse_args()
     try:

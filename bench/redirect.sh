@@ -17,11 +17,13 @@
 # KEEP_TMP (1: keep the temp dir with configs, logs and the DuckDB file).
 #
 # Output on stdout: one `<name> req/s <x> p99 <y>ms` line per server, then `ratio_vs_bare <x>`
-# (gateway RSGI / bare RSGI), `ratio_vs_nginx <y>` (gateway RSGI / nginx), `ratio_npm_vs_python <z>`
-# (npm tarball redirects / Python file redirects, same run), `ratio_oci_vs_python` (OCI blob
-# redirects / Python file redirects, both RSGI), and for each gateway
-# run `recorded <n> of <m> requests`. Progress goes to stderr. Exit status 1 if a gateway lost
-# events or answered anything but 302.
+# (gateway RSGI / bare RSGI), `ratio_vs_nginx <y>` (gateway RSGI / nginx), `ratio_vs_bare_spool <z>`
+# (gateway-rsgi-spool / bare RSGI), `ratio_npm_vs_python` (npm tarball redirects / Python file
+# redirects, same run), `ratio_oci_vs_python` (OCI blob redirects / Python file redirects, both
+# RSGI), and for each gateway run `recorded <n> of <m> requests`, `worker_rss_mb <r>` (largest
+# worker's RSS at the end of the run) and `loader_events_per_cpu_s <e>` (events loaded into DuckDB
+# per CPU-second of the loading thread, from the supervisor's log). Progress goes to stderr. Exit
+# status 1 if a gateway lost events or answered anything but 302.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -161,6 +163,27 @@ declare -A RPS P99 CPU
 ORDER=()
 FAILED=0
 RECORDED_LINES=()
+EXTRA_LINES=()
+
+# worker_rss_mb: the largest RSS (MiB) among the server's processes other than the one started
+# (the gateway's workers; the supervisor, which runs the loader, is logged separately).
+worker_rss_mb() {
+    local pid kb max=0
+    for pid in $(pgrep -g "$SERVER_PID" || true); do
+        [ "$pid" = "$SERVER_PID" ] && continue
+        kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null) || continue
+        [ -n "$kb" ] && [ "$kb" -gt "$max" ] && max=$kb
+    done
+    awk -v kb="$max" 'BEGIN { printf "%.1f", kb / 1024 }'
+}
+
+# loader_rate <server log>: events per CPU-second over every "loader: N events in X CPU-s" line.
+loader_rate() {
+    awk '/loader: [0-9]+ events in/ {
+            for (i = 1; i <= NF; i++) { if ($i == "loader:") n += $(i + 1); if ($i == "CPU-s") s += $(i - 1) }
+        }
+        END { if (s > 0) printf "%.0f (%d events, %.2f CPU-s)", n / s, n, s; else print "n/a" }' "$1"
+}
 
 # measure <name>: warm up, measure, print and remember the figures. Sets TOTAL (all requests sent).
 measure() {
@@ -283,7 +306,15 @@ EOF
     PATHS=$saved_paths
     FIRST_PATH=$saved_first
     local sent=$((TOTAL + 1)) # + the check request
+    local rss sup_kb
+    rss=$(worker_rss_mb)
+    sup_kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER_PID/status" 2>/dev/null || echo 0)
+    log "$name: worker RSS $rss MiB, supervisor (loader) RSS $((sup_kb / 1024)) MiB"
     stop_server
+    local suffix=""
+    [ "$name" = gateway-rsgi ] || suffix=" ($name)"
+    EXTRA_LINES+=("worker_rss_mb $rss$suffix")
+    EXTRA_LINES+=("loader_events_per_cpu_s $(loader_rate "$dir/server.log")$suffix")
     local all file302
     read -r all file302 <<<"$(count_events "$dir/data")"
     # wrk stops with up to CONNECTIONS requests in flight per run: the gateway answered (and
@@ -396,8 +427,10 @@ for name in "${ORDER[@]}"; do
 done
 echo "ratio_vs_bare $(ratio gateway-rsgi bare-rsgi)"
 echo "ratio_vs_nginx $(ratio gateway-rsgi nginx)"
+echo "ratio_vs_bare_spool $(ratio gateway-rsgi-spool bare-rsgi)"
 echo "ratio_npm_vs_python $(ratio gateway-npm gateway-rsgi)"
 echo "ratio_oci_vs_python $(ratio gateway-oci gateway-rsgi)"
 for line in "${RECORDED_LINES[@]}"; do echo "$line"; done
+for line in "${EXTRA_LINES[@]}"; do echo "$line"; done
 for name in "${ORDER[@]}"; do log "$name: ${CPU[$name]}"; done
 exit "$FAILED"

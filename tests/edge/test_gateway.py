@@ -8,9 +8,11 @@ HEAD, 405, stale-on-error, metadata redirects, and that each request is exactly 
 from __future__ import annotations
 
 import json
+import resource
+import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -20,7 +22,7 @@ import pytest
 from pkgate import config
 from pkgate.edge.app import ASGIApp
 from pkgate.events import Event, decode
-from pkgate.events.spool import iter_all
+from pkgate.events.spool import iter_all, list_segments
 from tests.e2e.upstreams import StaticIndex, build_static_index, read_dists
 
 REPO = Path(__file__).resolve().parents[2]
@@ -137,8 +139,8 @@ async def test_file_redirect_metadata_head_and_tampering(
 
 
 async def test_events_name_the_ecosystem(gw: tuple[httpx.AsyncClient, ASGIApp]) -> None:
-    """Python's paths are recorded as ecosystem "python" (memoised file links too); a path no
-    ecosystem claims is the gateway's own 404."""
+    """Python's paths are recorded as ecosystem "python" (memoised file links too), file links
+    without their signed token; a path no ecosystem claims is the gateway's own 404."""
     client, app = gw
     page = (await client.get("/simple/six/", headers={"accept": JSON})).json()
     url = page["files"][0]["url"]
@@ -148,10 +150,13 @@ async def test_events_name_the_ecosystem(gw: tuple[httpx.AsyncClient, ASGIApp]) 
     assert (await client.get("/nothing-here")).status_code == 404
     assert (await client.get("/simplex/")).status_code == 404
     got = [(e.path, e.kind, e.ecosystem, e.project) for e in events(app)]
+    recorded = "/files/six/" + url.rsplit("/", 1)[1]  # /files/<project>/<token>/<file>, no token
+    assert recorded.startswith("/files/six/six-")
+    assert url.count("/") > recorded.count("/")
     assert got == [
         ("/simple/six/", "index-project", "python", "six"),
-        (url, "file", "python", "six"),
-        (url, "file", "python", "six"),
+        (recorded, "file", "python", "six"),
+        (recorded, "file", "python", "six"),
         ("/", "other", "python", None),
         ("/nothing-here", "other", "gateway", None),
         ("/simplex/", "other", "gateway", None),
@@ -236,3 +241,32 @@ def test_event_fields_are_msgpack_arrays() -> None:
         )[0]
         == "x"
     )
+
+
+@pytest.fixture
+def file_size_limit() -> Iterator[Callable[[int], None]]:
+    """Set RLIMIT_FSIZE for this process (writes past it fail with EFBIG), restored afterwards."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    old = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    yield lambda n: resource.setrlimit(resource.RLIMIT_FSIZE, (n, hard))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    signal.signal(signal.SIGXFSZ, old)
+
+
+async def test_a_memoised_redirect_that_cannot_be_recorded_is_a_503(
+    gw: tuple[httpx.AsyncClient, ASGIApp], file_size_limit: Callable[[int], None]
+) -> None:
+    """Not recorded means not answered, on the memo's hot path too (a retryable 503, no event);
+    once the spool can be written again the link answers and records as before."""
+    client, app = gw
+    page = (await client.get("/simple/six/", headers={"accept": JSON})).json()
+    url = page["files"][0]["url"]
+    assert (await client.get(url)).status_code == 302  # verified, memoised, its event templated
+    segment = list_segments(app.worker.cfg.paths.spool)[0]
+    file_size_limit(segment.path.stat().st_size)  # the next spool write fails (EFBIG)
+    refused = await client.get(url)
+    file_size_limit(resource.RLIM_INFINITY)
+    assert refused.status_code == 503
+    assert refused.headers["retry-after"] == "1"
+    assert (await client.get(url)).status_code == 302
+    assert [e.status for e in events(app) if e.kind == "file"] == [302, 302]

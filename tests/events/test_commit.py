@@ -51,6 +51,19 @@ async def test_a_cancelled_request_does_not_cancel_its_batch(tmp_path: Path) -> 
     await gc.aclose()
 
 
+async def test_a_timed_out_wait_neither_cancels_the_batch_nor_loses_the_frame(tmp_path: Path) -> None:
+    gc = GroupCommitter(SegmentWriter(tmp_path, "w"), "off")
+    a, b = frames(2)
+    shared = gc.append(a)
+    assert gc.append(b) is shared  # one future per batch
+    assert shared.cancel() is False  # nobody can cancel what other requests wait for
+    # wait_for cancels what it waits for on timeout: the batch is written regardless
+    await asyncio.wait_for(shared, timeout=0)
+    assert not shared.cancelled()
+    assert len(stored(tmp_path)) == 2
+    await gc.aclose()
+
+
 @pytest.fixture
 def file_size_limit() -> Iterator[object]:
     """Set RLIMIT_FSIZE for this process (writes past it fail with EFBIG), restored afterwards."""

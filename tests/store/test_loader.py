@@ -61,6 +61,26 @@ def test_replay_after_lost_progress_is_deduplicated(tmp_path: Path) -> None:
     assert count(db) == 50  # ...but not re-inserted
 
 
+def test_a_batch_of_stored_and_new_events_loads_the_new_and_rejects_nothing(tmp_path: Path) -> None:
+    """The loader inserts without the conflict check first; a batch holding events already stored
+    is done again with it: the new events load, the stored ones are skipped, nothing is rejected."""
+    spool, db = tmp_path / "spool", tmp_path / "s.duckdb"
+    w = SegmentWriter(spool, "w")
+    for i in range(50):
+        w.write(frame(encode(make_event(i))))
+    Loader(db, spool).run_once()
+    con = duckdb.connect(str(db))
+    con.execute("DELETE FROM spool_progress")  # forget all offsets: the 50 come again...
+    con.close()
+    for i in range(50, 80):
+        w.write(frame(encode(make_event(i))))  # ...in one batch with 30 new ones
+    assert Loader(db, spool).run_once() == 80
+    assert count(db) == 80
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT count(*) FROM rejects").fetchone() == (0,)
+    con.close()
+
+
 def test_undecodable_frame_goes_to_rejects(tmp_path: Path) -> None:
     spool, db = tmp_path / "spool", tmp_path / "s.duckdb"
     w = SegmentWriter(spool, "w")

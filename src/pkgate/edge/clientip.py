@@ -118,7 +118,8 @@ class ClientIP:
             raise ConfigError(f"forwarding header must be auto, x-forwarded-for or forwarded, not {header!r}")
         self._v4 = tuple(n for n in nets if n.version == 4)
         self._v6 = tuple(n for n in nets if n.version == 6)
-        self._any = bool(nets)
+        #: Are forwarding headers ever read? Without a trusted proxy the peer is the client.
+        self.forwarding = bool(nets)
         self._header = header
 
     def trusted(self, addr: Addr) -> bool:
@@ -130,7 +131,7 @@ class ClientIP:
         """The client address. `peer` is the connection's address (port and brackets are stripped);
         repeated header lines must be joined with ", " in order."""
         host = peer_host(peer)
-        if not self._any:
+        if not self.forwarding:
             return host
         peer_addr = _parse(host)
         if peer_addr is None or not self.trusted(peer_addr):

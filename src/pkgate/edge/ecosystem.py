@@ -135,6 +135,9 @@ class FileTarget:
     facts: Facts
     proxy: UpstreamHandle[Any] | None = None
     status: int = 0  # the redirect's status; 0: `gateway.redirect_status` (OCI blobs use 307)
+    #: What events record as the path (None: the request path): the link without its signature,
+    #: which says nothing a report needs and would be most of every event's bytes.
+    path: str | None = None
 
 
 class Answer(NamedTuple):

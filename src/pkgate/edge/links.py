@@ -28,7 +28,6 @@ METADATA_SUFFIX: Final = ".metadata"
 #: A PEP 740 provenance link is signed for `<filename>.provenance` and the provenance URL itself.
 PROVENANCE_SUFFIX: Final = ".provenance"
 _MAC_BYTES: Final = 16
-_CACHE_MAX: Final = 100_000
 
 
 def _b64(data: bytes) -> str:
@@ -40,14 +39,15 @@ def _unb64(text: str) -> bytes:
 
 
 class LinkSigner:
-    """Makes and checks file links under one secret; verification results are memoised."""
+    """Makes and checks file links under one secret. Nothing is memoised here: the gateway keeps
+    each verified link's whole answer (`pkgate.edge.gateway`), a second memo would only double the
+    memory."""
 
     def __init__(self, secret: bytes, retired: Sequence[bytes] = ()) -> None:
         if any(len(s) < 16 for s in (secret, *retired)):
             raise LinkError("link-signing secret must be at least 16 bytes")
         self._secret = secret
         self._retired = tuple(retired)  # verify only: links in old lock files
-        self._verified: dict[str, str] = {}
 
     def _mac(self, project: str, filename: str, url: str, secret: bytes | None = None) -> bytes:
         msg = f"{project}\0{filename}\0{url}".encode()
@@ -63,10 +63,6 @@ class LinkSigner:
 
     def verify(self, project: str, token: str, filename: str) -> str:
         """The upstream URL signed into `token`, or LinkError if anything does not match."""
-        key = f"{project}/{token}/{filename}"
-        url = self._verified.get(key)
-        if url is not None:
-            return url
         enc_url, sep, enc_mac = token.partition(".")
         if not sep or not enc_url or not enc_mac or len(token) > 8192:
             raise LinkError("malformed file link")
@@ -79,9 +75,6 @@ class LinkSigner:
             hmac.compare_digest(mac, self._mac(project, filename, url, old)) for old in self._retired
         ):
             raise LinkError("file link signature does not verify")
-        if len(self._verified) >= _CACHE_MAX:
-            self._verified.clear()
-        self._verified[key] = url
         return url
 
 

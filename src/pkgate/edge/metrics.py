@@ -45,6 +45,7 @@ class Metrics:
         self.snap = Snapshot()
         self._requests: defaultdict[tuple[str, int], int] = defaultdict(int)
         self._last_dump = 0.0
+        self._last_ns = 0
         #: Called at each dump for the current breaker states (set by whoever owns the breakers).
         self.breaker_states: Callable[[], dict[str, int]] | None = None
         #: Called at each dump for the spool's failed operations (set by whoever owns the spool writer).
@@ -84,6 +85,17 @@ class Metrics:
         if not force and now - self._last_dump < 1.0:
             return
         self._last_dump = now
+        self._write()
+
+    def dump_at(self, now_ns: int) -> None:
+        """`dump` on the caller's wall-clock reading (epoch ns): the hot path reads the clock once.
+        A clock stepped back dumps at once rather than waiting for it to catch up."""
+        if 0 <= now_ns - self._last_ns < 1_000_000_000:
+            return
+        self._last_ns = now_ns
+        self._write()
+
+    def _write(self) -> None:
         self.snap.requests = {f"{k}|{s}": n for (k, s), n in self._requests.items()}
         if self.breaker_states is not None:
             self.snap.breakers = self.breaker_states()

@@ -97,13 +97,14 @@ _rng = random.Random(os.urandom(32))
 os.register_at_fork(after_in_child=lambda: _rng.seed(os.urandom(32)))
 
 
-def new_id() -> str:
+def new_id(now_ns: int | None = None) -> str:
     """A unique event id: 48-bit millisecond time + 80 random bits, hex (sortable like a ULID).
 
     The bits come from a per-process generator seeded from the OS, not a syscall per event: ids need
-    to be unique, not secret.
+    to be unique, not secret. `now_ns` (epoch nanoseconds) saves a clock read when the caller has one.
     """
-    return f"{(time.time_ns() // 1_000_000) << 80 | _rng.getrandbits(80):032x}"
+    ms = (time.time_ns() if now_ns is None else now_ns) // 1_000_000
+    return f"{ms << 80 | _rng.getrandbits(80):032x}"
 
 
 def now_us() -> int:

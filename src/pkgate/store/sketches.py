@@ -82,24 +82,39 @@ def fold_marks(con: duckdb.DuckDBPyConnection, events: Sequence[Event]) -> int:
             "SELECT source_id FROM erasures WHERE source_id IN (SELECT unnest(?::VARCHAR[]))", [ids]
         ).fetchall()
     }
+    # What a fold depends on; a batch holds many requests of one client for one project (a pip
+    # install's files), each folded once here instead of once per event.
+    seen = {
+        (
+            e.ts_us // DAY_US,
+            _is_download(e),
+            e.ecosystem or "python",
+            str(e.project),
+            tuple(e.marks),
+            _automated(e),
+        )
+        for e in marked
+        if e.source_id not in erased and e.network_id not in erased  # erased: its late marks dropped
+    }
+    firsts: dict[int, list[int]] = {}
     best: dict[tuple[str, int, str, bool, str, str, int], int] = {}
-    for e in marked:
-        if e.source_id in erased or e.network_id in erased:
-            continue  # an erased source's late events are dropped, their marks too
-        day = e.ts_us // DAY_US
-        dls = (False, True) if _is_download(e) else (False,)
+    for day, download, ecosystem, project, marks, automated in seen:
+        first_days = firsts.get(day)
+        if first_days is None:
+            first_days = firsts[day] = [period_of(kind, day)[0] for kind in PERIODS]
+        dls = (False, True) if download else (False,)
         # (level, which of the period's two marks): the public level reuses the client mark
-        levels = _MARKS if _automated(e) else _PUBLIC_MARKS
+        levels = _MARKS if automated else _PUBLIC_MARKS
         for i, kind in enumerate(PERIODS):
-            first = period_of(kind, day)[0]
+            first = first_days[i]
             for level, j in levels:
-                mark = e.marks[2 * i + j]
+                mark = marks[2 * i + j]
                 register, rank = mark >> 6, mark & 63
                 if not (0 <= register < HLL_M and 1 <= rank <= 64 - HLL_P + 1):
                     continue  # not a mark this version makes: ignore rather than corrupt a sketch
                 for dl in dls:
-                    for project in (e.project, ""):
-                        key = (kind, first, level, dl, e.ecosystem or "python", str(project), register)
+                    for name in (project, ""):
+                        key = (kind, first, level, dl, ecosystem, name, register)
                         if best.get(key, 0) < rank:
                             best[key] = rank
     if not best:

@@ -6,6 +6,7 @@ rollup day and its state row) goes through this, so no caller can forget the rol
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -17,7 +18,8 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     con.begin()
     try:
         yield con
+        con.commit()  # constraints may be checked here: a failed commit is rolled back too
     except BaseException:
-        con.rollback()
+        with contextlib.suppress(duckdb.Error):  # the original error is the one to report
+            con.rollback()
         raise
-    con.commit()

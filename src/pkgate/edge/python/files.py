@@ -3,7 +3,7 @@
 `<file>.metadata` is the PEP 658 metadata of `<file>`, at the file URL plus `.metadata`; it shares
 the file's signature. `<file>.provenance` is the PEP 740 provenance of `<file>`, signed under that
 name with the provenance URL the upstream listed; it is recorded as kind `metadata`. Links signed before upstream names were part of them still verify (lock files
-keep them).
+keep them). Events record the link as `/files/<project>/<file>`, without the token.
 """
 
 from __future__ import annotations
@@ -52,4 +52,5 @@ def resolve_file(path: str, signer: links.LinkSigner, proxied: Mapping[str, Hand
         links.metadata_url(url) if is_meta else url,
         facts,
         proxied.get(upstream) if upstream else None,
+        path=f"{links.PREFIX}{project}/{quoted}",  # recorded without the signed token
     )
