@@ -17,17 +17,15 @@ tarballs `file` (a GET answered with a redirect is a download), names no route c
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Final
 from urllib.parse import unquote
 
 import httpx
 import msgspec
 
 from pkgate import config as config_mod
-from pkgate.config import Config
+from pkgate.config import Config, Gateway
 from pkgate.edge.answers import document, method_not_allowed, text
-from pkgate.edge.breaker import Breaker
-from pkgate.edge.client import UpstreamClient, auth_headers
 from pkgate.edge.ecosystem import (
     FILE,
     INDEX_MISS,
@@ -43,6 +41,7 @@ from pkgate.edge.ecosystem import (
     Response,
 )
 from pkgate.edge.failover import NoRoute, UpstreamHandle, first_of
+from pkgate.edge.handles import build_handles
 from pkgate.edge.links import LinkSigner
 from pkgate.edge.metrics import Metrics
 from pkgate.edge.npm import packument as pk
@@ -271,35 +270,19 @@ class NpmModule:
 def _handles(cfg: Config, http: httpx.AsyncClient, previous: Mapping[str, Handle]) -> dict[str, Handle]:
     """A handle per npm upstream; clients and caches of unchanged upstreams are kept."""
     gw = cfg.gateway
-    out: dict[str, Handle] = {}
-    for name, up in cfg.upstreams.items():
-        if up.ecosystem != "npm":
-            continue
-        headers = auth_headers(config_mod.credentials(name, up))
-        timeout = up.timeout or gw.upstream_timeout
-        base = up.url if up.url.endswith("/") else up.url + "/"
-        signature: tuple[Any, ...] = (base, tuple(sorted(headers.items())), timeout)
-        old = previous.get(name)
-        if old is not None and old.signature == signature:
-            client, cache = old.client, old.cache
-            client.max_bytes = gw.max_page_bytes
-            client.breaker.threshold = cfg.routing.breaker_threshold
-            client.breaker.cooldown = cfg.routing.breaker_cooldown
-            cache.ttl, cache.stale_ttl, cache.cache_bytes = gw.cache_ttl, gw.stale_ttl, gw.cache_bytes
-        else:
-            client = UpstreamClient(
-                name,
-                base,
-                http,
-                accept=FULL,
-                max_bytes=gw.max_page_bytes,
-                breaker=Breaker(cfg.routing.breaker_threshold, cfg.routing.breaker_cooldown),
-                timeout=timeout,
-                headers=headers,
-            )
-            cache = DocCache(client, gw.cache_ttl, gw.stale_ttl, cache_bytes=gw.cache_bytes)
-        out[name] = UpstreamHandle(name, client, cache, up.mode, up.authoritative, signature)
-    return out
+    return build_handles(
+        cfg,
+        "npm",
+        http,
+        previous,
+        lambda client: DocCache(client, gw.cache_ttl, gw.stale_ttl, cache_bytes=gw.cache_bytes),
+        accept=lambda up: FULL,
+        refresh=_refresh,
+    )
+
+
+def _refresh(cache: DocCache, gw: Gateway) -> None:
+    cache.ttl, cache.stale_ttl, cache.cache_bytes = gw.cache_ttl, gw.stale_ttl, gw.cache_bytes
 
 
 MODULE: Final = NpmModule()

@@ -16,11 +16,9 @@ from typing import Final, NamedTuple
 
 import httpx
 
-from pkgate import config as config_mod
 from pkgate.config import Config
-from pkgate.edge.breaker import Breaker
-from pkgate.edge.client import UpstreamClient, auth_headers
 from pkgate.edge.failover import UpstreamHandle
+from pkgate.edge.handles import build_handles as shared_build_handles
 from pkgate.edge.metrics import Metrics
 from pkgate.edge.oci.auth import ANONYMOUS, Challenge, parse_challenge
 from pkgate.edge.singleflight import SingleFlight
@@ -187,32 +185,16 @@ def build_handles(
     cfg: Config, http: httpx.AsyncClient, previous: dict[str, Handle] | None, metrics: Metrics | None = None
 ) -> dict[str, Handle]:
     """A handle per OCI upstream of `cfg`; unchanged ones keep their client, breaker and state."""
-    gw = cfg.gateway
-    handles: dict[str, Handle] = {}
-    for name, up in cfg.upstreams.items():
-        if up.ecosystem != "oci":
-            continue
-        headers = auth_headers(config_mod.credentials(name, up))
-        timeout = up.timeout or gw.upstream_timeout
-        base = base_url(up.url)
-        signature = (base, tuple(sorted(headers.items())), timeout)
-        old = (previous or {}).get(name)
-        if old is not None and old.signature == signature:
-            client, state = old.client, old.cache
-            client.breaker.threshold = cfg.routing.breaker_threshold
-            client.breaker.cooldown = cfg.routing.breaker_cooldown
-        else:
-            client = UpstreamClient(
-                name,
-                base,
-                http,
-                accept="application/json",
-                max_bytes=MAX_DOCUMENT,
-                breaker=Breaker(cfg.routing.breaker_threshold, cfg.routing.breaker_cooldown),
-                timeout=timeout,
-                headers=headers,
-            )
-            state = Registry()
-        state.metrics = metrics
-        handles[name] = UpstreamHandle(name, client, state, up.mode, up.authoritative, signature)
+    handles = shared_build_handles(
+        cfg,
+        "oci",
+        http,
+        previous,
+        lambda client: Registry(),
+        accept=lambda up: "application/json",
+        base=base_url,
+        max_bytes=MAX_DOCUMENT,
+    )
+    for handle in handles.values():
+        handle.cache.metrics = metrics
     return handles

@@ -16,11 +16,9 @@ from typing import Any, NamedTuple
 
 import httpx
 
-from pkgate import config as config_mod
-from pkgate.config import Config
-from pkgate.edge.breaker import Breaker
-from pkgate.edge.client import UpstreamClient, auth_headers
+from pkgate.config import Config, Gateway
 from pkgate.edge.failover import NoRoute, UpstreamHandle, each_of, first_of, worst_state
+from pkgate.edge.handles import build_handles
 from pkgate.edge.metrics import Metrics
 from pkgate.edge.names import normalize
 from pkgate.edge.pages import FileLink, ProjectPage, RootPage
@@ -216,6 +214,11 @@ def _merge_projects(
     return Entry(merged, max(got.entry.fetched for _, got in parts), None, None), owner
 
 
+def refresh_cache(cache: PageCache, gw: Gateway) -> None:
+    """A kept page cache takes the reloaded gateway settings."""
+    cache.ttl, cache.stale_ttl, cache.cache_bytes = gw.cache_ttl, gw.stale_ttl, gw.cache_bytes
+
+
 def build_table(
     cfg: Config,
     http: httpx.AsyncClient,
@@ -224,33 +227,16 @@ def build_table(
     generation: int = 0,
 ) -> Table:
     """A routing table for `cfg`; raises ConfigError (e.g. a credential variable is not set)."""
-    gw = cfg.gateway
-    handles: dict[str, Handle] = {}
-    for name, up in cfg.upstreams.items():
-        if up.ecosystem != "python":
-            continue
-        headers = auth_headers(config_mod.credentials(name, up))
-        timeout = up.timeout or gw.upstream_timeout
-        base = up.url if up.url.endswith("/") else up.url + "/"
-        signature = (base, up.kind, tuple(sorted(headers.items())), timeout)
-        old = previous.upstreams.get(name) if previous is not None else None
-        if old is not None and old.signature == signature:
-            client, cache = old.client, old.cache
-            client.max_bytes = gw.max_page_bytes
-            client.breaker.threshold = cfg.routing.breaker_threshold
-            client.breaker.cooldown = cfg.routing.breaker_cooldown
-            cache.ttl, cache.stale_ttl, cache.cache_bytes = gw.cache_ttl, gw.stale_ttl, gw.cache_bytes
-        else:
-            client = UpstreamClient(
-                name,
-                base,
-                http,
-                accept=ACCEPT_BY_KIND[up.kind],
-                max_bytes=gw.max_page_bytes,
-                breaker=Breaker(cfg.routing.breaker_threshold, cfg.routing.breaker_cooldown),
-                timeout=timeout,
-                headers=headers,
-            )
-            cache = PageCache(client, gw.cache_ttl, gw.stale_ttl, cache_bytes=gw.cache_bytes)
-        handles[name] = UpstreamHandle(name, client, cache, up.mode, up.authoritative, signature)
+    handles = build_handles(
+        cfg,
+        "python",
+        http,
+        previous.upstreams if previous is not None else None,
+        lambda client: PageCache(
+            client, cfg.gateway.cache_ttl, cfg.gateway.stale_ttl, cache_bytes=cfg.gateway.cache_bytes
+        ),
+        accept=lambda up: ACCEPT_BY_KIND[up.kind],
+        refresh=refresh_cache,
+        signed=lambda up: (up.kind,),
+    )
     return Table(Router(cfg), handles, metrics, generation)
