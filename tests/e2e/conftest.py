@@ -7,6 +7,7 @@ Clients are isolated from this machine's pip/uv configuration, so only the gatew
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -218,12 +219,13 @@ class Gateway:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env={**_clean_env(), **(env or {})},
+            start_new_session=True,  # its own process group: its granian workers go with it
         )
         self.proxy = RecordingProxy(self.port)
         try:
             self._wait_ready()
         except BaseException:
-            self.proc.kill()
+            self._kill_group()
             self.proc.wait()
             self.proxy.stop()
             self._log.close()
@@ -276,13 +278,18 @@ class Gateway:
                 try:
                     self.proc.wait(timeout=timeout)
                 except subprocess.TimeoutExpired:
-                    self.proc.kill()
+                    self._kill_group()
                     self.proc.wait()
                     raise
         finally:
+            self._kill_group()  # a worker the supervisor left behind (a timed-out test did) goes too
             self.proxy.stop()
             self._log.close()
         return self.proc.returncode
+
+    def _kill_group(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
 
     def cli(self, *args: str) -> str:
         done = subprocess.run(
