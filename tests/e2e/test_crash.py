@@ -6,9 +6,12 @@ tests/reliability/test_crash_kill.py.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -65,3 +68,61 @@ def test_a_damaged_store_is_moved_aside_and_rebuilt(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert len(json.loads(out.stdout)) == 1
+
+
+def _children(pid: int) -> list[int]:
+    """The granian workers of a supervisor (multiprocessing spawn children)."""
+    out = subprocess.run(["pgrep", "-P", str(pid), "-f", "spawn_main"], capture_output=True, text=True)
+    return [int(line) for line in out.stdout.split()]
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie or a gone process is not): what /proc says of its state."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[0] != "Z"
+
+
+def test_workers_stop_when_the_supervisor_is_killed(tmp_path: Path) -> None:
+    """`kill -9` of the supervisor alone: its workers stop too (they used to go on answering and
+    writing spool segments that the next supervisor seals), and a new supervisor starts cleanly on
+    the same port and data directory, with the answered requests in its store."""
+    port = free_port()
+    cfg = write_config(tmp_path, port, "batched", workers=2)
+    log = tmp_path / "serve.log"
+    proc = start_pkgate(["serve", "--config", str(cfg)], log, new_session=True)
+    try:
+        wait_healthy(port, proc, log)
+        deadline = time.monotonic() + 30
+        while len(workers := _children(proc.pid)) < 2:
+            assert time.monotonic() < deadline, "the workers never started"
+            time.sleep(0.1)
+        link = LinkSigner(SECRET.encode()).make(
+            "demo", "demo-1.0.tar.gz", "up https://files.example/d.tar.gz"
+        )
+        assert httpx.get(f"http://127.0.0.1:{port}{link}").status_code == 302
+        proc.kill()
+        proc.wait(10)
+        deadline = time.monotonic() + 15
+        while [w for w in workers if _alive(w)]:
+            assert time.monotonic() < deadline, f"workers outlived their supervisor: {workers}"
+            time.sleep(0.1)
+        again = start_pkgate(["serve", "--config", str(cfg)], log, new_session=True)
+        try:
+            wait_healthy(port, again, log)
+            assert httpx.get(f"http://127.0.0.1:{port}{link}").status_code == 302
+            again.send_signal(signal.SIGTERM)
+            assert again.wait(90) == 0
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(again.pid, signal.SIGKILL)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    out = subprocess.run(
+        [str(BIN / "pkgate"), "events", "--config", str(cfg)], capture_output=True, text=True, env=clean_env()
+    )
+    assert out.returncode == 0, out.stderr
+    assert len(json.loads(out.stdout)) == 2  # both answered requests, once each

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import gc
 import logging
 import os
+import signal
+import sys
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
@@ -208,12 +211,35 @@ class Launch(NamedTuple):
     generation: int
 
 
+#: prctl(2) option: the signal this process gets when the thread that made it dies.
+_PR_SET_PDEATHSIG = 1
+
+
+def stop_with_supervisor() -> bool:
+    """Have this worker stopped (SIGTERM, as granian stops a worker) when the `pkgate serve`
+    supervisor dies, even by `kill -9`: an orphaned worker would go on answering and writing a spool
+    segment that the next supervisor seals. Granian makes its workers from its main thread, which
+    lives as long as the supervisor. Linux only; False where it is not available."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+            return False
+    except (OSError, AttributeError):
+        return False
+    if os.getppid() == 1:  # the supervisor died before the request was made
+        os.kill(os.getpid(), signal.SIGTERM)
+    return True
+
+
 def from_env() -> Launch:
     """The worker's config: the published one under `pkgate serve`, else `PKGATE_CONFIG`."""
     active = os.environ.get(ACTIVE_ENV) or None
     source = os.environ.get("PKGATE_CONFIG") or None
     if active is None:
         return Launch(config_mod.load(source), source, None, 0)
+    stop_with_supervisor()
     cfg, generation = read_published(Path(active))
     return Launch(cfg, source, Path(active), generation)
 
