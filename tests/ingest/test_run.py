@@ -285,3 +285,24 @@ def test_a_registrys_own_log_reads_as_the_gateway_would_record_it(tmp_path: Path
         "/conda-forge/noarch/tzdata-2024a-h0c530f3_0.conda",
         f"/v2/library/alpine/manifests/{image}",
     ]
+
+
+def test_a_store_that_outgrows_the_memory_limit_still_takes_every_event(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Ingest caps DuckDB's memory (`run.MEMORY_LIMIT`); a batch that needs more is retried
+    without the cap, once, with a warning: nothing is lost and nothing fails."""
+    from pkgate.ingest import run
+
+    cfg = _cfg(tmp_path)
+    log = tmp_path / "access.log"
+    now = time.time() - 3600
+    log.write_text(
+        "".join(_clf(f"198.51.100.{i % 200 + 1}", now + i, f"/simple/p{i}/", 200) for i in range(3000))
+    )
+    monkeypatch.setattr(run, "MEMORY_LIMIT", "1MB")  # far below what an insert of 3,000 rows needs
+    with caplog.at_level("WARNING", logger="pkgate.ingest"):
+        done = ingest(cfg, [str(log)], Options(jobs=1))
+    assert (done.lines, done.stored) == (3000, 3000)
+    assert len(_rows(cfg)) == 3000
+    assert "going on without a limit" in caplog.text
