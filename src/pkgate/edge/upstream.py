@@ -1,12 +1,13 @@
-"""Upstream index pages: a short-TTL memory cache with revalidation, single-flight and stale copies.
+"""Upstream index pages: Python's use of the generic document cache (`edge/doccache.py`).
 
 One `PageCache` per upstream, fetching through its `client.UpstreamClient` (credentials, timeout,
-circuit breaker, bounded bodies). A fresh entry is served from memory; an expired one is revalidated
-with the upstream's validators (`If-None-Match` / `If-Modified-Since`). When the upstream fails the
-fetch raises, and the caller (`failover.py`) first asks the other upstreams of the route and only
-then falls back to `stale_project()`/`stale_root()`: the last good page, up to `stale_ttl`.
-Concurrent misses for the same page share one upstream request. Rendered bodies are memoised per
-content type on the entry, so a hot page costs one dict lookup.
+circuit breaker, bounded bodies): project pages by name and the index root, each parsed
+(`edge/pages.py`) into an `Entry`. A fresh entry is served from memory; an expired one is
+revalidated with the upstream's validators. When the upstream fails the fetch raises, and the
+caller (`failover.py`) first asks the other upstreams of the route and only then falls back to
+`stale_project()`/`stale_root()`: the last good page, up to `stale_ttl`. A 404 for the index root
+is an error, not a missing project. Rendered bodies are memoised per content type on the entry,
+so a hot page costs one dict lookup.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, NamedTuple, TypeVar
 
+from pkgate.edge import doccache
 from pkgate.edge.client import Got, UpstreamClient
+from pkgate.edge.doccache import DocumentCache
 from pkgate.edge.pages import ProjectPage, RootPage, parse_project, parse_root
-from pkgate.edge.singleflight import SingleFlight
-from pkgate.errors import PageError, UpstreamError, UpstreamNotFound
 
 P = TypeVar("P", ProjectPage, RootPage)
 
@@ -37,7 +38,7 @@ ACCEPT_BY_KIND = {
 
 
 #: Negative-cache entries kept per upstream (names that answered 404).
-MAX_MISSING = 10_000
+MAX_MISSING = doccache.MAX_MISSING
 #: Estimated bytes held per byte of upstream page: parsed objects, the upstream's document (kept for
 #: faithful output) and up to three rendered variants. Measured with tracemalloc on a 3000-file
 #: page: HTML x3.8 parsed, x6.8 with two renders; JSON x2.2 and x4.6.
@@ -67,15 +68,47 @@ class Entry(Generic[P]):
         return hit
 
 
-@dataclass
-class Fetched(Generic[P]):
-    entry: Entry[P]
-    state: str  # "hit", "miss", "revalidated", "stale"
-    latency: float | None  # seconds spent on the upstream, None on a hit
+#: What `project()` and `root()` answer: an entry and how it was got.
+Fetched = doccache.Fetched[Entry[P]]
+
+
+class _Pages(DocumentCache[str, Entry[ProjectPage]]):
+    """Project pages by normalised name."""
+
+    def request(self, key: str) -> tuple[str, str | None]:
+        return self.client.base_url + key + "/", None
+
+    def build(self, key: str, got: Got) -> Entry[ProjectPage]:
+        page = parse_project(got.body, got.content_type, got.url, key)
+        return Entry(page, 0.0, got.etag, got.last_modified, size=ENTRY_OVERHEAD * len(got.body) + 1024)
+
+    def not_found(self, key: str) -> str:
+        return f"no project {key!r}"
+
+    def bad(self, key: str) -> str:
+        return f"bad page for {key!r}"
+
+
+class _Root(DocumentCache[None, Entry[RootPage]]):
+    """The index root: one entry, outside the byte bound; a 404 there is a broken upstream."""
+
+    remembers_missing = False
+
+    def request(self, key: None) -> tuple[str, str | None]:
+        return self.client.base_url, None
+
+    def build(self, key: None, got: Got) -> Entry[RootPage]:
+        return Entry(parse_root(got.body, got.content_type), 0.0, got.etag, got.last_modified)
+
+    def not_found(self, key: None) -> str:
+        return "the index root answered 404"
+
+    def bad(self, key: None) -> str:
+        return "bad index root"
 
 
 class PageCache:
-    """Pages of one upstream index."""
+    """Pages of one upstream index: its projects and its root, each a `DocumentCache`."""
 
     def __init__(
         self,
@@ -88,102 +121,56 @@ class PageCache:
     ) -> None:
         self.client = client
         self.name = client.name
-        self.ttl = ttl
-        self.stale_ttl = stale_ttl
-        self.clock = clock
-        # Bounded: a client walking every project name must not grow memory without limit. Eviction
-        # is oldest-first (insertion order); a hot page is simply fetched again after eviction.
-        self.cache_bytes = cache_bytes
-        self._held = 0
-        self._projects: dict[str, Entry[ProjectPage]] = {}
-        self._missing: dict[str, float] = {}  # negative cache: project -> fetched, at most MAX_MISSING
-        self._root: Entry[RootPage] | None = None
-        self._project_flights: SingleFlight[str, Fetched[ProjectPage]] = SingleFlight()
-        self._root_flight: SingleFlight[None, Fetched[RootPage]] = SingleFlight()
+        self._pages = _Pages(client, ttl, stale_ttl, clock, cache_bytes=cache_bytes, max_missing=MAX_MISSING)
+        self._index_root = _Root(client, ttl, stale_ttl, clock)
 
-    def stale_project(self, name: str) -> Fetched[ProjectPage] | None:
-        """The last good page of a project if it is younger than `stale_ttl` (the last resort)."""
-        return self._stale(self._projects.get(name))
+    # Settings are the pages' (a config reload sets them); the root follows them.
+    @property
+    def ttl(self) -> float:
+        return self._pages.ttl
 
-    def stale_root(self) -> Fetched[RootPage] | None:
-        return self._stale(self._root)
+    @ttl.setter
+    def ttl(self, value: float) -> None:
+        self._pages.ttl = self._index_root.ttl = value
 
-    def _stale(self, entry: Entry[P] | None) -> Fetched[P] | None:
-        if entry is not None and self.clock() - entry.fetched < self.stale_ttl:
-            return Fetched(entry, "stale", None)
-        return None
+    @property
+    def stale_ttl(self) -> float:
+        return self._pages.stale_ttl
 
-    async def project(self, name: str) -> Fetched[ProjectPage]:
-        """The page of a normalised project name; raises UpstreamNotFound or UpstreamError."""
-        entry = self._projects.get(name)
-        now = self.clock()
-        if entry is not None and now - entry.fetched < self.ttl:
-            return Fetched(entry, "hit", None)
-        missed = self._missing.get(name)
-        if missed is not None and now - missed < self.ttl:
-            raise UpstreamNotFound(f"{self.name}: no project {name!r}")
-        return await self._project_flights.run(name, lambda: self._fetch_project(name, entry))
+    @stale_ttl.setter
+    def stale_ttl(self, value: float) -> None:
+        self._pages.stale_ttl = self._index_root.stale_ttl = value
 
-    async def _fetch_project(self, name: str, entry: Entry[ProjectPage] | None) -> Fetched[ProjectPage]:
-        got = await self._get(self.client.base_url + name + "/", entry)
-        if got.status == 304 and entry is not None:
-            entry.fetched = self.clock()
-            return Fetched(entry, "revalidated", got.latency)
-        if got.status == 404:
-            if len(self._missing) >= MAX_MISSING:
-                del self._missing[next(iter(self._missing))]
-            self._missing[name] = self.clock()
-            self._forget(name)
-            raise UpstreamNotFound(f"{self.name}: no project {name!r}")
-        try:
-            page = parse_project(got.body, got.content_type, got.url, name)
-        except PageError as exc:
-            self.client.failed()
-            raise UpstreamError(f"{self.name}: bad page for {name!r}: {exc}") from None
-        self.client.breaker.success()
-        new = Entry(
-            page, self.clock(), got.etag, got.last_modified, size=ENTRY_OVERHEAD * len(got.body) + 1024
-        )
-        self._forget(name)
-        while self._projects and self._held + new.size > self.cache_bytes:
-            self._forget(next(iter(self._projects)))
-        self._projects[name] = new
-        self._held += new.size
-        self._missing.pop(name, None)
-        return Fetched(new, "miss", got.latency)
+    @property
+    def cache_bytes(self) -> int:
+        return self._pages.cache_bytes
 
-    def _forget(self, name: str) -> None:
-        old = self._projects.pop(name, None)
-        if old is not None:
-            self._held -= old.size
+    @cache_bytes.setter
+    def cache_bytes(self, value: int) -> None:
+        self._pages.cache_bytes = value
 
     @property
     def held_bytes(self) -> int:
-        return self._held
+        return self._pages.held_bytes
+
+    @property
+    def _projects(self) -> dict[str, Entry[ProjectPage]]:
+        return self._pages._docs
+
+    @property
+    def _missing(self) -> dict[str, float]:
+        return self._pages._missing
+
+    async def project(self, name: str) -> Fetched[ProjectPage]:
+        """The page of a normalised project name; raises UpstreamNotFound or UpstreamError."""
+        return await self._pages.fetch(name)
+
+    def stale_project(self, name: str) -> Fetched[ProjectPage] | None:
+        """The last good page of a project if it is younger than `stale_ttl` (the last resort)."""
+        return self._pages.last_good(name)
 
     async def root(self) -> Fetched[RootPage]:
-        entry = self._root
-        if entry is not None and self.clock() - entry.fetched < self.ttl:
-            return Fetched(entry, "hit", None)
-        return await self._root_flight.run(None, lambda: self._fetch_root(entry))
+        return await self._index_root.fetch(None)
 
-    async def _fetch_root(self, entry: Entry[RootPage] | None) -> Fetched[RootPage]:
-        got = await self._get(self.client.base_url, entry)
-        if got.status == 304 and entry is not None:
-            entry.fetched = self.clock()
-            return Fetched(entry, "revalidated", got.latency)
-        if got.status == 404:
-            raise UpstreamError(f"{self.name}: the index root answered 404")
-        try:
-            page = parse_root(got.body, got.content_type)
-        except PageError as exc:
-            self.client.failed()
-            raise UpstreamError(f"{self.name}: bad index root: {exc}") from None
-        self.client.breaker.success()
-        self._root = Entry(page, self.clock(), got.etag, got.last_modified)
-        return Fetched(self._root, "miss", got.latency)
-
-    async def _get(self, url: str, entry: Entry[ProjectPage] | Entry[RootPage] | None) -> Got:
-        if entry is None:
-            return await self.client.get(url)
-        return await self.client.get(url, entry.etag, entry.last_modified)
+    def stale_root(self) -> Fetched[RootPage] | None:
+        return self._index_root.last_good(None)

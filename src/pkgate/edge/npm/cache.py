@@ -1,4 +1,4 @@
-"""npm registry documents of one upstream: the pattern of `edge/upstream.PageCache` for JSON.
+"""npm registry documents of one upstream: npm's use of the generic `edge/doccache.py`.
 
 A packument (full or abbreviated, a separate entry each: the upstream answers them differently)
 is kept parsed, as the upstream's own JSON object, for `cache_ttl`; then revalidated with the
@@ -11,16 +11,16 @@ gateway base URL, so a hot packument costs one dict lookup.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
 import msgspec
 
-from pkgate.edge.client import UpstreamClient
-from pkgate.edge.singleflight import SingleFlight
-from pkgate.errors import UpstreamError, UpstreamNotFound
+from pkgate.edge import doccache
+from pkgate.edge.client import Got
+from pkgate.edge.doccache import DocumentCache
+from pkgate.errors import UpstreamError
 
 __all__ = ["ABBREVIATED", "FULL", "Doc", "DocCache", "Fetched", "Rendered"]
 
@@ -30,7 +30,6 @@ FULL: Final = "application/json"
 ABBREVIATED: Final = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*"
 #: Estimated bytes held per byte of upstream JSON (parsed dicts plus a few rewritten bodies).
 ENTRY_OVERHEAD: Final = 8
-MAX_MISSING: Final = 10_000
 #: Rewritten bodies kept per entry (one per gateway base URL that asked: normally one or two).
 MAX_RENDERED: Final = 4
 
@@ -64,10 +63,8 @@ class Doc:
         return hit
 
 
-class Fetched(NamedTuple):
-    doc: Doc
-    state: str  # "hit", "miss", "revalidated", "stale"
-    latency: float | None
+#: What `get()` and `stale()` answer: a document and how it was got (`.doc` is its entry).
+Fetched = doccache.Fetched[Doc]
 
 
 def parse(body: bytes) -> dict[str, Any]:
@@ -81,90 +78,33 @@ def parse(body: bytes) -> dict[str, Any]:
     return data
 
 
-class DocCache:
+class DocCache(DocumentCache[tuple[str, str], Doc]):
     """Documents of one npm upstream, keyed by (upstream path, Accept)."""
 
-    def __init__(
-        self,
-        client: UpstreamClient,
-        ttl: float,
-        stale_ttl: float,
-        clock: Callable[[], float] = time.monotonic,
-        *,
-        cache_bytes: int = 256 << 20,
-    ) -> None:
-        self.client = client
-        self.name = client.name
-        self.ttl = ttl
-        self.stale_ttl = stale_ttl
-        self.clock = clock
-        self.cache_bytes = cache_bytes
-        self._held = 0
-        self._docs: dict[tuple[str, str], Doc] = {}
-        self._missing: dict[tuple[str, str], float] = {}
-        self._flights: SingleFlight[tuple[str, str], Fetched] = SingleFlight()
+    def request(self, key: tuple[str, str]) -> tuple[str, str | None]:
+        path, accept = key
+        return self.client.base_url + path, accept
 
-    @property
-    def held_bytes(self) -> int:
-        return self._held
+    def build(self, key: tuple[str, str], got: Got) -> Doc:
+        data = parse(got.body)
+        ctype = got.content_type if "json" in got.content_type.lower() else "application/json"
+        return Doc(data, ctype, 0.0, got.etag, got.last_modified, ENTRY_OVERHEAD * len(got.body) + 1024)
 
-    def stale(self, path: str, accept: str) -> Fetched | None:
-        doc = self._docs.get((path, accept))
-        if doc is not None and self.clock() - doc.fetched < self.stale_ttl:
-            return Fetched(doc, "stale", None)
-        return None
+    def not_found(self, key: tuple[str, str]) -> str:
+        return f"no package at {key[0]!r}"
+
+    def bad(self, key: tuple[str, str]) -> str:
+        return f"bad document at {key[0]!r}"
+
+    def unasked_304(self, key: tuple[str, str]) -> bool:
+        """A 304 to a request without validators is a broken upstream."""
+        self.client.failed()
+        raise UpstreamError(f"{self.name}: 304 without validators for {key[0]!r}")
 
     async def get(self, path: str, accept: str) -> Fetched:
         """The document at `path` (relative to the upstream's URL, already percent-encoded);
         raises UpstreamNotFound or UpstreamError."""
-        key = (path, accept)
-        doc = self._docs.get(key)
-        now = self.clock()
-        if doc is not None and now - doc.fetched < self.ttl:
-            return Fetched(doc, "hit", None)
-        missed = self._missing.get(key)
-        if missed is not None and now - missed < self.ttl:
-            raise UpstreamNotFound(f"{self.name}: no package at {path!r}")
-        return await self._flights.run(key, lambda: self._fetch(key, doc))
+        return await self.fetch((path, accept))
 
-    async def _fetch(self, key: tuple[str, str], doc: Doc | None) -> Fetched:
-        path, accept = key
-        url = self.client.base_url + path
-        if doc is None:
-            got = await self.client.get(url, accept=accept)
-        else:
-            got = await self.client.get(url, doc.etag, doc.last_modified, accept=accept)
-        if got.status == 304 and doc is not None:
-            doc.fetched = self.clock()
-            return Fetched(doc, "revalidated", got.latency)
-        if got.status in (304, 404):  # a 304 to a request without validators is a broken upstream
-            if got.status == 304:
-                self.client.failed()
-                raise UpstreamError(f"{self.name}: 304 without validators for {path!r}")
-            if len(self._missing) >= MAX_MISSING:
-                del self._missing[next(iter(self._missing))]
-            self._missing[key] = self.clock()
-            self._forget(key)
-            raise UpstreamNotFound(f"{self.name}: no package at {path!r}")
-        try:
-            data = parse(got.body)
-        except UpstreamError as exc:
-            self.client.failed()
-            raise UpstreamError(f"{self.name}: bad document at {path!r}: {exc}") from None
-        self.client.breaker.success()
-        ctype = got.content_type if "json" in got.content_type.lower() else "application/json"
-        new = Doc(
-            data, ctype, self.clock(), got.etag, got.last_modified, ENTRY_OVERHEAD * len(got.body) + 1024
-        )
-        self._forget(key)
-        while self._docs and self._held + new.size > self.cache_bytes:
-            self._forget(next(iter(self._docs)))
-        self._docs[key] = new
-        self._held += new.size
-        self._missing.pop(key, None)
-        return Fetched(new, "miss", got.latency)
-
-    def _forget(self, key: tuple[str, str]) -> None:
-        old = self._docs.pop(key, None)
-        if old is not None:
-            self._held -= old.size
+    def stale(self, path: str, accept: str) -> Fetched | None:
+        return self.last_good((path, accept))
