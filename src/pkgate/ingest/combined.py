@@ -37,6 +37,7 @@ _MONTHS: Final = {
 _DAYS_BEFORE: Final = (0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334)
 _time_cache: dict[str, int] = {}
 _ua_cache: dict[str, str] = {}
+_request_cache: dict[str, tuple[str, str]] = {}
 
 
 def _days(year: int, month: int, day: int) -> int:
@@ -49,27 +50,30 @@ def _days(year: int, month: int, day: int) -> int:
 def clf_time_us(text: str) -> int:
     """Epoch microseconds of a Common Log Format time, `10/Oct/2000:13:55:36 -0700`.
 
-    Busy logs repeat the same second many times: results are cached (bounded).
+    Busy logs repeat the same minute many times: the minute's value is cached (bounded), and a line
+    costs a slice, a lookup and the seconds.
     """
-    hit = _time_cache.get(text)
-    if hit is not None:
-        return hit
+    if len(text) == 26 and text[17] == ":":
+        cached = _time_cache.get(text[:17] + text[20:])
+        ss = text[18:20]
+        if cached is not None and ss.isdigit() and ss.isascii() and int(ss) < 61:
+            return cached + int(ss) * 1_000_000
     try:
         if len(text) != 26 or text[2] != "/" or text[6] != "/" or text[11] != ":" or text[20] != " ":
             raise ValueError(text)
         day, month, year = int(text[0:2]), _MONTHS[text[3:6]], int(text[7:11])
-        hh, mm, ss = int(text[12:14]), int(text[15:17]), int(text[18:20])
+        hh, mm, ss_ = int(text[12:14]), int(text[15:17]), int(text[18:20])
         sign, oh, om = text[21], int(text[22:24]), int(text[24:26])
-        if sign not in "+-" or not (1 <= day <= 31 and hh < 24 and mm < 60 and ss < 61 and om < 60):
+        if sign not in "+-" or not (1 <= day <= 31 and hh < 24 and mm < 60 and ss_ < 61 and om < 60):
             raise ValueError(text)
     except (ValueError, KeyError):
         raise BadLine("timestamp", text[:64]) from None
     offset = (oh * 60 + om) * 60 * (1 if sign == "+" else -1)
-    value = ((_days(year, month, day) * 86400 + hh * 3600 + mm * 60 + ss) - offset) * 1_000_000
+    minute = ((_days(year, month, day) * 86400 + hh * 3600 + mm * 60) - offset) * 1_000_000
     if len(_time_cache) >= 4096:
         _time_cache.clear()
-    _time_cache[text] = value
-    return value
+    _time_cache[text[:17] + text[20:]] = minute
+    return minute + ss_ * 1_000_000
 
 
 def split_request(request: str) -> tuple[str, str]:
@@ -106,7 +110,13 @@ class CombinedParser:
         if not line or line.isspace():
             return None
         ip, _user, when, request, status, _size, _referer, agent = fields(line)
-        method, target = split_request(unescape(request))
+        split = _request_cache.get(request)
+        if split is None:
+            split = split_request(unescape(request))
+            if len(_request_cache) >= 4096:
+                _request_cache.clear()
+            _request_cache[request] = split
+        method, target = split
         code = int(status)
         if not 100 <= code <= 599:
             raise BadLine("status", status)

@@ -17,16 +17,15 @@ import msgspec
 
 from pkgate.config import Config
 from pkgate.edge.oci.blobs import REDIRECT as BLOB_REDIRECT
-from pkgate.enrich.redact import redact_ips, redact_ua
+from pkgate.enrich.redact import redact_ips
 from pkgate.enrich.sources import DAY_US
-from pkgate.events import Event
-from pkgate.events.model import MAX_PATH, MAX_UA, now_us
+from pkgate.events.model import MAX_PATH, now_us
 from pkgate.ingest.classify import Target, classify
+from pkgate.ingest.columns import LINE_FIELDS, ChunkColumns
 from pkgate.ingest.detect import Parser
 from pkgate.ingest.enrich import IngestEnricher
 from pkgate.ingest.reader import MAX_LINE, Chunk
 from pkgate.ingest.record import BadLine, Record
-from pkgate.store.loader import to_table
 
 __all__ = ["BadAt", "ChunkResult", "Worker", "as_answered"]
 
@@ -97,50 +96,39 @@ class Worker:
         self.strict = strict
         self.latest_us = max(started_us, now_us()) + FUTURE_SLACK_US
 
-    def event(self, rec: Record, ident_offset: bytes, origin: str) -> Event:
-        """The event for one parsed line; BadLine for a line no event can be made of."""
+    def request(self, key: tuple[str, str, int]) -> tuple[Any, ...]:
+        """The `REQUEST_FIELDS` of a logged (method, target, status), as the gateway records them."""
+        method, target, logged_status = key
+        if not target.startswith("/"):
+            target = (urlsplit(target).path or "/") if target.startswith("http") else "/"
+        path = target.split("?", 1)[0]
+        what, status = as_answered(classify(path), method, logged_status, self.redirect_status)
+        return (
+            method[:16],
+            redact_ips(path[:MAX_PATH]),  # as the gateway: an address in a path is still one
+            what.kind,
+            status,
+            what.project,
+            what.version,
+            what.filename,
+            what.ecosystem,
+            what.platform,
+            what.digest,
+        )
+
+    def facts(self, key: tuple[int, str, str | None]) -> tuple[Any, ...]:
+        """The `FACT_FIELDS` of a client address on a day (the address goes no further)."""
+        day, ip, forwarded_for = key
+        return msgspec.structs.astuple(self.enricher.facts(ip, forwarded_for, day * DAY_US))
+
+    def check(self, rec: Record) -> None:
+        """BadLine for a parsed line no event can be made of."""
         if not rec.ip:
             raise BadLine("missing-field", "client address")
         if rec.ts_us > self.latest_us or rec.ts_us // DAY_US > self.enricher.today:
             raise BadLine("future", "timestamp after the ingest started")
         if rec.ts_us <= 0:
             raise BadLine("timestamp", "before 1970")
-        target = rec.target
-        if not target.startswith("/"):
-            target = (urlsplit(target).path or "/") if target.startswith("http") else "/"
-        path = target.split("?", 1)[0]
-        what, status = as_answered(classify(path), rec.method, rec.status, self.redirect_status)
-        facts = self.enricher.facts(rec.ip, rec.forwarded_for, rec.ts_us)
-        material = f"{rec.ts_us} {rec.method} {rec.target} {rec.status} {rec.user_agent}"
-        digest = hashlib.blake2b(ident_offset, digest_size=16)
-        digest.update(material.encode("utf-8", "surrogatepass"))
-        return Event(
-            id=digest.hexdigest(),
-            ts_us=rec.ts_us,
-            gateway=self.gateway,
-            method=rec.method[:16],
-            path=redact_ips(path[:MAX_PATH]),  # as the gateway: an address in a path is still one
-            kind=what.kind,
-            status=status,
-            duration_us=rec.duration_us,
-            project=what.project,
-            version=what.version,
-            filename=what.filename,
-            conditional=bool(rec.conditional),
-            user_agent=redact_ua(rec.user_agent[:MAX_UA]),
-            source_id=facts.source_id,
-            network_id=facts.network_id,
-            country=facts.country,
-            asn=facts.asn,
-            org=facts.org,
-            cloud=facts.cloud,
-            partial=bool(rec.partial),
-            ecosystem=what.ecosystem,
-            origin=origin,
-            platform=what.platform,
-            digest=what.digest,
-            command=_command(rec.command),
-        )
 
     def run(self, chunk: Chunk, identity: bytes, parser: Parser, origin: str) -> ChunkResult:
         rejects: Counter[str] = Counter()
@@ -148,7 +136,17 @@ class Worker:
             rejects["too-long"] += 1
             bad = BadAt(chunk.line, chunk.offset, "too-long", f"longer than {MAX_LINE} bytes")
             return ChunkResult(None, 0, 1, 0, dict(rejects), bad, chunk.offset, chunk.line + 1)
-        events: list[Event] = []
+        out = ChunkColumns(
+            self.request,
+            self.facts,
+            {"gateway": self.gateway, "origin": origin, "upstream": None, "cache": None, "failover": False},
+        )
+        # The loop below is the ingest's inner loop: names are bound locally on purpose.
+        parse, check, blake2b = parser.parse, self.check, hashlib.blake2b
+        request_no, fact_no, agent_no = out.requests.number, out.facts.number, out.agents.number
+        ids, stamps = out.ids, out.ts
+        requests, facts, agents = out.request_no, out.fact_no, out.agent_no
+        durations, conditionals, partials, commands = (out.line[n] for n in LINE_FIELDS)
         first_bad: BadAt | None = None
         offset, number, blank = chunk.offset, chunk.line, 0
         data = chunk.data
@@ -163,11 +161,11 @@ class Worker:
                 if len(raw) > MAX_LINE:
                     raise BadLine("too-long", f"longer than {MAX_LINE} bytes")
                 text = raw.decode("utf-8", "replace")
-                rec = parser.parse(text[:-1] if text.endswith("\r") else text)
+                rec = parse(text[:-1] if text.endswith("\r") else text)
                 if rec is None:
                     blank += 1
                     continue
-                events.append(self.event(rec, identity + start.to_bytes(8, "little"), origin))
+                check(rec)
             except BadLine as exc:
                 rejects[exc.reason] += 1
                 if first_bad is None:
@@ -175,10 +173,25 @@ class Worker:
                 if self.strict:
                     offset, number = start, number_here
                     break
+                continue
+            ts, ua = rec.ts_us, rec.user_agent
+            digest = blake2b(identity + start.to_bytes(8, "little"), digest_size=16)
+            digest.update(
+                f"{ts} {rec.method} {rec.target} {rec.status} {ua}".encode("utf-8", "surrogatepass")
+            )
+            ids.append(digest.hexdigest())
+            stamps.append(ts)
+            requests.append(request_no((rec.method, rec.target, rec.status)))
+            facts.append(fact_no((ts // DAY_US, rec.ip, rec.forwarded_for)))
+            agents.append(agent_no(ua))
+            durations.append(rec.duration_us)
+            conditionals.append(bool(rec.conditional))
+            partials.append(bool(rec.partial))
+            commands.append(_command(rec.command))
         offset = min(offset, chunk.offset + len(data))
-        table = to_table(events) if events else None
+        table = out.table() if len(out) else None
         return ChunkResult(
-            table, len(events), number - chunk.line, blank, dict(rejects), first_bad, offset, number
+            table, len(out), number - chunk.line, blank, dict(rejects), first_bad, offset, number
         )
 
     def close(self) -> None:

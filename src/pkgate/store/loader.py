@@ -53,10 +53,15 @@ def _arrow_schema() -> pa.Schema:
 
 
 _SCHEMA = _arrow_schema()
+#: The store's rows as Arrow: what `to_table` makes and `insert_table` takes.
+ARROW_SCHEMA: Final = _SCHEMA
 _COLUMN_NAMES = [name for name, _ in EVENT_COLUMNS]
+#: The parsed User-Agent's columns, in the order `ua_row` gives them.
+UA_COLUMNS: Final = ("ua_category", *_UA_FIELDS, "ua_parser")
 
 
-def _ua_row(ua: str) -> tuple[Any, ...]:
+def ua_row(ua: str) -> tuple[Any, ...]:
+    """The parsed columns (`UA_COLUMNS`) of a stored User-Agent."""
     parsed = parse_cached(ua)
     return (parsed.category, *(getattr(parsed, f) for f in _UA_FIELDS), PARSER_VERSION)
 
@@ -71,11 +76,11 @@ def to_table(events: Sequence[Event]) -> pa.Table:
         return _SCHEMA.empty_table()
     columns = dict(zip(Event.__struct_fields__, zip(*map(astuple, events), strict=True), strict=True))
     uas = columns["user_agent"]
-    by_ua = {ua: _ua_row(ua) for ua in set(uas)}
+    by_ua = {ua: ua_row(ua) for ua in set(uas)}
     ua_columns = zip(*(by_ua[ua] for ua in uas), strict=True)
     data: dict[str, Any] = {"id": columns["id"], "ts": columns["ts_us"]}
     data.update((f, columns[f]) for f in _EVENT_FIELDS)
-    data.update(zip(("ua_category", *_UA_FIELDS, "ua_parser"), ua_columns, strict=True))
+    data.update(zip(UA_COLUMNS, ua_columns, strict=True))
     return pa.Table.from_pydict({name: data[name] for name in _COLUMN_NAMES}, schema=_SCHEMA)
 
 
@@ -118,7 +123,7 @@ def insert_events(
     data.update((f, columns[f]) for f in _EVENT_FIELDS)
     batch = pa.Table.from_pydict({f.name: data[f.name] for f in _EVENT_SCHEMA}, schema=_EVENT_SCHEMA)
     agents = list(set(columns["user_agent"]))
-    parsed = zip(*map(_ua_row, agents), strict=True)
+    parsed = zip(*map(ua_row, agents), strict=True)
     uas = pa.Table.from_pydict(dict(zip(_UA_SCHEMA.names, (agents, *parsed), strict=True)), schema=_UA_SCHEMA)
     con.register("pkgate_batch", batch)
     con.register("pkgate_uas", uas)

@@ -1,0 +1,121 @@
+"""A chunk's events as the store's Arrow rows, built column-wise from a few distinct values.
+
+A log repeats itself: a million lines hold a few thousand distinct requests, a few hundred agents
+and tens of thousands of addresses. So a line costs a few dictionary lookups here: each distinct
+request (method, target, status), agent and (day, address) is turned into its part of the event
+once per chunk (and its expensive work, classifying, enriching, parsing the agent, is cached across
+chunks by the worker), and the table is then made by Arrow `take`s in C. Building one `Event` per
+line and transposing them cost about three times as much (bench/README.md, ingest).
+
+The parts mean exactly what the gateway records (`pkgate.events.Event`, `store.loader.to_table`):
+`tests/ingest/test_columns.py` holds the two equal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Any, Final, Generic, TypeVar
+
+import pyarrow as pa
+
+from pkgate.enrich.geo import SourceFacts
+from pkgate.enrich.redact import redact_ua
+from pkgate.events.model import MAX_UA
+from pkgate.store.loader import ARROW_SCHEMA, UA_COLUMNS, ua_row
+
+__all__ = ["AGENT_FIELDS", "FACT_FIELDS", "LINE_FIELDS", "REQUEST_FIELDS", "ChunkColumns", "Dimension"]
+
+K = TypeVar("K", bound=Hashable)
+
+#: The event columns that depend only on the request line (method, target, status).
+REQUEST_FIELDS: Final = (
+    "method",
+    "path",
+    "kind",
+    "status",
+    "project",
+    "version",
+    "filename",
+    "ecosystem",
+    "platform",
+    "digest",
+)
+#: ... only on the client address and the day.
+FACT_FIELDS: Final = SourceFacts.__struct_fields__
+#: ... only on the User-Agent (the stored, redacted one, and what it parses into).
+AGENT_FIELDS: Final = ("user_agent", *UA_COLUMNS)
+#: Per line: everything else the gateway's event carries for a logged request.
+LINE_FIELDS: Final = ("duration_us", "conditional", "partial", "command")
+
+
+class Dimension(Generic[K]):
+    """The distinct values of one part of the events of a chunk, numbered in first-seen order."""
+
+    __slots__ = ("index", "make", "rows")
+
+    def __init__(self, make: Callable[[K], tuple[Any, ...]]) -> None:
+        self.index: dict[K, int] = {}
+        self.rows: list[tuple[Any, ...]] = []
+        self.make = make
+
+    def number(self, key: K) -> int:
+        i = self.index.get(key)
+        if i is None:
+            i = self.index[key] = len(self.rows)
+            self.rows.append(self.make(key))
+        return i
+
+    def columns(self, names: tuple[str, ...], picks: pa.Array) -> dict[str, pa.Array]:
+        """Each of `names` for every line, by the numbers in `picks`."""
+        out: dict[str, pa.Array] = {}
+        for name, values in zip(names, zip(*self.rows, strict=True), strict=True):
+            out[name] = pa.array(values, ARROW_SCHEMA.field(name).type).take(picks)
+        return out
+
+
+class ChunkColumns:
+    """Collects a chunk's events line by line (`add`) and makes their table (`table`)."""
+
+    def __init__(
+        self,
+        request: Callable[[tuple[str, str, int]], tuple[Any, ...]],
+        facts: Callable[[tuple[int, str, str | None]], tuple[Any, ...]],
+        constants: dict[str, Any],
+    ) -> None:
+        self.requests: Dimension[tuple[str, str, int]] = Dimension(request)
+        self.facts: Dimension[tuple[int, str, str | None]] = Dimension(facts)
+        self.agents: Dimension[str] = Dimension(_agent)
+        self.constants = constants
+        self.ids: list[str] = []
+        self.ts: list[int] = []
+        self.request_no: list[int] = []
+        self.fact_no: list[int] = []
+        self.agent_no: list[int] = []
+        self.line: dict[str, list[Any]] = {name: [] for name in LINE_FIELDS}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def table(self) -> pa.Table:
+        n = len(self.ids)
+        data: dict[str, pa.Array] = {
+            "id": pa.array(self.ids, pa.string()),
+            "ts": pa.array(self.ts, ARROW_SCHEMA.field("ts").type),
+        }
+        data.update(self.requests.columns(REQUEST_FIELDS, pa.array(self.request_no, pa.int32())))
+        data.update(self.facts.columns(FACT_FIELDS, pa.array(self.fact_no, pa.int32())))
+        data.update(self.agents.columns(AGENT_FIELDS, pa.array(self.agent_no, pa.int32())))
+        for name, values in self.line.items():
+            data[name] = pa.array(values, ARROW_SCHEMA.field(name).type)
+        for name, value in self.constants.items():
+            field = ARROW_SCHEMA.field(name)
+            data[name] = (
+                pa.nulls(n, field.type) if value is None else pa.repeat(pa.scalar(value, field.type), n)
+            )
+        return pa.Table.from_arrays([data[name] for name in ARROW_SCHEMA.names], schema=ARROW_SCHEMA)
+
+
+def _agent(logged: str) -> tuple[Any, ...]:
+    """The stored User-Agent (cut and redacted as the gateway does) and its parsed columns."""
+    ua = redact_ua(logged[:MAX_UA])
+    return (ua, *ua_row(ua))
