@@ -135,7 +135,7 @@ def test_clf_time_cached_minute_agrees(when: dt.datetime, zone_min: int, other_s
     assert combined.clf_time_us(sibling) == expected + (other_ss - when.second) * 1_000_000
     # Whatever sits where the seconds go, the cached minute answers as a fresh parse does.
     odd = stamp[:18] + junk + stamp[20:]
-    results = []
+    results: list[int | str] = []
     for clear in (False, True):
         if clear:
             combined._time_cache.clear()
