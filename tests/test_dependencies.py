@@ -93,11 +93,11 @@ import sys
 for name in {modules!r}:
     sys.modules[name] = None
 from pathlib import Path
-import pkgate.cli, pkgate.server, pkgate.store, pkgate.report, pkgate.insights, pkgate.edge.app, pkgate.demo.run
+import pkgate.cli, pkgate.server.supervisor, pkgate.store, pkgate.report, pkgate.insights, pkgate.edge.app, pkgate.demo.run
 from pkgate.config import Config, Fleet
 from pkgate.enrich.geo import GeoLookup
 from pkgate.errors import ConfigError
-from pkgate.server import spool_consumer
+from pkgate.server.consume import spool_consumer
 out = []
 for attempt in (
     lambda: spool_consumer(Config(fleet=Fleet(nats_url="nats://127.0.0.1:1"))),

@@ -117,6 +117,9 @@ def test_shared_edge_modules_do_not_import_an_ecosystem() -> None:
 # ---- the rules of issue #10.3 ------------------------------------------------------------------
 
 
+SERVER = sorted((SRC / "server").glob("*.py"))  # the supervisor process (`pkgate serve`)
+
+
 def _tree(path: Path) -> ast.Module:
     return ast.parse(path.read_text(), str(path))
 
@@ -124,9 +127,9 @@ def _tree(path: Path) -> ast.Module:
 def test_server_imports_no_worker_assembly() -> None:
     """The supervisor needs the published config, the secret and the client-IP check, not the
     worker's app (granian imports that in the workers) nor its path helpers: paths are on the Config."""
-    used = edge_imports(SRC / "server.py")
+    used = set().union(*(edge_imports(path) for path in SERVER))
     assert used <= {"published", "secret", "clientip"}, used
-    assert "published" in used  # the scanner sees server.py's imports
+    assert "published" in used  # the scanner sees the server's imports
 
 
 def test_page_cache_is_not_the_http_client() -> None:
@@ -156,24 +159,25 @@ def test_the_demo_clock_is_injected_not_configured() -> None:
     from pkgate.config import Gateway
 
     assert not [f for f in Gateway.__struct_fields__ if "demo" in f]
-    for path in [*EDGE.rglob("*.py"), SRC / "server.py", *(SRC / "config").rglob("*.py")]:
+    for path in [*EDGE.rglob("*.py"), *SERVER, *(SRC / "config").rglob("*.py")]:
         assert "x-pkgate-demo-time" not in path.read_text().lower(), path
     assert "clock" in (SRC / "demo" / "gateway.py").read_text()
 
 
 def test_consumers_are_used_through_their_protocol() -> None:
-    """server.py must not branch on the spool consumer's type (it has a Consumer protocol)."""
+    """The server must not branch on the spool consumer's type (it has a Consumer protocol)."""
     consumers = {"Loader", "Forwarder", "StoreConsumer", "FleetConsumer"}
     calls = [
-        node.lineno
-        for node in ast.walk(_tree(SRC / "server.py"))
+        f"{path.name}:{node.lineno}"
+        for path in SERVER
+        for node in ast.walk(_tree(path))
         if isinstance(node, ast.Call)
         and isinstance(node.func, ast.Name)
         and node.func.id == "isinstance"
         and consumers & {n.id for n in ast.walk(node.args[1]) if isinstance(n, ast.Name)}
     ]
     assert calls == []
-    assert "class Consumer(Protocol)" in (SRC / "server.py").read_text()
+    assert "class Consumer(Protocol)" in (SRC / "server" / "consume.py").read_text()
 
 
 def _wide_tuples(source: str, where: str) -> list[str]:
@@ -199,6 +203,6 @@ def test_the_wide_tuple_scanner_sees_one() -> None:
 
 def test_interfaces_are_named_types_not_wide_tuples() -> None:
     """Responses, upstream answers, facts: NamedTuples or Structs, so fields have names."""
-    files = [*EDGE.rglob("*.py"), *(SRC / "demo").rglob("*.py"), SRC / "server.py", SRC / "enrich" / "geo.py"]
+    files = [*EDGE.rglob("*.py"), *(SRC / "demo").rglob("*.py"), *SERVER, SRC / "enrich" / "geo.py"]
     wide = [hit for path in files for hit in _wide_tuples(path.read_text(), str(path.relative_to(SRC)))]
     assert wide == []

@@ -61,8 +61,8 @@ def serve(config: ConfigOpt = None) -> None:
     import logging
 
     from pkgate import startup
-    from pkgate.server import preflight
-    from pkgate.server import serve as run
+    from pkgate.server.reload import preflight
+    from pkgate.server.supervisor import serve as run
 
     config = config_mod.source(config)  # the workers must read the same file ($PKGATE_CONFIG too)
     cfg = _load(config)
@@ -84,7 +84,8 @@ def serve(config: ConfigOpt = None) -> None:
 @app.command()
 def load(config: ConfigOpt = None) -> None:
     """Load everything left in the spool into the store (e.g. after a crash, with the gateway stopped)."""
-    from pkgate.server import drain, lock_data_dir
+    from pkgate.server.consume import drain
+    from pkgate.startup import lock_data_dir
 
     cfg = _load(config)
     try:
@@ -103,7 +104,7 @@ def rebuild(config: ConfigOpt = None) -> None:
     """Re-create the store from the retained spool segments and folded rollups (gateway stopped).
 
     The current store, if any, is moved to store-aside/ (never deleted)."""
-    from pkgate.server import lock_data_dir
+    from pkgate.startup import lock_data_dir
     from pkgate.store.rebuild import rebuild_with_progress
 
     cfg = _load(config)
@@ -252,7 +253,7 @@ def collect(config: ConfigOpt = None) -> None:
     """Fleet mode: consume every gateway's events from NATS JetStream into this store (until interrupted)."""
     import logging
 
-    from pkgate.server import collect as run
+    from pkgate.server.supervisor import collect as run
 
     config = config_mod.source(config)
     cfg = _load(config)

@@ -14,13 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pkgate.edge.negotiate import HTML_LEGACY, HTML_V1, JSON_V1
-from pkgate.edge.pages import (
-    FileLink,
-    ProjectPage,
-    RootPage,
-    parse_project,
-    parse_root,
-)
+from pkgate.edge.pageparse import parse_project, parse_root
+from pkgate.edge.pages import FileLink, ProjectPage, RootPage
 from pkgate.edge.render import render_project_html, render_project_json, render_root_html, render_root_json
 from pkgate.errors import PageError
 

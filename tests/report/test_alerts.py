@@ -264,7 +264,7 @@ def test_rate_limited_per_webhook_and_hour(stores: dict[str, Path], receiver: Re
 def test_the_loader_evaluates_the_rules(tmp_path: Path, receiver: Receiver) -> None:
     """Wired in: `pkgate serve`'s spool consumer runs the rules in its upkeep (the loader thread)."""
     from pkgate.config import parse
-    from pkgate.server import spool_consumer
+    from pkgate.server.consume import spool_consumer
 
     cfg = parse(
         f'[storage]\ndata_dir = "{tmp_path}"\n[alerts.webhooks.ops]\nurl = "{receiver.url("/x")}"\n'

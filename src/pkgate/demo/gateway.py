@@ -30,7 +30,7 @@ def asgi_app() -> ASGIApp:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from pkgate.server import serve
+    from pkgate.server.supervisor import serve
 
     parser = argparse.ArgumentParser(prog="python -m pkgate.demo.gateway", description=__doc__)
     parser.add_argument("--config", required=True)

@@ -2,7 +2,7 @@
 
 One `PageCache` per upstream, fetching through its `client.UpstreamClient` (credentials, timeout,
 circuit breaker, bounded bodies): project pages by name and the index root, each parsed
-(`edge/pages.py`) into an `Entry`. A fresh entry is served from memory; an expired one is
+(`edge/pageparse.py`) into an `Entry`. A fresh entry is served from memory; an expired one is
 revalidated with the upstream's validators. When the upstream fails the fetch raises, and the
 caller (`failover.py`) first asks the other upstreams of the route and only then falls back to
 `stale_project()`/`stale_root()`: the last good page, up to `stale_ttl`. A 404 for the index root
@@ -21,7 +21,8 @@ from typing import Generic, NamedTuple, TypeVar
 from pkgate.edge import doccache
 from pkgate.edge.client import Got, UpstreamClient
 from pkgate.edge.doccache import DocumentCache
-from pkgate.edge.pages import ProjectPage, RootPage, parse_project, parse_root
+from pkgate.edge.pageparse import parse_project, parse_root
+from pkgate.edge.pages import ProjectPage, RootPage
 
 P = TypeVar("P", ProjectPage, RootPage)
 

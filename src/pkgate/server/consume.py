@@ -1,39 +1,24 @@
-"""`pkgate serve`: one process supervising granian workers plus the spool loader thread.
+"""What consumes the spool in the `pkgate serve` process: the local store's loader (with its
+rollups, retention, alerts and dependency metadata) or, in fleet mode, the forwarder to NATS
+JetStream; the thread that runs it every `storage.load_interval`; and the drain at start and stop.
 
-Workers (spawned fresh, never forked from a process with threads) answer requests and spool events;
-this process owns the data directory (an exclusive lock), seals segments left open by a crash, and
-runs the loader every `storage.load_interval`; on shutdown it drains the spool into the store.
-
-It also publishes the config the workers run (see edge/published.py) and takes SIGHUP as "reload the
-config file": granian's own SIGHUP handling (respawn every worker) is replaced, because respawned
-workers would drop their page caches and breakers, and a bad file would crash-loop them. Here the
-file is validated first and a bad one is logged and ignored; workers switch in place.
+The supervisor uses a consumer only through the `Consumer` protocol, never by its type.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing
 import os
-import signal
-import sys
 import threading
 import time
-from pathlib import Path
-from types import FrameType
-from typing import IO, TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pkgate import config as config_mod
-from pkgate import startup
 from pkgate.config import Config
-from pkgate.edge.clientip import ClientIP
-from pkgate.edge.published import ACTIVE_ENV, check_reloadable, publish, read_source
-from pkgate.edge.secret import load_secret
-from pkgate.enrich.geo import GeoLookup
 from pkgate.enrich.metadata import MetadataFetcher, UpstreamSite
 from pkgate.enrich.sources import SourceHasher
-from pkgate.errors import ConfigError, FleetError, PkgateError, StoreError
+from pkgate.errors import PkgateError
 from pkgate.events import now_us
 from pkgate.events.spool import seal_all
 from pkgate.extras import require
@@ -46,60 +31,7 @@ if TYPE_CHECKING:
     from pkgate.events.nats import Forwarder  # the `fleet` extra: imported only in fleet mode
     from pkgate.report.alerts import AlertRunner
 
-log = logging.getLogger("pkgate.server")
-
-
-def lock_data_dir(cfg: Config) -> IO[bytes]:
-    """Exclusive lock so two gateways never share a spool and a store by accident."""
-    return startup.lock_data_dir(cfg)
-
-
-def preflight(cfg: Config) -> None:
-    """Fail fast, with the key named, on config that only the workers would otherwise trip over."""
-    ClientIP(cfg.privacy.trusted_proxies, header=cfg.privacy.forwarded_header)
-    GeoLookup(
-        Path(cfg.privacy.asn_db) if cfg.privacy.asn_db else None,
-        [Path(p) for p in cfg.privacy.cloud_ranges],
-        builtin_asn=False,  # nothing to check in the bundled database; do not load it here
-    ).close()
-    for name, up in cfg.upstreams.items():
-        config_mod.credentials(name, up)  # set in this environment? (workers inherit it)
-
-
-class HangupReloader:
-    """SIGHUP: validate the config file and publish it for the workers, or log why not."""
-
-    def __init__(self, cfg: Config, config_path: str | None) -> None:
-        self.cfg = cfg
-        self.config_path = config_path
-        self._lock = threading.Lock()
-
-    def install(self) -> None:
-        signal.signal(signal.SIGHUP, self._on_signal)
-
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        # Off the signal handler: file IO and validation do not belong in it.
-        threading.Thread(target=self.reload, name="pkgate-reload", daemon=True).start()
-
-    def reload(self) -> int | None:
-        """The published generation, or None when the new config was rejected (old one stays)."""
-        with self._lock:
-            try:
-                text = read_source(self.config_path)
-                new = config_mod.parse(text, self.config_path or "defaults")
-                preflight(new)
-                check_reloadable(self.cfg, new)
-                generation = publish(self.cfg.paths.active_config, text, self.config_path or "defaults")
-            except ConfigError as exc:
-                return self._rejected(str(exc.located(self.config_path or "defaults")))
-            except (PkgateError, OSError) as exc:
-                return self._rejected(str(exc))
-            log.info("config generation %d published", generation)
-            return generation
-
-    @staticmethod
-    def _rejected(error: str) -> None:
-        log.error("config reload rejected, the running config stays: %s", error)
+log = logging.getLogger("pkgate.server")  # the supervisor's one logger, whichever module logs
 
 
 class Consumer(Protocol):
@@ -297,16 +229,6 @@ class LoaderThread(threading.Thread):
         self.consumer.report()
 
 
-def _workers_skip_main() -> None:
-    """A spawned process first re-runs its parent's `__main__` script; under the `pkgate` console
-    script that is the whole CLI, DuckDB and Arrow included, ~50 MB per worker that a worker never
-    uses (it imports its app by name). Without a script path to re-run, it imports only the app."""
-    main = sys.modules.get("__main__")
-    if main is not None and getattr(main, "__spec__", None) is None and hasattr(main, "__file__"):
-        with contextlib.suppress(AttributeError, TypeError):
-            del main.__file__
-
-
 def drain(cfg: Config) -> int:
     """Consume everything spooled (after sealing open segments). Call only without running workers."""
     seal_all(cfg.paths.spool)
@@ -323,90 +245,3 @@ def drain(cfg: Config) -> int:
         consumer.close()
     consumer.finish()  # reports right after a stop see exact, rolled-up numbers
     return total
-
-
-def serve(cfg: Config, config_path: str | None, app: str = "pkgate.edge.app") -> None:
-    """Serve until interrupted; `app` is the module whose `rsgi_app`/`asgi_app` factories granian's
-    workers call (`pkgate demo` passes its own, with a simulated clock)."""
-    from granian import Granian
-    from granian.constants import Interfaces
-
-    preflight(cfg)
-    lock = lock_data_dir(cfg)
-    try:
-        load_secret(cfg)  # create it once here, before workers race for it
-        try:
-            recovered = drain(cfg)
-        except (FleetError, StoreError) as exc:  # NATS down or store unusable: serve anyway;
-            log.error("%s", exc)  # the spool keeps the events and the loader retries
-        else:
-            if recovered:
-                log.warning("consumed %d events left in the spool by an earlier run", recovered)
-        if config_path is not None:
-            config_path = str(Path(config_path).resolve())
-            os.environ["PKGATE_CONFIG"] = config_path
-        active = cfg.paths.active_config
-        publish(active, read_source(config_path), config_path or "defaults")
-        os.environ[ACTIVE_ENV] = str(active)
-        hangup = HangupReloader(cfg, config_path)
-        multiprocessing.set_start_method("spawn", force=True)
-        _workers_skip_main()
-        keys = SourceHasher(cfg.paths.keys)
-        loader = LoaderThread(spool_consumer(cfg), cfg.storage.load_interval, keys)
-        loader.start()
-        target = f"{app}:rsgi_app" if cfg.server.interface == "rsgi" else f"{app}:asgi_app"
-        server = Granian(
-            target,
-            address=cfg.server.host,
-            port=cfg.server.port,
-            interface=Interfaces.RSGI if cfg.server.interface == "rsgi" else Interfaces.ASGI,
-            workers=cfg.server.workers,
-            factory=True,
-            log_access=False,  # its access log would print client IPs
-            respawn_failed_workers=True,  # a crashed worker is replaced, not the end of the gateway
-        )
-        server.on_startup(hangup.install)  # runs after granian installed its own SIGHUP handler
-        try:
-            server.serve()
-        finally:
-            loader.stopping.set()
-            loader.join(timeout=30)
-            if not loader.is_alive():
-                loader.consumer.close()
-            try:
-                drain(cfg)
-            except (StoreError, FleetError) as exc:
-                log.error("final drain failed, the spool keeps the events: %s", exc)
-    finally:
-        lock.close()
-
-
-def collect(cfg: Config) -> None:
-    """`pkgate collect`: consume the fleet's events from NATS JetStream into this data_dir's store."""
-    import asyncio
-
-    if not cfg.fleet.nats_url:
-        raise ConfigError("fleet.nats_url: required for `pkgate collect`")
-    require("fleet", "`pkgate collect`")
-    from pkgate.store.collector import Collector
-
-    lock = lock_data_dir(cfg)
-    try:
-        collector = Collector(
-            cfg.paths.store, cfg.fleet.nats_url, subject=cfg.fleet.subject, stream=cfg.fleet.stream
-        )
-        alerts = alert_runner(cfg)
-        if alerts is not None:
-            collector.maintain = lambda: alerts.maybe_run(collector.connect)
-
-        async def run() -> None:
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
-            await collector.run(stop)
-
-        asyncio.run(run())
-        log.info("collected %d events", collector.collected_total)
-    finally:
-        lock.close()
