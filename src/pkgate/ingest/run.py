@@ -86,55 +86,103 @@ Progress = Callable[[str, int, int | None, int], None]  # (file, raw bytes read,
 
 
 class _Store:
-    """Batches Arrow rows and commits them, each batch in its own transaction.
+    """Inserts Arrow rows as they come and commits them in batches of about `BATCH_ROWS`.
 
-    The connection is kept across batches for up to `HOLD_SECONDS` (opening one costs about as much
-    as inserting 4,000 rows), then closed so that a running gateway's loader and `pkgate report` get
-    their turn at the file.
+    Rows go in without the primary key's conflict check, most of an insert's cost (bench/README.md,
+    ingest): a log's events are new unless it was ingested before, and then DuckDB refuses the
+    batch, which is rolled back and done again with the check (and the check stays on for the rest
+    of the run). So a batch's tables are kept until its commit. The connection is kept across
+    batches for up to `HOLD_SECONDS` (opening one costs about as much as inserting 4,000 rows),
+    then closed so that a running gateway's loader and `pkgate report` get their turn at the file.
     """
 
     def __init__(self, db_path: Path) -> None:
         self.db_path = db_path
         self.pending: list[pa.Table] = []
         self.rows = 0
+        self.skip_stored = False  # the conflict check, once a batch met an event already stored
+        self._stored = 0  # of the pending rows inserted so far, how many were new
+        self._in_batch = False  # a transaction is open and holds every pending table
+        self._error: duckdb.Error | None = None  # why the open batch was rolled back
         self._con: duckdb.DuckDBPyConnection | None = None
         self._opened = 0.0
         self._limited: str | None = MEMORY_LIMIT  # None once a batch needed more
 
     def add(self, table: pa.Table | None) -> None:
-        if table is not None and table.num_rows:
-            self.pending.append(table)
-            self.rows += table.num_rows
-
-    def flush(self) -> int:
-        if not self.pending:
-            return 0
-        table = pa.concat_tables(self.pending)
+        if table is None or not table.num_rows:
+            return
+        self.pending.append(table)
+        self.rows += table.num_rows
+        if self._error is not None:
+            return  # `flush` does the whole batch again
         try:
             con = self._connection()
-            try:
-                stored = self._insert(con, table)
-            except duckdb.Error as exc:
-                # Out of memory surfaces as an aborted transaction as often as by its own name:
-                # whatever failed, one more try without the limit (rolled back already).
-                if self._limited is None:
-                    raise
-                log.warning(
-                    "ingest: an insert failed under DuckDB's %s memory limit (%s); going on without a limit",
-                    self._limited,
-                    str(exc).splitlines()[0][:200],
-                )
-                self._limited = None
-                con.execute("RESET memory_limit")
-                stored = self._insert(con, table)
+            if not self._in_batch:
+                con.begin()
+                self._in_batch = True
+            self._stored += insert_table(con, table, skip_stored=self.skip_stored)
         except duckdb.Error as exc:
-            # Nothing of the batch is stored and progress is not advanced: a rerun continues here.
-            self.close()
-            raise IngestError(f"{self.db_path}: cannot store events: {exc}") from None
-        self.pending, self.rows = [], 0
+            self._rollback()
+            self._error = exc
+
+    def flush(self) -> int:
+        """Commit the pending rows; the number that were new. IngestError if they cannot be stored:
+        then nothing of them is, and progress is not advanced (a rerun continues here)."""
+        if not self.pending:
+            return 0
+        error, stored = self._error, self._stored
+        if error is None:
+            try:
+                self._connection().commit()
+            except duckdb.Error as exc:
+                self._rollback()
+                error = exc
+        while error is not None:
+            self._recover_from(error)
+            try:
+                stored = self._all_again()
+                error = None
+            except duckdb.Error as exc:
+                self._rollback()
+                error = exc
+        self.pending, self.rows, self._stored, self._in_batch, self._error = [], 0, 0, False, None
         if time.monotonic() - self._opened > HOLD_SECONDS:
             self.close()
         return stored
+
+    def _recover_from(self, error: duckdb.Error) -> None:
+        """Change what made the batch fail, or raise IngestError."""
+        if isinstance(error, duckdb.ConstraintException) and not self.skip_stored:
+            self.skip_stored = True  # an event already stored: this log was ingested before
+            return
+        if self._limited is not None:
+            # Out of memory surfaces as an aborted transaction as often as by its own name:
+            # whatever failed, one more try without the limit.
+            log.warning(
+                "ingest: an insert failed under DuckDB's %s memory limit (%s); going on without a limit",
+                self._limited,
+                str(error).splitlines()[0][:200],
+            )
+            self._limited = None
+            if self._con is not None:
+                with contextlib.suppress(duckdb.Error):
+                    self._con.execute("RESET memory_limit")
+            return
+        self.close()
+        raise IngestError(f"{self.db_path}: cannot store events: {error}") from None
+
+    def _all_again(self) -> int:
+        con = self._connection()
+        con.begin()
+        stored = sum(insert_table(con, t, skip_stored=self.skip_stored) for t in self.pending)
+        con.commit()
+        return stored
+
+    def _rollback(self) -> None:
+        self._in_batch = False
+        if self._con is not None:
+            with contextlib.suppress(duckdb.Error):
+                self._con.rollback()
 
     def close(self) -> None:
         if self._con is not None:
@@ -154,17 +202,6 @@ class _Store:
             ensure_schema(con)
             self._con, self._opened = con, time.monotonic()
         return self._con
-
-    def _insert(self, con: duckdb.DuckDBPyConnection, table: pa.Table) -> int:
-        try:
-            con.begin()
-            stored = insert_table(con, table)
-            con.commit()
-        except BaseException:
-            with contextlib.suppress(duckdb.Error):
-                con.rollback()
-            raise
-        return stored
 
 
 def _origin(opts: Options, cfg: Config, parser: Parser) -> str:

@@ -93,6 +93,9 @@ _INSERT = (  # built from constant column names only
 )
 
 
+_INSERT_NEW_ROWS = _INSERT.removesuffix(" ON CONFLICT DO NOTHING")
+
+
 _EVENT_SCHEMA = pa.schema([_SCHEMA.field(n) for n in _COLUMN_NAMES if n in ("id", "ts", *_EVENT_FIELDS)])
 _UA_SCHEMA = pa.schema([_SCHEMA.field(n) for n in ("user_agent", "ua_category", *_UA_FIELDS, "ua_parser")])
 _INSERT_JOINED = (  # built from constant column names only; one row per event joined to its parsed UA
@@ -137,14 +140,15 @@ def insert_events(
     fold_marks(con, events)
 
 
-def insert_table(con: duckdb.DuckDBPyConnection, table: pa.Table) -> int:
+def insert_table(con: duckdb.DuckDBPyConnection, table: pa.Table, *, skip_stored: bool = True) -> int:
     """`insert_events` for rows already made by `to_table` (elsewhere, e.g. in `ingest`'s worker
-    processes); the number of rows that were new."""
+    processes); the number of rows that were new. `skip_stored=False` as for `insert_events`."""
     con.register("pkgate_batch", table)
     try:
-        row = con.execute(_INSERT).fetchone()
-    finally:
-        con.unregister("pkgate_batch")
+        row = con.execute(_INSERT if skip_stored else _INSERT_NEW_ROWS).fetchone()
+    finally:  # in a transaction the failed statement aborted, unregistering fails too: not the error
+        with contextlib.suppress(duckdb.TransactionException):
+            con.unregister("pkgate_batch")
     return int(row[0]) if row else 0
 
 
