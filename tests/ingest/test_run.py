@@ -112,6 +112,35 @@ def test_interrupted_ingest_continues_where_it_stopped(tmp_path: Path) -> None:
     assert len(_rows(cfg)) == 300
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_log_partly_stored_stores_only_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int
+) -> None:
+    """Events already in the store, with no progress recorded (`--from-start`, a lost progress
+    file), are met in the middle of a batch of many chunks: that batch is done again with the
+    conflict check, and every event is stored once."""
+    from pkgate.ingest import run
+
+    monkeypatch.setattr(run, "WORK_BYTES", 1500)  # many chunks, so tables, in each store batch
+    monkeypatch.setattr(run, "BATCH_ROWS", 100)  # and several batches
+    cfg = _cfg(tmp_path)
+    now = time.time()
+    lines = [
+        _clf(f"192.0.2.{i % 50}", now - 3600 + i, f"/files/six-1.16.0-py2.py3-none-any.whl?{i}")
+        for i in range(400)
+    ]
+    log = tmp_path / "access.log"
+    log.write_text("".join(lines[150:230]))  # another log whose lines are the same requests
+    # (ids come from the log's identity, so this one's events are its own: none shared yet)
+    assert ingest(cfg, [str(log)], Options(jobs=jobs)).stored == 80
+    log.write_text("".join(lines[:120]))
+    assert ingest(cfg, [str(log)], Options(jobs=jobs)).stored == 120
+    log.write_text("".join(lines))
+    s = ingest(cfg, [str(log)], Options(jobs=jobs, from_start=True))
+    assert (s.lines, s.events, s.stored, s.duplicates) == (400, 400, 280, 120)
+    assert len(_rows(cfg)) == 480
+
+
 def test_strict_stops_at_the_first_bad_line(tmp_path: Path) -> None:
     cfg = _cfg(tmp_path)
     now = time.time()

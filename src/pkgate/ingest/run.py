@@ -46,6 +46,9 @@ log = logging.getLogger("pkgate.ingest")
 
 #: Rows gathered before one store transaction: bounded memory (about 20 MB of Arrow rows).
 BATCH_ROWS: Final = 20_000
+#: Log bytes a worker takes at a time (a chunk's fixed costs, its table and its trip between
+#: processes, are then a small part of its lines' cost).
+WORK_BYTES: Final = 1 << 20
 #: How long one store connection is held across batches before it is closed (and reopened).
 HOLD_SECONDS: Final = 2.0
 #: DuckDB's memory while ingesting (its default is 80 % of RAM, which it fills with buffers: a 1M-line
@@ -272,7 +275,7 @@ class Runner:
 
     def _one(self, log: LogInput) -> None:
         parser, origin = self.prepare(log)
-        self.feed(log, parser, origin, log.chunks())
+        self.feed(log, parser, origin, log.chunks(WORK_BYTES))
 
     def prepare(self, log: LogInput) -> tuple[Parser, str]:
         """The log's parser and origin; moves past what earlier runs ingested."""
