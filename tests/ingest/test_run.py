@@ -119,10 +119,10 @@ def test_a_log_partly_stored_stores_only_the_rest(
     """Events already in the store, with no progress recorded (`--from-start`, a lost progress
     file), are met in the middle of a batch of many chunks: that batch is done again with the
     conflict check, and every event is stored once."""
-    from pkgate.ingest import run
+    from pkgate.ingest import batch, run
 
     monkeypatch.setattr(run, "WORK_BYTES", 1500)  # many chunks, so tables, in each store batch
-    monkeypatch.setattr(run, "BATCH_ROWS", 100)  # and several batches
+    monkeypatch.setattr(batch, "BATCH_ROWS", 100)  # and several batches
     cfg = _cfg(tmp_path)
     now = time.time()
     lines = [
@@ -319,9 +319,12 @@ def test_a_registrys_own_log_reads_as_the_gateway_would_record_it(tmp_path: Path
 def test_a_store_that_outgrows_the_memory_limit_still_takes_every_event(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Ingest caps DuckDB's memory (`run.MEMORY_LIMIT`); a batch that needs more is retried
-    without the cap, once, with a warning: nothing is lost and nothing fails."""
-    from pkgate.ingest import run
+    """Ingest caps DuckDB's memory (`batch.MEMORY_LIMIT`); a batch that needs more is read again
+    and stored without the cap, with a warning: nothing is lost, nothing counted twice, nothing
+    fails."""
+    from pkgate.ingest import batch, run
+
+    monkeypatch.setattr(run, "WORK_BYTES", 20_000)  # the batch fails after some chunks went in
 
     cfg = _cfg(tmp_path)
     log = tmp_path / "access.log"
@@ -329,9 +332,9 @@ def test_a_store_that_outgrows_the_memory_limit_still_takes_every_event(
     log.write_text(
         "".join(_clf(f"198.51.100.{i % 200 + 1}", now + i, f"/simple/p{i}/", 200) for i in range(3000))
     )
-    monkeypatch.setattr(run, "MEMORY_LIMIT", "1MB")  # far below what an insert of 3,000 rows needs
+    monkeypatch.setattr(batch, "MEMORY_LIMIT", "1MB")  # far below what an insert of 3,000 rows needs
     with caplog.at_level("WARNING", logger="pkgate.ingest"):
         done = ingest(cfg, [str(log)], Options(jobs=1))
-    assert (done.lines, done.stored) == (3000, 3000)
+    assert (done.files, done.lines, done.events, done.stored) == (1, 3000, 3000, 3000)
     assert len(_rows(cfg)) == 3000
     assert "going on without a limit" in caplog.text

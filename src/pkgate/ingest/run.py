@@ -15,7 +15,6 @@ opened per batch, like the loader's, so a running gateway's loader and `pkgate r
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import multiprocessing
 import os
@@ -23,39 +22,27 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.pool import AsyncResult, Pool
-from pathlib import Path
 from typing import Final
 
-import duckdb
 import msgspec
-import pyarrow as pa
 
 from pkgate.config import Config
 from pkgate.errors import IngestError
 from pkgate.events.model import now_us
+from pkgate.ingest import batch
+from pkgate.ingest.batch import Again, StoreBatches
 from pkgate.ingest.detect import SAMPLE_LINES, Parser, detect, make_parser
 from pkgate.ingest.progress import Position, ProgressFile
 from pkgate.ingest.reader import Chunk, LogInput, open_log
 from pkgate.ingest.work import ChunkResult, Worker, init_process, run_in_process
-from pkgate.store.loader import connect, insert_table
-from pkgate.store.schema import ensure_schema
 
 __all__ = ["Options", "Runner", "Summary", "ingest"]
 
 log = logging.getLogger("pkgate.ingest")
 
-#: Rows gathered before one store transaction: bounded memory (about 20 MB of Arrow rows).
-BATCH_ROWS: Final = 20_000
 #: Log bytes a worker takes at a time (a chunk's fixed costs, its table and its trip between
 #: processes, are then a small part of its lines' cost).
 WORK_BYTES: Final = 1 << 20
-#: How long one store connection is held across batches before it is closed (and reopened).
-HOLD_SECONDS: Final = 2.0
-#: DuckDB's memory while ingesting (its default is 80 % of RAM, which it fills with buffers: a 1M-line
-#: log peaked at 676 MiB, 361 MiB with this, at the same speed). A store whose primary-key index
-#: outgrows it makes an insert fail for memory; that batch is then retried without the limit, which
-#: holds for the rest of the run.
-MEMORY_LIMIT: Final = "160MB"
 
 
 class Options(msgspec.Struct, kw_only=True):
@@ -88,123 +75,8 @@ class Summary(msgspec.Struct, kw_only=True):
 Progress = Callable[[str, int, int | None, int], None]  # (file, raw bytes read, raw size, lines)
 
 
-class _Store:
-    """Inserts Arrow rows as they come and commits them in batches of about `BATCH_ROWS`.
-
-    Rows go in without the primary key's conflict check, most of an insert's cost (bench/README.md,
-    ingest): a log's events are new unless it was ingested before, and then DuckDB refuses the
-    batch, which is rolled back and done again with the check (and the check stays on for the rest
-    of the run). So a batch's tables are kept until its commit. The connection is kept across
-    batches for up to `HOLD_SECONDS` (opening one costs about as much as inserting 4,000 rows),
-    then closed so that a running gateway's loader and `pkgate report` get their turn at the file.
-    """
-
-    def __init__(self, db_path: Path) -> None:
-        self.db_path = db_path
-        self.pending: list[pa.Table] = []
-        self.rows = 0
-        self.skip_stored = False  # the conflict check, once a batch met an event already stored
-        self._stored = 0  # of the pending rows inserted so far, how many were new
-        self._in_batch = False  # a transaction is open and holds every pending table
-        self._error: duckdb.Error | None = None  # why the open batch was rolled back
-        self._con: duckdb.DuckDBPyConnection | None = None
-        self._opened = 0.0
-        self._limited: str | None = MEMORY_LIMIT  # None once a batch needed more
-
-    def add(self, table: pa.Table | None) -> None:
-        if table is None or not table.num_rows:
-            return
-        self.pending.append(table)
-        self.rows += table.num_rows
-        if self._error is not None:
-            return  # `flush` does the whole batch again
-        try:
-            con = self._connection()
-            if not self._in_batch:
-                con.begin()
-                self._in_batch = True
-            self._stored += insert_table(con, table, skip_stored=self.skip_stored)
-        except duckdb.Error as exc:
-            self._rollback()
-            self._error = exc
-
-    def flush(self) -> int:
-        """Commit the pending rows; the number that were new. IngestError if they cannot be stored:
-        then nothing of them is, and progress is not advanced (a rerun continues here)."""
-        if not self.pending:
-            return 0
-        error, stored = self._error, self._stored
-        if error is None:
-            try:
-                self._connection().commit()
-            except duckdb.Error as exc:
-                self._rollback()
-                error = exc
-        while error is not None:
-            self._recover_from(error)
-            try:
-                stored = self._all_again()
-                error = None
-            except duckdb.Error as exc:
-                self._rollback()
-                error = exc
-        self.pending, self.rows, self._stored, self._in_batch, self._error = [], 0, 0, False, None
-        if time.monotonic() - self._opened > HOLD_SECONDS:
-            self.close()
-        return stored
-
-    def _recover_from(self, error: duckdb.Error) -> None:
-        """Change what made the batch fail, or raise IngestError."""
-        if isinstance(error, duckdb.ConstraintException) and not self.skip_stored:
-            self.skip_stored = True  # an event already stored: this log was ingested before
-            return
-        if self._limited is not None:
-            # Out of memory surfaces as an aborted transaction as often as by its own name:
-            # whatever failed, one more try without the limit.
-            log.warning(
-                "ingest: an insert failed under DuckDB's %s memory limit (%s); going on without a limit",
-                self._limited,
-                str(error).splitlines()[0][:200],
-            )
-            self._limited = None
-            if self._con is not None:
-                with contextlib.suppress(duckdb.Error):
-                    self._con.execute("RESET memory_limit")
-            return
-        self.close()
-        raise IngestError(f"{self.db_path}: cannot store events: {error}") from None
-
-    def _all_again(self) -> int:
-        con = self._connection()
-        con.begin()
-        stored = sum(insert_table(con, t, skip_stored=self.skip_stored) for t in self.pending)
-        con.commit()
-        return stored
-
-    def _rollback(self) -> None:
-        self._in_batch = False
-        if self._con is not None:
-            with contextlib.suppress(duckdb.Error):
-                self._con.rollback()
-
-    def close(self) -> None:
-        if self._con is not None:
-            con, self._con = self._con, None
-            with contextlib.suppress(duckdb.Error):
-                con.close()
-
-    def _connection(self) -> duckdb.DuckDBPyConnection:
-        if self._con is None:
-            con = connect(self.db_path)
-            # The workers have the CPUs; no progress bar drawn by DuckDB on a long insert.
-            con.execute("SET threads = 1")
-            con.execute("SET enable_progress_bar = false")
-            con.execute("SET preserve_insertion_order = false")
-            if self._limited is not None:
-                con.execute(f"SET memory_limit = '{self._limited}'")
-            ensure_schema(con)
-            self._con, self._opened = con, time.monotonic()
-        return self._con
+def _copy(summary: Summary) -> Summary:
+    return msgspec.structs.replace(summary, rejected=dict(summary.rejected))
 
 
 def _origin(opts: Options, cfg: Config, parser: Parser) -> str:
@@ -221,7 +93,10 @@ class Runner:
         self.progress = progress
         self.summary = Summary()
         self.positions = ProgressFile(cfg.data_dir)
-        self.store = _Store(cfg.paths.store)
+        self.store = StoreBatches(cfg.paths.store)
+        #: Where this run last committed each log (by identity): where to read it again from.
+        self.committed: dict[bytes, Position] = {}
+        self._at_commit = Summary()
         self.jobs = opts.jobs or (os.cpu_count() or 1)
         self.started = now_us()
         self.secret = os.urandom(32)  # this run's key material for destroyed days: memory only
@@ -269,13 +144,31 @@ class Runner:
     def one(self, path: str) -> None:
         log = open_log(path)
         try:
-            self._one(log)
+            if log.size is None:
+                self.store.for_input_read_once()
+            parser, origin = self.prepare(log)
+            self.feed(log, parser, origin, log.chunks(WORK_BYTES))
+            return
+        except Again:
+            identity = log.identity
         finally:
             log.close()
-
-    def _one(self, log: LogInput) -> None:
-        parser, origin = self.prepare(log)
-        self.feed(log, parser, origin, log.chunks(WORK_BYTES))
+        while True:  # Nothing since the last commit was stored: read (and count) those lines again.
+            self.summary = _copy(self._at_commit)
+            log = open_log(path)
+            try:
+                if log.identity != identity:
+                    raise IngestError(f"{log.name}: changed while it was ingested; run again")
+                parser = self.parser_for(log)
+                done = self.committed.get(identity)
+                if done is not None:
+                    log.skip_to(done.offset, done.line)
+                self.feed(log, parser, _origin(self.opts, self.cfg, parser), log.chunks(WORK_BYTES))
+                return
+            except Again:
+                continue
+            finally:
+                log.close()
 
     def prepare(self, log: LogInput) -> tuple[Parser, str]:
         """The log's parser and origin; moves past what earlier runs ingested."""
@@ -284,7 +177,11 @@ class Runner:
         if done is not None and done.offset:
             log.skip_to(done.offset, done.line)
             self.summary.skipped += done.line - 1
+            self.committed[log.identity] = done
+        else:
+            self.committed.pop(log.identity, None)
         self.summary.files += 1
+        self._at_commit = _copy(self.summary)
         return parser, _origin(self.opts, self.cfg, parser)
 
     def feed(self, log: LogInput, parser: Parser, origin: str, chunks: Iterator[Chunk]) -> None:
@@ -315,14 +212,16 @@ class Runner:
             self._commit(log, position)
             bad = result.first_bad
             raise IngestError(f"{log.name}:{bad.line}: {bad.detail} (--strict stops at the first bad line)")
-        if self.store.rows >= BATCH_ROWS:
+        if self.store.rows >= batch.BATCH_ROWS:
             self._commit(log, position)
         return position
 
     def _commit(self, log: LogInput, position: Position | None) -> None:
-        self.summary.stored += self.store.flush()
+        self.summary.stored += self.store.commit()
         if position is not None:
             self.positions.set(log.identity, position)
+            self.committed[log.identity] = position
+        self._at_commit = _copy(self.summary)
 
 
 def ingest(

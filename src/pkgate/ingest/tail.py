@@ -62,6 +62,7 @@ def tail(cfg: Config, path: str, opts: Options, stop: threading.Event, interval:
         raise IngestError("tail follows a file; for a pipe use `pkgate ingest -`")
     file = Path(path)
     runner = Runner(cfg, opts, None)
+    runner.store.for_input_read_once()  # tail reads each line once: no batch is ever read again
     try:
         while not stop.is_set():
             if _first_line(file) is None:  # not there yet, or no complete first line

@@ -1,0 +1,136 @@
+"""The ingest's store side: Arrow rows into DuckDB in large transactions, each all or nothing.
+
+Two choices make it about twice as fast as a loader-style batch (bench/README.md, ingest):
+
+- **Large batches.** A transaction of more than a row group (122,880 rows) has its row groups
+  written straight into the file (DuckDB's optimistic writes), instead of through the WAL and a
+  checkpoint that grew with the table. The rows are inserted as they come, never gathered here.
+- **No conflict check.** The primary key's `ON CONFLICT` check is most of an insert's cost, and a
+  log's events are new unless it was ingested before. When DuckDB refuses a batch for an event it
+  already has, the batch is rolled back and `Again` asks the caller to read the log again from the
+  last commit, with the check on from then on. Since ids come from a log's identity and line
+  offsets, the events already stored are those of a prefix: the check costs one batch, once.
+
+A batch refused for memory (DuckDB's memory is capped while ingesting) is done again the same way,
+without the cap. Input that cannot be read again (standard input) runs with the check on and no cap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from pathlib import Path
+from typing import Final
+
+import duckdb
+import pyarrow as pa
+
+from pkgate.errors import IngestError
+from pkgate.store.loader import connect, insert_table
+from pkgate.store.schema import ensure_schema
+
+__all__ = ["BATCH_ROWS", "Again", "StoreBatches"]
+
+log = logging.getLogger("pkgate.ingest")
+
+#: Rows in one store transaction: more than a row group, so DuckDB writes them straight to the file.
+BATCH_ROWS: Final = 150_000
+#: How long one store connection is held across batches before it is closed (and reopened).
+HOLD_SECONDS: Final = 2.0
+#: DuckDB's memory while ingesting (its default is 80 % of RAM, which it fills with buffers: a 1M-line
+#: log peaked at 676 MiB, 361 MiB with this, at the same speed). A store whose primary-key index
+#: outgrows it makes an insert fail for memory; that batch is then done again without the limit,
+#: which holds for the rest of the run.
+MEMORY_LIMIT: Final = "160MB"
+
+
+class Again(Exception):
+    """The open batch was rolled back for a reason now dealt with: read the log again from the last
+    commit (the batch's events were not stored, and progress was not advanced)."""
+
+
+class StoreBatches:
+    """`add` rows, `commit` them; `Again` from either when the batch must be read again."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path
+        self.rows = 0  # in the open batch
+        self.skip_stored = False  # the conflict check: on once a batch met an event already stored
+        self.limited: str | None = MEMORY_LIMIT  # None once a batch needed more
+        self._stored = 0  # of the open batch's rows, how many were new
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._opened = 0.0
+        self._open_batch = False
+
+    def for_input_read_once(self) -> None:
+        """For input that cannot be read again: nothing may need to be."""
+        self.skip_stored, self.limited = True, None
+
+    def add(self, table: pa.Table | None) -> None:
+        if table is None or not table.num_rows:
+            return
+        try:
+            con = self._connection()
+            if not self._open_batch:
+                con.begin()
+                self._open_batch = True
+            self._stored += insert_table(con, table, skip_stored=self.skip_stored)
+        except duckdb.Error as exc:
+            self._failed(exc)
+        self.rows += table.num_rows
+
+    def commit(self) -> int:
+        """Commit the open batch; the number of its rows that were new."""
+        stored = self._stored
+        if self._open_batch:
+            try:
+                self._connection().commit()
+            except duckdb.Error as exc:
+                self._failed(exc)
+        self._open_batch, self.rows, self._stored = False, 0, 0
+        if time.monotonic() - self._opened > HOLD_SECONDS:
+            self.close()
+        return stored
+
+    def close(self) -> None:
+        if self._con is not None:
+            con, self._con = self._con, None
+            with contextlib.suppress(duckdb.Error):
+                con.close()
+
+    def _failed(self, error: duckdb.Error) -> None:
+        """Roll the batch back; deal with the cause and raise `Again`, or raise IngestError."""
+        self._open_batch, self.rows, self._stored = False, 0, 0
+        if self._con is not None:
+            with contextlib.suppress(duckdb.Error):
+                self._con.rollback()
+        if isinstance(error, duckdb.ConstraintException) and not self.skip_stored:
+            self.skip_stored = True  # an event already stored: this log was ingested before
+            raise Again from None
+        if self.limited is not None:
+            # Out of memory surfaces as an aborted transaction as often as by its own name:
+            # whatever failed, one more try without the limit.
+            log.warning(
+                "ingest: an insert failed under DuckDB's %s memory limit (%s); going on without a limit",
+                self.limited,
+                str(error).splitlines()[0][:200],
+            )
+            self.limited = None
+            self.close()
+            raise Again from None
+        self.close()
+        raise IngestError(f"{self.db_path}: cannot store events: {error}") from None
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            con = connect(self.db_path)
+            # The workers have the CPUs; no progress bar drawn by DuckDB on a long insert.
+            con.execute("SET threads = 1")
+            con.execute("SET enable_progress_bar = false")
+            con.execute("SET preserve_insertion_order = false")
+            if self.limited is not None:
+                con.execute(f"SET memory_limit = '{self.limited}'")
+            ensure_schema(con)
+            self._con, self._opened = con, time.monotonic()
+        return self._con
