@@ -76,40 +76,44 @@ class _Rows:
     `Plevin.lookup` builds a whole `Result` (every field, spellings, tunnels, place) per new
     address, ~100 µs; ASN and organisation depend only on the network row the address's spine row
     links to. So: the spine row by `Index.row` (plevin's own search, blocks decoded lazily as in
-    `lookup`), its network link, and per network row, once, the ASN and the operator's company,
-    read from the same columns plevin's `_linked` reads. plevin has no public bulk access, so this
-    uses its reader's sections (`File.sections`): the version is pinned in pyproject.toml, the
-    layout checked here, and any network without a company (its organisation is then plevin's
-    derived brand) is asked through the public `lookup`, so the answer is always plevin's
-    (tests/enrich/test_geo_fast.py checks against the public path).
+    `lookup`), its network link, and per network row, once, the ASN and the operator's company
+    (else plevin's `derive.brand` of the handle, as its `Operator.brand`), read from the columns
+    plevin's `_linked` reads; only those columns are ever decoded. plevin has no public bulk
+    access, so this uses its reader's sections (`File.sections`): the version is pinned in
+    pyproject.toml, the layout checked here (else `lookup` answers), and
+    tests/enrich/test_geo_fast.py holds the answers equal to the public `lookup`'s.
     """
 
     def __init__(self, db: plevin.Plevin) -> None:
+        from plevin import derive
         from plevin.reader import Column, Index, Strings
 
         sections, reads = db.file.sections, db.file.reads
         index4, index6 = sections["spine.v4"], sections["spine.v6"]
         link4, link6 = sections["spine.v4.network"], sections["spine.v6.network"]
         asns, operators = sections["col.network.asn"], sections["link.network.operator"]
+        handles = sections["col.network.handle"]
         companies, pool = sections["col.operator.company"], sections["strings"]
         if not (
             isinstance(index4, Index) and isinstance(index6, Index)
             and isinstance(link4, Column) and isinstance(link6, Column)
-            and isinstance(asns, Column) and isinstance(operators, Column)
+            and isinstance(asns, Column) and isinstance(operators, Column) and isinstance(handles, Column)
             and isinstance(companies, Column) and isinstance(pool, Strings)
-            and asns.read == "" and companies.read == "text"
-            and "network.asn" not in reads and "operator.company" not in reads
+            and asns.read == "" and companies.read == "text" and handles.read == "text"
+            and not {"network.asn", "network.handle", "operator.company"} & reads.keys()
             and "col.network.brand" not in sections
         ):  # fmt: skip
             raise LookupError("unexpected plevin database layout")
         self._db = db
         self._index4, self._index6, self._link4, self._link6 = index4, index6, link4, link6
         self._asns, self._operators, self._companies, self._pool = asns, operators, companies, pool
+        self._handles = handles
+        self._brand = derive.brand
         #: network row + 1 -> facts; at most one entry per network of the database (~150,000).
         self._facts: dict[int, NetworkFacts] = {}
 
-    def facts(self, value: int, wide: bool, text: str) -> NetworkFacts:
-        """(asn, org) of the address `value` (`text`: its canonical form, for the rare slow path)."""
+    def facts(self, value: int, wide: bool) -> NetworkFacts:
+        """(asn, org) of the address `value` (`wide`: IPv6)."""
         row = (self._index6 if wide else self._index4).row(value)
         if row is None:
             return _NONE
@@ -118,19 +122,21 @@ class _Rows:
             return _NONE
         found = self._facts.get(link)
         if found is None:
-            found = self._facts[link] = self._network(link - 1, text)
+            found = self._facts[link] = self._network(link - 1)
         return found
 
-    def _network(self, row: int, text: str) -> NetworkFacts:
+    def _network(self, row: int) -> NetworkFacts:
         number: int = self._asns[row]
         asn = number if type(number) is int and 0 < number <= _MAX_ASN else None
         operator: int = self._operators[row]
         if not operator:
             return NetworkFacts(asn, None)
         company: str = self._pool[self._companies[operator - 1]]
-        if not company:  # the organisation is plevin's brand, derived from handle and company
-            return _facts_of(self._db, text)
-        return NetworkFacts(asn, company)
+        if company:
+            return NetworkFacts(asn, company)
+        # plevin's Operator.brand: the network row's brand (the file has none) or derived.
+        brand = self._brand(str(self._pool[self._handles[row]]), company)
+        return NetworkFacts(asn, brand or None)
 
 
 _NONE: Final = NetworkFacts(None, None)
@@ -194,7 +200,7 @@ class BuiltinNetworks:
         if rows is None:
             return _NONE if db is None else self.lookup(ip)
         try:
-            return rows.facts(value, wide, ip)
+            return rows.facts(value, wide)
         except Exception:  # a reader bug: plevin's own lookup still answers
             log.exception("bundled network fast read failed")
             return self.lookup(ip)
