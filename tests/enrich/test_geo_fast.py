@@ -38,10 +38,10 @@ def _clouds() -> list[tuple[str, list[Net]]]:
 CLOUDS = _clouds()
 
 
-def reference(ip: str) -> Facts:
+def reference(ip: object) -> Facts:
     try:
-        addr = ipaddress.ip_address(ip.strip())
-    except ValueError:
+        addr = ipaddress.ip_address(ip.strip())  # type: ignore[attr-defined]
+    except (ValueError, AttributeError):
         return None, None, None, None
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
         addr = addr.ipv4_mapped
@@ -115,6 +115,17 @@ def test_any_address_and_its_range_ends_match_the_reference(
             "padded": f" {addr}\t",
         }[form]
         assert geo.lookup(text) == reference(text), text
+    # Not text at all: what `ipaddress` makes of it (4 or 16 packed bytes are an address).
+    for other in (
+        b"\x08\x08\x08\x08",
+        b" \x08\x08\x08\x08",
+        b"8.8.8.8",
+        b"\x2a\x03" + bytes(14),
+        None,
+        134744072,
+    ):
+        assert geo.lookup(other) == reference(other), other  # type: ignore[arg-type]
+    assert geo.lookup(b"\x08\x08\x08\x08")[0] == "US"  # type: ignore[arg-type]
 
 
 def _sample(version: int, step: int) -> list[tuple[int, bool]]:
@@ -150,6 +161,17 @@ def test_text_only_ipaddress_reads(geo: GeoLookup) -> None:
     for text in ("2a03:2880:f12f:83:face:b00c:0:25de%eth0", "fe80::1%1", "::ffff:8.8.8.8%2", "8.8.8.8%1",
                  "8.8.8.08", "", "   ", "1.2.3", "junk", "2001:db8::g"):  # fmt: skip
         assert geo.lookup(text) == reference(text), text
+    # Not text at all: what `ipaddress` makes of it (4 or 16 packed bytes are an address).
+    for other in (
+        b"\x08\x08\x08\x08",
+        b" \x08\x08\x08\x08",
+        b"8.8.8.8",
+        b"\x2a\x03" + bytes(14),
+        None,
+        134744072,
+    ):
+        assert geo.lookup(other) == reference(other), other  # type: ignore[arg-type]
+    assert geo.lookup(b"\x08\x08\x08\x08")[0] == "US"  # type: ignore[arg-type]
 
 
 def test_network_facts_without_the_database_layout_checks(tmp_path: pathlib.Path) -> None:

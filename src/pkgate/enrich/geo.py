@@ -107,13 +107,9 @@ class GeoLookup:
         A few µs per address (bench/geo.py): the text becomes an integer once, and every part is a
         `bisect` or a dict away; only text `inet_pton` refuses (scope ids, junk) takes `ipaddress`.
         """
-        try:
-            text = ip.strip()
-        except AttributeError:
-            return _NOTHING
-        parsed = addresses.parse(text)
+        parsed = addresses.parse(text := ip.strip()) if type(ip) is str else None
         if parsed is None:
-            return self._lookup_text(text)
+            return self._lookup_text(ip)
         value, wide = parsed
         cloud = self._clouds.lookup_value(value, wide)
         if not addresses.is_global(value, wide):
@@ -130,11 +126,11 @@ class GeoLookup:
             asn = org = None
         return GeoFacts(country, asn, org, cloud)
 
-    def _lookup_text(self, text: str) -> GeoFacts:
-        """The `ipaddress` path, for text `inet_pton` refuses."""
+    def _lookup_text(self, ip: object) -> GeoFacts:
+        """The `ipaddress` path, for what `inet_pton` refuses (scope ids, packed bytes, junk)."""
         try:
-            addr = ipaddress.ip_address(text)
-        except ValueError:
+            addr = ipaddress.ip_address(ip.strip())  # type: ignore[attr-defined]
+        except (ValueError, AttributeError):
             return _NOTHING
         if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
             addr = addr.ipv4_mapped
