@@ -9,7 +9,6 @@ over the configured networks.
 from __future__ import annotations
 
 import ipaddress
-import pathlib
 
 import iptocc
 import plevin
@@ -19,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pkgate.enrich.geo import GeoLookup
+from pkgate.enrich.networks import BuiltinNetworks
 
 Facts = tuple[str | None, int | None, str | None, str | None]
 Net = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -174,8 +174,19 @@ def test_text_only_ipaddress_reads(geo: GeoLookup) -> None:
     assert geo.lookup(b"\x08\x08\x08\x08")[0] == "US"  # type: ignore[arg-type]
 
 
-def test_network_facts_without_the_database_layout_checks(tmp_path: pathlib.Path) -> None:
-    """`builtin_asn = false`: country and cloud only, the integer path still used."""
+def test_builtin_asn_off_still_takes_the_integer_path() -> None:
+    """`builtin_asn = false`: country and cloud only."""
     geo = GeoLookup(builtin_asn=False)
     assert geo.lookup("8.8.8.8") == (reference("8.8.8.8")[0], None, None, None)
     assert geo.lookup("2a03:2880:f12f:83:face:b00c:0:25de")[1:] == (None, None, None)
+
+
+def test_plevin_lookup_answers_when_the_fast_reads_are_off() -> None:
+    """A database whose layout the fast reads do not know is asked through `plevin.lookup`."""
+    networks = BuiltinNetworks()
+    assert networks.available
+    networks._rows = None  # what an unknown layout leaves
+    for text in ("8.8.8.8", "2a03:2880:f12f:83:face:b00c:0:25de", "31.44.0.1"):
+        value, wide = int(ipaddress.ip_address(text)), ":" in text
+        asn, org = reference(text)[1:3]
+        assert networks.lookup_value(value, wide, text) == (asn, org), text
