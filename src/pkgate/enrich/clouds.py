@@ -201,8 +201,11 @@ class CloudRanges:
         """Provider of a parsed address (IPv4-mapped IPv6 is looked up as IPv4)."""
         if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
             addr = addr.ipv4_mapped
-        starts, ends, names = self._v4 if addr.version == 4 else self._v6
-        value = int(addr)
+        return self.lookup_value(int(addr), addr.version == 6)
+
+    def lookup_value(self, value: int, wide: bool) -> str | None:
+        """Provider of an address as an integer (`wide`: IPv6; IPv4-mapped must come as IPv4)."""
+        starts, ends, names = self._v6 if wide else self._v4
         i = bisect.bisect_right(starts, value) - 1
         if i >= 0 and value <= ends[i]:
             return names[i]
