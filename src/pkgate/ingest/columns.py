@@ -116,6 +116,17 @@ class ChunkColumns:
 
 
 def _agent(logged: str) -> tuple[Any, ...]:
-    """The stored User-Agent (cut and redacted as the gateway does) and its parsed columns."""
-    ua = redact_ua(logged[:MAX_UA])
-    return (ua, *ua_row(ua))
+    """The stored User-Agent (cut and redacted as the gateway does) and its parsed columns; cached
+    (bounded) across chunks, as a log has few agents."""
+    hit = _agents.get(logged)
+    if hit is None:
+        ua = redact_ua(logged[:MAX_UA])
+        hit = (ua, *ua_row(ua))
+        if len(_agents) >= _AGENTS_MAX:
+            _agents.clear()
+        _agents[logged] = hit
+    return hit
+
+
+_agents: dict[str, tuple[Any, ...]] = {}
+_AGENTS_MAX: Final = 4096

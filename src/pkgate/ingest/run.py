@@ -42,7 +42,7 @@ log = logging.getLogger("pkgate.ingest")
 
 #: Log bytes a worker takes at a time (a chunk's fixed costs, its table and its trip between
 #: processes, are then a small part of its lines' cost).
-WORK_BYTES: Final = 1 << 20
+WORK_BYTES: Final = 2 << 20
 
 
 class Options(msgspec.Struct, kw_only=True):
