@@ -115,17 +115,7 @@ def test_any_address_and_its_range_ends_match_the_reference(
             "padded": f" {addr}\t",
         }[form]
         assert geo.lookup(text) == reference(text), text
-    # Not text at all: what `ipaddress` makes of it (4 or 16 packed bytes are an address).
-    for other in (
-        b"\x08\x08\x08\x08",
-        b" \x08\x08\x08\x08",
-        b"8.8.8.8",
-        b"\x2a\x03" + bytes(14),
-        None,
-        134744072,
-    ):
-        assert geo.lookup(other) == reference(other), other  # type: ignore[arg-type]
-    assert geo.lookup(b"\x08\x08\x08\x08")[0] == "US"  # type: ignore[arg-type]
+    _not_text_answers_as_before(geo)
 
 
 def _sample(version: int, step: int) -> list[tuple[int, bool]]:
@@ -161,17 +151,7 @@ def test_text_only_ipaddress_reads(geo: GeoLookup) -> None:
     for text in ("2a03:2880:f12f:83:face:b00c:0:25de%eth0", "fe80::1%1", "::ffff:8.8.8.8%2", "8.8.8.8%1",
                  "8.8.8.08", "", "   ", "1.2.3", "junk", "2001:db8::g"):  # fmt: skip
         assert geo.lookup(text) == reference(text), text
-    # Not text at all: what `ipaddress` makes of it (4 or 16 packed bytes are an address).
-    for other in (
-        b"\x08\x08\x08\x08",
-        b" \x08\x08\x08\x08",
-        b"8.8.8.8",
-        b"\x2a\x03" + bytes(14),
-        None,
-        134744072,
-    ):
-        assert geo.lookup(other) == reference(other), other  # type: ignore[arg-type]
-    assert geo.lookup(b"\x08\x08\x08\x08")[0] == "US"  # type: ignore[arg-type]
+    _not_text_answers_as_before(geo)
 
 
 def test_builtin_asn_off_still_takes_the_integer_path() -> None:
@@ -190,3 +170,17 @@ def test_plevin_lookup_answers_when_the_fast_reads_are_off() -> None:
         value, wide = int(ipaddress.ip_address(text)), ":" in text
         asn, org = reference(text)[1:3]
         assert networks.lookup_value(value, wide, text) == (asn, org), text
+
+
+def _not_text_answers_as_before(geo: GeoLookup) -> None:
+    """Not text at all: what `ipaddress` makes of it (4 or 16 packed bytes are an address)."""
+    for other in (
+        b"\x08\x08\x08\x08",
+        b" \x08\x08\x08\x08",
+        b"8.8.8.8",
+        b"\x2a\x03" + bytes(14),
+        None,
+        134744072,
+    ):
+        assert geo.lookup(other) == reference(other), other  # type: ignore[arg-type]
+    assert geo.lookup(b"\x08\x08\x08\x08")[0] == "US"  # type: ignore[arg-type]
