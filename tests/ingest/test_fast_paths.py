@@ -18,7 +18,7 @@ from pkgate.events import Event
 from pkgate.ingest import combined
 from pkgate.ingest.columns import AGENT_FIELDS, FACT_FIELDS, REQUEST_FIELDS, ChunkColumns
 from pkgate.ingest.record import BadLine
-from pkgate.store.loader import to_table
+from pkgate.store.rows import to_table
 
 REQUESTS = [
     ("GET", "/simple/a/", "index-project", 200, "a", None, None, "python", None, None),

@@ -27,7 +27,8 @@ import duckdb
 import pyarrow as pa
 
 from pkgate.errors import IngestError
-from pkgate.store.loader import connect, insert_table
+from pkgate.store.loader import connect
+from pkgate.store.rows import insert_table
 from pkgate.store.schema import ensure_schema
 
 __all__ = ["BATCH_ROWS", "Again", "StoreBatches"]

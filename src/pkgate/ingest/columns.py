@@ -7,7 +7,7 @@ once per chunk (and its expensive work, classifying, enriching, parsing the agen
 chunks by the worker), and the table is then made by Arrow `take`s in C. Building one `Event` per
 line and transposing them cost about three times as much (bench/README.md, ingest).
 
-The parts mean exactly what the gateway records (`pkgate.events.Event`, `store.loader.to_table`):
+The parts mean exactly what the gateway records (`pkgate.events.Event`, `store.rows.to_table`):
 `tests/ingest/test_columns.py` holds the two equal.
 """
 
@@ -21,7 +21,7 @@ import pyarrow as pa
 from pkgate.enrich.geo import SourceFacts
 from pkgate.enrich.redact import redact_ua
 from pkgate.events.model import MAX_UA
-from pkgate.store.loader import ARROW_SCHEMA, UA_COLUMNS, ua_row
+from pkgate.store.rows import ARROW_SCHEMA, UA_COLUMNS, ua_row
 
 __all__ = ["AGENT_FIELDS", "FACT_FIELDS", "LINE_FIELDS", "REQUEST_FIELDS", "ChunkColumns", "Dimension"]
 

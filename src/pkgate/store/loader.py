@@ -14,142 +14,23 @@ import gc
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Final, NamedTuple
+from typing import Final, NamedTuple
 
 import duckdb
 import msgspec
 import pyarrow as pa
-from msgspec.structs import astuple
 
-from pkgate.enrich.ua import PARSER_VERSION, UserAgent, parse_cached
 from pkgate.errors import StoreError
 from pkgate.events import Event, decode
 from pkgate.events.drain import drain
 from pkgate.events.retained import Retained
-from pkgate.store.schema import EVENT_COLUMNS, ensure_schema
-from pkgate.store.sketches import fold_marks
+from pkgate.store.rows import insert_events
+from pkgate.store.schema import ensure_schema
 from pkgate.store.transaction import transaction
 
 log = logging.getLogger("pkgate.loader")
-
-_UA_FIELDS = [f for f in UserAgent.__struct_fields__ if f not in ("category", "raw")]
-_EVENT_FIELDS = [f for f in Event.__struct_fields__ if f not in ("id", "ts_us")]
-_ARROW_TYPES: dict[str, pa.DataType] = {
-    "VARCHAR": pa.string(),
-    "SMALLINT": pa.int16(),
-    "INTEGER": pa.int32(),
-    "BIGINT": pa.int64(),
-    "BOOLEAN": pa.bool_(),
-}
-
-
-def _arrow_schema() -> pa.Schema:
-    fields = [pa.field("id", pa.string()), pa.field("ts", pa.timestamp("us", tz="UTC"))]
-    for name, kind in EVENT_COLUMNS[2:]:
-        fields.append(pa.field(name, _ARROW_TYPES[kind.split()[0]]))
-    return pa.schema(fields)
-
-
-_SCHEMA = _arrow_schema()
-#: The store's rows as Arrow: what `to_table` makes and `insert_table` takes.
-ARROW_SCHEMA: Final = _SCHEMA
-_COLUMN_NAMES = [name for name, _ in EVENT_COLUMNS]
-#: The parsed User-Agent's columns, in the order `ua_row` gives them.
-UA_COLUMNS: Final = ("ua_category", *_UA_FIELDS, "ua_parser")
-
-
-def ua_row(ua: str) -> tuple[Any, ...]:
-    """The parsed columns (`UA_COLUMNS`) of a stored User-Agent."""
-    parsed = parse_cached(ua)
-    return (parsed.category, *(getattr(parsed, f) for f in _UA_FIELDS), PARSER_VERSION)
-
-
-def to_table(events: Sequence[Event]) -> pa.Table:
-    """Events (+ parsed User-Agent) as one Arrow table in `EVENT_COLUMNS` order.
-
-    Column-wise: one transpose of the event tuples, and each distinct User-Agent of the batch
-    parsed and spread once (a batch has few distinct UAs and many events).
-    """
-    if not events:
-        return _SCHEMA.empty_table()
-    columns = dict(zip(Event.__struct_fields__, zip(*map(astuple, events), strict=True), strict=True))
-    uas = columns["user_agent"]
-    by_ua = {ua: ua_row(ua) for ua in set(uas)}
-    ua_columns = zip(*(by_ua[ua] for ua in uas), strict=True)
-    data: dict[str, Any] = {"id": columns["id"], "ts": columns["ts_us"]}
-    data.update((f, columns[f]) for f in _EVENT_FIELDS)
-    data.update(zip(UA_COLUMNS, ua_columns, strict=True))
-    return pa.Table.from_pydict({name: data[name] for name in _COLUMN_NAMES}, schema=_SCHEMA)
-
-
-_INSERT = (  # built from constant column names only
-    f"INSERT INTO events ({', '.join(_COLUMN_NAMES)}) "  # noqa: S608
-    f"SELECT {', '.join('CAST(id AS UUID)' if n == 'id' else n for n in _COLUMN_NAMES)} "
-    "FROM pkgate_batch WHERE NOT EXISTS "
-    "(SELECT 1 FROM erasures x WHERE x.source_id IN (pkgate_batch.source_id, pkgate_batch.network_id)) "
-    "ON CONFLICT DO NOTHING"
-)
-
-
-_INSERT_NEW_ROWS = _INSERT.removesuffix(" ON CONFLICT DO NOTHING")
-
-
-_EVENT_SCHEMA = pa.schema([_SCHEMA.field(n) for n in _COLUMN_NAMES if n in ("id", "ts", *_EVENT_FIELDS)])
-_UA_SCHEMA = pa.schema([_SCHEMA.field(n) for n in ("user_agent", "ua_category", *_UA_FIELDS, "ua_parser")])
-_INSERT_JOINED = (  # built from constant column names only; one row per event joined to its parsed UA
-    f"INSERT INTO events ({', '.join(_COLUMN_NAMES)}) "  # noqa: S608
-    f"SELECT {', '.join('CAST(id AS UUID)' if n == 'id' else n for n in _COLUMN_NAMES)} "
-    "FROM pkgate_batch b JOIN pkgate_uas USING (user_agent) WHERE NOT EXISTS "
-    "(SELECT 1 FROM erasures x WHERE x.source_id IN (b.source_id, b.network_id)) "
-    "ON CONFLICT DO NOTHING"
-)
-_INSERT_NEW = _INSERT_JOINED.removesuffix(" ON CONFLICT DO NOTHING")
-
-
-def insert_events(
-    con: duckdb.DuckDBPyConnection, events: Sequence[Event], *, skip_stored: bool = True
-) -> None:
-    """Insert idempotently by event id (duplicates are ignored); fold their HLL marks, which are
-    not stored with the events (`pkgate.store.sketches`). With `skip_stored=False` an event already
-    stored raises `duckdb.ConstraintException` instead: the conflict check is most of the insert's
-    cost (~4 of ~7 µs per event, bench/README.md), and the loader's batches are almost always new.
-
-    The parsed User-Agent columns go in as a table of the batch's distinct agents joined in
-    DuckDB, not spread over every row in Python (a batch has few agents and many events).
-    """
-    if not events:
-        return
-    columns = dict(zip(Event.__struct_fields__, zip(*map(astuple, events), strict=True), strict=True))
-    data: dict[str, Any] = {"id": columns["id"], "ts": columns["ts_us"]}
-    data.update((f, columns[f]) for f in _EVENT_FIELDS)
-    batch = pa.Table.from_pydict({f.name: data[f.name] for f in _EVENT_SCHEMA}, schema=_EVENT_SCHEMA)
-    agents = list(set(columns["user_agent"]))
-    parsed = zip(*map(ua_row, agents), strict=True)
-    uas = pa.Table.from_pydict(dict(zip(_UA_SCHEMA.names, (agents, *parsed), strict=True)), schema=_UA_SCHEMA)
-    con.register("pkgate_batch", batch)
-    con.register("pkgate_uas", uas)
-    try:
-        con.execute(_INSERT_JOINED if skip_stored else _INSERT_NEW)
-    finally:  # in a transaction the failed statement aborted, unregistering fails too: not the error
-        with contextlib.suppress(duckdb.TransactionException):
-            con.unregister("pkgate_batch")
-        with contextlib.suppress(duckdb.TransactionException):
-            con.unregister("pkgate_uas")
-    fold_marks(con, events)
-
-
-def insert_table(con: duckdb.DuckDBPyConnection, table: pa.Table, *, skip_stored: bool = True) -> int:
-    """`insert_events` for rows already made by `to_table` (elsewhere, e.g. in `ingest`'s worker
-    processes); the number of rows that were new. `skip_stored=False` as for `insert_events`."""
-    con.register("pkgate_batch", table)
-    try:
-        row = con.execute(_INSERT if skip_stored else _INSERT_NEW_ROWS).fetchone()
-    finally:  # in a transaction the failed statement aborted, unregistering fails too: not the error
-        with contextlib.suppress(duckdb.TransactionException):
-            con.unregister("pkgate_batch")
-    return int(row[0]) if row else 0
 
 
 class Loader:
