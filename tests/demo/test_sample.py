@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pkgate.demo.sample import SAMPLES, write_sample_wheels
+from pkgate.demo.run import requires_of
+from pkgate.demo.sample import SAMPLES, Sample, write_sample_wheels
 from pkgate.demo.upstream import read_dists
 
 UV = Path(sys.executable).with_name("uv")
@@ -22,6 +23,23 @@ def test_the_demo_index_reads_every_sample(tmp_path: Path) -> None:
     app = next(d for d in dists if d.project == "demo-app" and d.version == "1.0.0")
     assert app.metadata is not None
     assert b"Requires-Dist: demo-lib>=1.1\n" in app.metadata
+
+
+def test_the_demo_reads_what_each_sample_requires(tmp_path: Path) -> None:
+    """What the simulated resolvers fetch after a project (`plan(requires=...)`): from METADATA,
+    normalised, markers that do not hold and extras left out."""
+    extra = Sample(
+        "demo-extras", ("1.0",), ("Demo_Lib", "demo-utils; extra == 'cli'", "demo-cli; python_version < '3'")
+    )
+    dists = read_dists(write_sample_wheels(tmp_path / "wheels", (*SAMPLES, extra)))
+    assert requires_of(dists) == {
+        "demo-app": ["demo-lib"],
+        "demo-cli": [],
+        "demo-lib": [],
+        "demo-plugins": ["demo-lib"],
+        "demo-utils": [],
+        "demo-extras": ["demo-lib"],
+    }
 
 
 def test_uv_installs_the_samples(tmp_path: Path) -> None:

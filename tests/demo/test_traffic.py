@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import collections
 import urllib.request
 from pathlib import Path
 
@@ -7,9 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pkgate.demo.traffic import DAY_US, MIRROR_UA, by_day, plan, user_agent
+from pkgate.demo.traffic import DAY_US, MIRROR_UA, RESOLVE_STEP_US, Visit, by_day, closure, plan, user_agent
 from pkgate.demo.upstream import StaticUpstream, build_index, read_dists
 from pkgate.enrich.ua import parse_cached
+from pkgate.store.aggregates import SESSION_GAP_S
 
 PROJECTS = {"six": ["1.15.0", "1.16.0"], "flask": ["3.0.0"], "tomli": ["2.0.1"]}
 START = 20_000 * DAY_US
@@ -38,6 +40,42 @@ def test_plan_never_goes_past_now(days: int, elapsed: int) -> None:
     grouped = by_day(visits)
     assert sum(map(len, grouped)) == len(visits)
     assert all(len({v.ts_us // DAY_US for v in g}) == 1 for g in grouped)
+
+
+#: flask -> werkzeug -> markupsafe (not served: left out), six alone; tomli -> flask (a chain).
+REQUIRES = {"flask": ["werkzeug", "markupsafe"], "werkzeug": ["markupsafe"], "tomli": ["flask", "six"]}
+SERVED = {**PROJECTS, "werkzeug": ["3.0.3"]}
+
+
+def test_closure_follows_chains_once() -> None:
+    assert closure("tomli", REQUIRES) == ["flask", "six", "werkzeug", "markupsafe"]
+    assert closure("six", REQUIRES) == []
+    assert closure("a", {"a": ["b"], "b": ["a", "c"], "c": ["b"]}) == ["b", "c"]  # a cycle ends
+
+
+def test_installs_fetch_what_they_require_in_the_same_session() -> None:
+    """Every developer or one-off visit of a project is followed, a resolver's step apart, by its
+    served requirements (newest version, fresh); the rest of the plan is what it was without."""
+    start, now = START, START + 3 * DAY_US
+    plain = plan(SERVED, start, 3, now)
+    resolved = plan(SERVED, start, 3, now, requires=REQUIRES)
+    roots = [v for v in resolved if v.client.startswith(("dev", "one-off"))]
+    pulled: list[Visit] = []
+    for root in plain:
+        if not root.client.startswith(("dev", "one-off")):
+            continue
+        deps = {"flask": ["werkzeug"], "tomli": ["flask", "six", "werkzeug"]}.get(root.project, [])
+        for k, dep in enumerate(deps, start=1):
+            v = root._replace(
+                ts_us=root.ts_us + k * RESOLVE_STEP_US, project=dep, version=None, revalidate=False
+            )
+            assert v in roots, (root, dep)
+            pulled.append(v)
+    assert len(pulled) > 20
+    assert collections.Counter(resolved) == collections.Counter([*plain, *pulled])
+    assert 3 * RESOLVE_STEP_US < SESSION_GAP_S * 1_000_000  # a chain of three stays one session
+    # without requirements among the served projects, nothing changes
+    assert plan(SERVED, start, 3, now, requires={"six": ["numpy"]}) == plain
 
 
 def test_user_agents_parse_as_intended() -> None:

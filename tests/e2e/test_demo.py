@@ -9,13 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 import typer
 
 from pkgate import insights
 from pkgate.demo import traffic
 from pkgate.demo.cli import demo
+from pkgate.demo.run import Demo
 from pkgate.insights import Query
+from pkgate.insights.deps import alongside, dependencies, pulled_in_by
 from pkgate.store import connect
 from pkgate.web import create_app
 
@@ -41,9 +44,13 @@ def store(workdir: Path) -> Path:
 
 
 def run(store: Path, fn: Any, *args: Any) -> Any:
+    return run_q(store, ALL, fn, *args)
+
+
+def run_q(store: Path, q: Query, fn: Any, *args: Any) -> Any:
     con = connect(store, read_only=True)
     try:
-        return fn(con, ALL, *args)
+        return fn(con, q, *args)
     finally:
         con.close()
 
@@ -90,6 +97,19 @@ def test_simulated_days_and_behaviour_classes(store: Path) -> None:
     assert set(classes) == set(insights.CLASSES)
 
 
+def test_developers_installs_pull_in_their_dependencies(store: Path) -> None:
+    """jaraco.functools requires more-itertools (its METADATA, read by the gateway from the demo's
+    upstream at its drain): people's installs of it fetch more-itertools in the same session."""
+    people = msgspec.structs.replace(ALL, all_sources=False)
+    pulled = {(r.project, r.pulled_in_by) for r in run_q(store, people, pulled_in_by)}
+    assert pulled == {("more-itertools", "jaraco-functools")}
+    roles = {r.project: r for r in run_q(store, people, dependencies)}
+    assert roles["more-itertools"].dependency > 0
+    assert roles["jaraco-functools"].dependency == 0
+    near = {(r.project, r.alongside) for r in run_q(store, people, alongside)}
+    assert ("jaraco-functools", "more-itertools") in near
+
+
 async def test_the_dashboard_api_serves_the_demo_store(store: Path, tmp_path: Path) -> None:
     token = "demo-token-0123456789"
     app = create_app(store, token, chart_js=tmp_path / "unused.js")
@@ -99,6 +119,28 @@ async def test_the_dashboard_api_serves_the_demo_store(store: Path, tmp_path: Pa
         )
     assert resp.status_code == 200
     assert resp.json()["rows"][0]["aggressive"] is True
+
+
+async def test_a_served_demo_has_its_dependencies_at_once(dists: list[Dist], tmp_path: Path) -> None:
+    """What `pkgate demo` does before serving the dashboard: `settle` restarts the gateway, whose
+    drain reads the Requires-Dist, so the API (read while the gateway runs again) has them."""
+    token = "demo-token-0123456789"
+    run_ = Demo(tmp_path / "demo", dists[0].path.parent, token, days=2, say=lambda m: None)
+    (tmp_path / "demo").mkdir()
+    try:
+        run_.start()
+        run_.play()
+        run_.settle()
+        assert httpx.get(f"{run_.gateway_url}/healthz").status_code == 200  # up again to try
+        app = create_app(run_.store, token, chart_js=tmp_path / "unused.js")
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://demo") as client:
+            resp = await client.get("/api/pulled_in_by", headers={"authorization": f"Bearer {token}"})
+    finally:
+        run_.stop()
+    assert resp.status_code == 200
+    rows = resp.json()["rows"]
+    assert [(r["project"], r["pulled_in_by"]) for r in rows] == [("more-itertools", "jaraco-functools")]
+    assert rows[0]["installs"] > 0
 
 
 def test_demo_refuses_bad_input(tmp_path: Path) -> None:

@@ -57,6 +57,7 @@ def demo(
         run.start()
         run.play()
         if serve:
+            run.settle()  # the Requires-Dist of what was downloaded, for the dependency panels
             from pkgate.web.app import create_app
             from pkgate.web.serve import serve_forever
 

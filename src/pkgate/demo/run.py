@@ -8,6 +8,8 @@ simulated addresses) and taking each request's simulated time from `DEMO_CLOCK_H
 from __future__ import annotations
 
 import datetime as dt
+import email.parser
+import email.policy
 import os
 import socket
 import subprocess
@@ -20,11 +22,13 @@ from typing import IO
 
 import duckdb
 import httpx
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from pkgate.config import DataPaths
 from pkgate.demo.driver import Player
 from pkgate.demo.traffic import DAY_US, plan
-from pkgate.demo.upstream import StaticUpstream, build_index, read_dists
+from pkgate.demo.upstream import Dist, StaticUpstream, build_index, read_dists
 from pkgate.errors import PkgateError, StoreError
 from pkgate.store import connect
 
@@ -38,6 +42,26 @@ def find_wheels() -> Path | None:
         if d.is_dir() and any(d.glob("*.whl")):
             return d
     return None
+
+
+def requires_of(dists: list[Dist]) -> dict[str, list[str]]:
+    """Each project's requirements (normalised names, any version of it, extras left out), from
+    its wheels' METADATA: what a resolver installing it fetches next."""
+    out: dict[str, list[str]] = {}
+    for d in dists:
+        if d.metadata is None:
+            continue
+        headers = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(d.metadata)
+        names = out.setdefault(d.project, [])
+        for line in headers.get_all("Requires-Dist") or []:
+            try:
+                req = Requirement(str(line))
+            except InvalidRequirement:
+                continue
+            name = str(canonicalize_name(req.name))
+            if (req.marker is None or req.marker.evaluate({"extra": ""})) and name not in names:
+                names.append(name)
+    return out
 
 
 def _free_port() -> int:
@@ -87,12 +111,20 @@ class Demo:
         self.projects: dict[str, list[str]] = {}
         for d in dists:
             self.projects.setdefault(d.project, []).append(d.version)
+        self.requires = requires_of(dists)
         build_index(dists, self.workdir / "upstream")
         self.upstream = StaticUpstream(self.workdir / "upstream").start()
         config = self.workdir / "pkgate.toml"
         config.write_text(self.config_text(self.upstream.simple_url))
+        self._launch(config)
+        self.say(
+            f"gateway {self.gateway_url}/simple/ in front of {len(dists)} files of {len(self.projects)} projects"
+        )
+
+    def _launch(self, config: Path) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PKGATE_")}
-        self._log = (self.workdir / "gateway.log").open("wb")
+        if self._log is None:
+            self._log = (self.workdir / "gateway.log").open("wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pkgate.demo.gateway", "--config", str(config)],
             stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=self.workdir,
@@ -107,16 +139,13 @@ class Demo:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise PkgateError(f"the demo gateway did not start; see {self.workdir / 'gateway.log'}")
             time.sleep(0.1)
-        self.say(
-            f"gateway {self.gateway_url}/simple/ in front of {len(dists)} files of {len(self.projects)} projects"
-        )
 
     def play(self) -> int:
         """Send the simulated days' traffic; wait until the store has all of it; return the count."""
         now = dt.datetime.now(dt.UTC)
         now_us = int(now.timestamp() * 1_000_000)
         start_us = (now_us // DAY_US - self.days + 1) * DAY_US
-        visits = plan(self.projects, start_us, self.days, now_us, self.seed)
+        visits = plan(self.projects, start_us, self.days, now_us, self.seed, self.requires)
         player = Player(self.gateway_url)
         began = time.monotonic()
         try:
@@ -149,7 +178,14 @@ class Demo:
                 raise PkgateError(f"the store has {self.stored()} of {expected} events after {timeout:.0f}s")
             time.sleep(0.3)
 
-    def stop(self) -> None:
+    def settle(self) -> None:
+        """Restart the gateway: its drain at stop reads the Requires-Dist of what was downloaded
+        and refreshes the rollups, as its upkeep would within minutes, so the dashboard has the
+        dependency insights at once; the gateway is then up again for you to try."""
+        self._terminate()
+        self._launch(self.workdir / "pkgate.toml")
+
+    def _terminate(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -157,6 +193,9 @@ class Demo:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+    def stop(self) -> None:
+        self._terminate()
         if self._log is not None:
             self._log.close()
         if self.upstream is not None:

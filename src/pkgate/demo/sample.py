@@ -61,10 +61,10 @@ def _wheel(sample: Sample, version: str, dest: Path) -> Path:
     return out
 
 
-def write_sample_wheels(dest: Path) -> Path:
+def write_sample_wheels(dest: Path, samples: tuple[Sample, ...] = SAMPLES) -> Path:
     """Write every sample wheel into `dest` (created); return `dest`."""
     dest.mkdir(parents=True, exist_ok=True)
-    for sample in SAMPLES:
+    for sample in samples:
         for version in sample.versions:
             _wheel(sample, version, dest)
     return dest

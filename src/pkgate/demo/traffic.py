@@ -4,20 +4,21 @@ A seeded plan of `Visit`s over a few simulated days — the kinds of sources the
 a production deploy polling on a schedule (mostly 304s), a CI job downloading fresh on every run from
 cloud addresses, developers on laptops in several countries (working hours, pip and uv, several
 versions), a mirror fetching whole projects daily, a crawler reading every page, one-off installs,
-and one misconfigured source
-downloading the same file over and over. Addresses are public ones of those countries (so the
-offline country lookup has something to say); they are only ever sent as `X-Forwarded-For` to the
-local gateway, which hashes them.
+and one misconfigured source downloading the same file over and over. Developers and one-off
+installs fetch what the project they install requires right after it, in the same session, as a
+resolver does (so the dependency insights have something to say). Addresses are public ones of
+those countries (so the offline country lookup has something to say); they are only ever sent as
+`X-Forwarded-For` to the local gateway, which hashes them.
 """
 
 from __future__ import annotations
 
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final, NamedTuple
 
-__all__ = ["Visit", "plan", "user_agent"]
+__all__ = ["Visit", "closure", "plan", "user_agent"]
 
 HOUR_US: Final = 3_600_000_000
 DAY_US: Final = 24 * HOUR_US
@@ -85,11 +86,44 @@ MIRROR_IP: Final = "34.64.0.5"
 AGGRESSIVE_IP: Final = "95.173.136.77"
 
 
-def plan(projects: dict[str, list[str]], start_us: int, days: int, now_us: int, seed: int = 7) -> list[Visit]:
+#: A resolver's pause between the files of one install (well inside one session).
+RESOLVE_STEP_US: Final = 1_500_000
+
+
+def closure(name: str, requires: Mapping[str, Sequence[str]]) -> list[str]:
+    """What installing `name` pulls in, directly or not, in the order a resolver meets it."""
+    out: list[str] = []
+    todo = list(requires.get(name, ()))
+    while todo:
+        dep = todo.pop(0)
+        if dep != name and dep not in out:
+            out.append(dep)
+            todo.extend(requires.get(dep, ()))
+    return out
+
+
+def _resolve(root: Visit, requires: Mapping[str, Sequence[str]]) -> list[Visit]:
+    """`root`, then what it pulls in (newest versions, fetched fresh), a resolver's step apart."""
+    return [root] + [
+        root._replace(ts_us=root.ts_us + k * RESOLVE_STEP_US, project=dep, version=None, revalidate=False)
+        for k, dep in enumerate(closure(root.project, requires), start=1)
+    ]
+
+
+def plan(
+    projects: dict[str, list[str]],
+    start_us: int,
+    days: int,
+    now_us: int,
+    seed: int = 7,
+    requires: Mapping[str, Sequence[str]] | None = None,
+) -> list[Visit]:
     """Every visit from `start_us` over `days` days (none after `now_us`), in time order.
 
-    `projects` maps each project to its versions, oldest first.
+    `projects` maps each project to its versions, oldest first; `requires` each project to the
+    served projects it requires (developers and one-off installs fetch those too).
     """
+    served = {k: [d for d in v if d in projects] for k, v in (requires or {}).items()}
     rnd = random.Random(seed)
     names = sorted(projects)
     out: list[Visit] = []
@@ -120,7 +154,12 @@ def plan(projects: dict[str, list[str]], start_us: int, days: int, now_us: int, 
             for hour in hours:
                 version = rnd.choice(projects[name])
                 ts = base + round(hour * HOUR_US)
-                out.append(Visit(ts, f"dev-{cc}", ip, ua, name, version, True, True, rnd.random() < 0.5))
+                out.extend(
+                    _resolve(
+                        Visit(ts, f"dev-{cc}", ip, ua, name, version, True, True, rnd.random() < 0.5),
+                        served,
+                    )
+                )
         # A mirror: every file of every project, once a day at 03:00.
         for j, name in enumerate(names):
             out.append(
@@ -135,7 +174,9 @@ def plan(projects: dict[str, list[str]], start_us: int, days: int, now_us: int, 
         for _ in range(rnd.randrange(4, 9)):
             ip = rnd.choice(_ONE_OFF_NETS) + str(rnd.randrange(2, 250))
             ua = user_agent(rnd.choice(("pip", "uv")), "24.0", "3.12.2", rnd.choice(list(_OS)))
-            out.append(Visit(base + rnd.randrange(0, DAY_US), "one-off", ip, ua, rnd.choice(names)))
+            out.extend(
+                _resolve(Visit(base + rnd.randrange(0, DAY_US), "one-off", ip, ua, rnd.choice(names)), served)
+            )
     # The misconfigured source: the same file every 30 s for three hours on the middle day, or
     # squeezed into the hours so far when that is the only day and 14:00 UTC has not come yet (a
     # one-day demo run in the morning still shows it).

@@ -287,12 +287,57 @@
     charts.lines("chart-adoption", labels, [...byVersion].map(([v, data]) => ({ label: v, data })), true);
   }
 
+  // A chart with no rows is not drawn: its box is hidden and the panel's "no data" note shown.
+  function chartOrEmpty(id, rows) {
+    const canvas = $(id);
+    canvas.parentElement.hidden = !rows.length;
+    $(`${id.replace(/^chart-/, "")}-empty`).hidden = rows.length > 0;
+    if (!rows.length) charts.clear(id);
+    return rows.length > 0;
+  }
+
   // Root vs dependency installs of the busiest projects (the `dependencies` insight).
   function dependencies(rows) {
     const top = rows.slice(0, 12);
+    if (!chartOrEmpty("chart-dependencies", top)) return;
     charts.bars("chart-dependencies", top.map((r) => r.project), [
       { label: "As a root", data: top.map((r) => r.root) },
       { label: "As a dependency", data: top.map((r) => r.dependency) },
+    ], true);
+  }
+
+  // Pairs (project, other name) of `pulled_in_by` or `alongside`, the busiest first: every project
+  // in view with its own top names, so all projects show the top pairs overall and one project its
+  // top names. Names compare by code unit (as the API orders them), not by locale.
+  const PAIRS = 15;
+  const byName = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+  function topPairs(rows, other, count) {
+    return [...rows].sort((a, b) => b[count] - a[count] || byName(a.project, b.project) || byName(a[other], b[other]))
+      .slice(0, PAIRS);
+  }
+  const pairLabel = (state, r, other, joint) => (state.project ? r[other] : `${r[other]} ${joint} ${r.project}`);
+  // Room for every label (Chart.js drops labels that do not fit): at least the usual height.
+  const fitBars = (id, n) => { $(id).parentElement.style.height = `${Math.max(260, 22 * n + 70)}px`; };
+
+  // The roots of the sessions that installed each project as a dependency (`pulled_in_by`).
+  function pulledInBy(state, rows) {
+    const top = topPairs(rows, "pulled_in_by", "installs");
+    if (!chartOrEmpty("chart-pulled-in-by", top)) return;
+    fitBars("chart-pulled-in-by", top.length);
+    charts.bars("chart-pulled-in-by", top.map((r) => pairLabel(state, r, "pulled_in_by", "→")), [
+      { label: "Installs as its dependency", data: top.map((r) => r.installs) },
+    ], true);
+  }
+
+  // The names installed or asked for in the same sessions (`alongside`); those the gateway does not
+  // serve (asked in vain, e.g. with --extra-index-url) in their own colour.
+  function alongside(state, rows) {
+    const top = topPairs(rows, "alongside", "sessions");
+    if (!chartOrEmpty("chart-alongside", top)) return;
+    fitBars("chart-alongside", top.length);
+    charts.bars("chart-alongside", top.map((r) => pairLabel(state, r, "alongside", "+")), [
+      { label: "Served here", data: top.map((r) => (r.served ? r.sessions : 0)) },
+      { label: "Not served here (asked in vain)", data: top.map((r) => (r.served ? 0 : r.sessions)) },
     ], true);
   }
 
@@ -418,14 +463,14 @@
       if (state.project && !names.includes(state.project)) names.unshift(state.project);
       select.replaceChildren(new Option("All projects", ""), ...names.map((n) => new Option(n, n)));
       select.value = state.project;
-      const [days, rows, behaviours, hitters, conc, adopt, clients, networks, weeks, vc, curve, deps, ...bds] = await Promise.all([
+      const [days, rows, behaviours, hitters, conc, adopt, clients, networks, weeks, vc, curve, deps, pulled, near, ...bds] = await Promise.all([
         api("downloads_daily", q), api("downloads", q), api("behaviour_summary", q),
         api("heavy_hitters", q), api("concentration", q),
         state.project ? api("adoption", q) : Promise.resolve([]),
         api("uniques", { ...q, period: "day" }), api("uniques", { ...q, level: "network" }),
         api("uniques", { ...q, period: "week" }), api("version_country", q),
         state.project ? api("release_curves", { ...q, days: 30 }) : Promise.resolve([]),
-        api("dependencies", q),
+        api("dependencies", q), api("pulled_in_by", { ...q, top: PAIRS }), api("alongside", { ...q, top: PAIRS }),
         ...BREAKDOWNS.map((by) => api("breakdown", { ...q, by })),
       ]);
       if (mine !== generation) return;
@@ -440,6 +485,8 @@
       behaviour(behaviours);
       adoption(state, adopt);
       dependencies(deps);
+      pulledInBy(state, pulled);
+      alongside(state, near);
       breakdowns(bds);
       heavy(hitters, conc);
       $("status").textContent = `${state.project || "All projects"}, ${state.since} to ${state.until} (UTC)`;

@@ -86,5 +86,11 @@
     });
   }
 
-  window.pkgateCharts = { timeSeries, bars, doughnut, lines };
+  // No rows: no chart at all (an empty canvas would read as a broken one); the page shows a note.
+  function clear(id) {
+    const existing = Chart.getChart(document.getElementById(id));
+    if (existing) existing.destroy();
+  }
+
+  window.pkgateCharts = { timeSeries, bars, doughnut, lines, clear };
 })();
