@@ -85,6 +85,16 @@ def _alive(pid: int) -> bool:
     return fields[0] != "Z"
 
 
+def _wait_started(log: Path, times: int) -> None:
+    """Until both workers of the `times`-th start have said they serve."""
+    deadline = time.monotonic() + 30
+    text = log.read_text()
+    while min(text.count(f"Started worker-{n} runtime") for n in (1, 2)) < times:
+        assert time.monotonic() < deadline, "the workers never started"
+        time.sleep(0.1)
+        text = log.read_text()
+
+
 def test_workers_stop_when_the_supervisor_is_killed(tmp_path: Path) -> None:
     """`kill -9` of the supervisor alone: its workers stop too (they used to go on answering and
     writing spool segments that the next supervisor seals), and a new supervisor starts cleanly on
@@ -95,10 +105,9 @@ def test_workers_stop_when_the_supervisor_is_killed(tmp_path: Path) -> None:
     proc = start_pkgate(["serve", "--config", str(cfg)], log, new_session=True)
     try:
         wait_healthy(port, proc, log)
-        deadline = time.monotonic() + 30
-        while len(workers := _children(proc.pid)) < 2:
-            assert time.monotonic() < deadline, "the workers never started"
-            time.sleep(0.1)
+        _wait_started(log, 1)
+        workers = _children(proc.pid)
+        assert len(workers) == 2, workers
         link = LinkSigner(SECRET.encode()).make(
             "demo", "demo-1.0.tar.gz", "up https://files.example/d.tar.gz"
         )
@@ -112,7 +121,16 @@ def test_workers_stop_when_the_supervisor_is_killed(tmp_path: Path) -> None:
         again = start_pkgate(["serve", "--config", str(cfg)], log, new_session=True)
         try:
             wait_healthy(port, again, log)
+            _wait_started(log, 2)  # a stop while a worker starts is another case (edge/app.py)
             assert httpx.get(f"http://127.0.0.1:{port}{link}").status_code == 302
+            # SIGUSR1: every thread's stack on stderr (to see where a stuck supervisor is), and on.
+            again.send_signal(signal.SIGUSR1)
+            deadline = time.monotonic() + 10
+            while "supervisor.py" not in log.read_text():  # the main thread, in serve()
+                assert time.monotonic() < deadline, "no stacks printed on SIGUSR1"
+                time.sleep(0.1)
+            assert "most recent call first" in log.read_text()
+            assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
             again.send_signal(signal.SIGTERM)
             assert again.wait(90) == 0
         finally:

@@ -257,7 +257,13 @@ def test_kill_9_of_workers_and_supervisor_under_load(tmp_path: Path) -> None:
     try:
         asyncio.run(asyncio.wait_for(run(), 120 + 20 * kills))
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(180) == 0, log.read_text()[-3000:]
+        try:
+            code = proc.wait(180)
+        except subprocess.TimeoutExpired:  # seen once in CI: say where the supervisor is stuck
+            proc.send_signal(signal.SIGUSR1)
+            time.sleep(2)
+            code = None
+        assert code == 0, log.read_text()[-6000:]
     finally:
         stop_group(proc)
     out = subprocess.run(

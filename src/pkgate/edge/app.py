@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import httpx
 
@@ -163,10 +163,30 @@ class _App:
         self.gateway: Gateway | None = None
 
 
+#: The signals granian stops a worker with.
+_STOPS: Final = {signal.SIGTERM, signal.SIGINT}
+
+
 class RSGIApp(_App):
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.gateway = loop.run_until_complete(self.worker.start())
-        _tune_gc()
+        # A stop signal that arrives inside this hook either hangs granian's worker for good (a
+        # futex in its signal callback, while the loop runs here) or is lost (once it has run):
+        # a worker then serves on, and granian's supervisor waits for it for ever. Stops come
+        # while workers start: `stop_with_supervisor`'s SIGTERM when the supervisor dies, and
+        # granian's own when the gateway is stopped then. So signals wait until the worker is
+        # up; a worker asked to stop meanwhile has served nothing, and leaves at once
+        # (tests/e2e/test_crash.py).
+        parent = os.getppid()
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
+        try:
+            self.gateway = loop.run_until_complete(self.worker.start())
+            _tune_gc()
+            if signal.sigpending() & _STOPS or os.getppid() != parent:
+                with contextlib.suppress(Exception):
+                    loop.run_until_complete(self.worker.close())
+                os._exit(0)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
         loop.run_until_complete(self.worker.close())

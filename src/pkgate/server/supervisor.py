@@ -11,6 +11,7 @@ file" (server/reload.py).
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import logging
 import multiprocessing
 import os
@@ -48,6 +49,8 @@ def serve(cfg: Config, config_path: str | None, app: str = "pkgate.edge.app") ->
     from granian.constants import Interfaces
 
     preflight(cfg)
+    # A stuck supervisor tells where it is stuck: `kill -USR1 <pid>` prints every thread's stack.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     lock = lock_data_dir(cfg)
     try:
         load_secret(cfg)  # create it once here, before workers race for it
