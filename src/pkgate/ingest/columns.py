@@ -81,7 +81,8 @@ class Dimension(Generic[K]):
 
 
 class ChunkColumns:
-    """Collects a chunk's events line by line (`add`) and makes their table (`table`)."""
+    """A chunk's events: the worker appends each line's numbers and values to these lists (its
+    inner loop, kept flat on purpose), and `table` makes the Arrow table of them."""
 
     def __init__(
         self,

@@ -3,14 +3,15 @@
 The main process reads each log in chunks of whole lines and hands them to worker processes
 (`work.py`: parse, classify, enrich, build events and their Arrow rows); at most a few chunks are
 in flight, so memory does not grow with the log. Results come back in order; the main process
-inserts them through the loader's insert path (`insert_table`: the event id is the primary key,
-duplicates are ignored) and then records how far it got (`progress.py`).
+inserts them in large transactions (`batch.py`: the event id is the primary key; a batch that meets
+an event already stored is read again from the last commit) and records how far it got after each
+commit (`progress.py`).
 
 Why not the spool: the spool exists to make an event durable before the gateway answers a
 client; here the log itself is the durable record, and a store transaction per batch plus ids
 derived from the log make the result exactly-once without a second copy of every event on disk
 (and without funnelling all table building through the one loader process). The connection is
-opened per batch, like the loader's, so a running gateway's loader and `pkgate report` get turns.
+closed after a commit, so a running gateway's loader and `pkgate report` get turns.
 """
 
 from __future__ import annotations
@@ -142,33 +143,33 @@ class Runner:
             raise IngestError(f"{log.name}: {exc}") from None
 
     def one(self, path: str) -> None:
-        log = open_log(path)
-        try:
-            if log.size is None:
-                self.store.for_input_read_once()
-            parser, origin = self.prepare(log)
-            self.feed(log, parser, origin, log.chunks(WORK_BYTES))
-            return
-        except Again:
-            identity = log.identity
-        finally:
-            log.close()
-        while True:  # Nothing since the last commit was stored: read (and count) those lines again.
-            self.summary = _copy(self._at_commit)
+        identity: bytes | None = None  # once read: `Again` reads the log again from the last commit
+        while True:
             log = open_log(path)
             try:
-                if log.identity != identity:
-                    raise IngestError(f"{log.name}: changed while it was ingested; run again")
-                parser = self.parser_for(log)
-                done = self.committed.get(identity)
-                if done is not None:
-                    log.skip_to(done.offset, done.line)
-                self.feed(log, parser, _origin(self.opts, self.cfg, parser), log.chunks(WORK_BYTES))
+                if identity is None:
+                    if log.size is None:
+                        self.store.for_input_read_once()
+                    parser, origin = self.prepare(log)
+                    identity = log.identity
+                else:
+                    parser, origin = self.resume(log, identity)
+                self.feed(log, parser, origin, log.chunks(WORK_BYTES))
                 return
-            except Again:
-                continue
+            except Again:  # nothing since the last commit was stored: those lines are read again
+                self.summary = _copy(self._at_commit)
             finally:
                 log.close()
+
+    def resume(self, log: LogInput, identity: bytes) -> tuple[Parser, str]:
+        """The log's parser and origin, moved to where this run last committed it."""
+        if log.identity != identity:
+            raise IngestError(f"{log.name}: changed while it was ingested; run again")
+        parser = self.parser_for(log)
+        done = self.committed.get(identity)
+        if done is not None:
+            log.skip_to(done.offset, done.line)
+        return parser, _origin(self.opts, self.cfg, parser)
 
     def prepare(self, log: LogInput) -> tuple[Parser, str]:
         """The log's parser and origin; moves past what earlier runs ingested."""
