@@ -33,6 +33,7 @@ from pkgate.events.model import now_us
 from pkgate.ingest import batch
 from pkgate.ingest.batch import Again, StoreBatches
 from pkgate.ingest.detect import SAMPLE_LINES, Parser, detect, make_parser
+from pkgate.ingest.handoff import Handoff
 from pkgate.ingest.progress import Position, ProgressFile
 from pkgate.ingest.reader import Chunk, LogInput, open_log
 from pkgate.ingest.work import ChunkResult, Worker, init_process, run_in_process
@@ -102,6 +103,7 @@ class Runner:
         self.started = now_us()
         self.secret = os.urandom(32)  # this run's key material for destroyed days: memory only
         self.pool: Pool | None = None
+        self.handoff: Handoff | None = None
         self.local: Worker | None = None
 
     # -- workers --------------------------------------------------------------------------------
@@ -109,10 +111,11 @@ class Runner:
         """Start one chunk; the returned call waits for its result."""
         if self.jobs > 1 and self.pool is None:
             ctx = multiprocessing.get_context("fork")  # the run secret is inherited, never serialised
+            self.handoff = Handoff()
             self.pool = ctx.Pool(
                 self.jobs,
                 initializer=init_process,
-                initargs=(self.cfg, self.secret, self.started, self.opts.strict),
+                initargs=(self.cfg, self.secret, self.started, self.opts.strict, self.handoff),
             )
         if self.pool is not None:
             job: AsyncResult[ChunkResult] = self.pool.apply_async(
@@ -128,6 +131,8 @@ class Runner:
         if self.pool is not None:
             self.pool.close()
             self.pool.join()
+        if self.handoff is not None:
+            self.handoff.close()
         if self.local is not None:
             self.local.close()
         self.store.close()
@@ -154,7 +159,7 @@ class Runner:
                     identity = log.identity
                 else:
                     parser, origin = self.resume(log, identity)
-                self.feed(log, parser, origin, log.chunks(WORK_BYTES))
+                self.feed(log, parser, origin, log.chunks(WORK_BYTES), whole_file=True)
                 return
             except Again:  # nothing since the last commit was stored: those lines are read again
                 self.summary = _copy(self._at_commit)
@@ -185,12 +190,21 @@ class Runner:
         self._at_commit = _copy(self.summary)
         return parser, _origin(self.opts, self.cfg, parser)
 
-    def feed(self, log: LogInput, parser: Parser, origin: str, chunks: Iterator[Chunk]) -> None:
-        """Run the chunks through the workers in order; commit and record progress as they return."""
+    def feed(
+        self, log: LogInput, parser: Parser, origin: str, chunks: Iterator[Chunk], whole_file: bool = False
+    ) -> None:
+        """Run the chunks through the workers in order; commit and record progress as they return.
+
+        With `whole_file` (a log that is not growing, so reading it again gives the same bytes),
+        worker processes read a plain file's chunks themselves.
+        """
+        file = log.file if whole_file and self.jobs > 1 else None
         window: deque[Callable[[], ChunkResult]] = deque()
         limit = 2 * self.jobs + 1
         position: Position | None = None
         for chunk in chunks:
+            if file is not None:
+                chunk = chunk.by_reference(file)
             window.append(self.submit(chunk, log.identity, parser, origin))
             while len(window) >= limit:
                 position = self._collect(log, window.popleft()(), position)
@@ -205,7 +219,10 @@ class Runner:
         s.blank += result.blank
         s.events += result.events
         s.rejected = dict(Counter(s.rejected) + Counter(result.rejects))
-        self.store.add(result.table)
+        if result.handed_off is not None and self.handoff is not None:
+            self.store.add(self.handoff.take(result.handed_off))
+        else:
+            self.store.add(result.table)
         position = Position(result.end_offset, result.end_line)
         if self.progress is not None:
             self.progress(log.name, log.raw_position(), log.size, s.lines)

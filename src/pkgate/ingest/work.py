@@ -24,6 +24,7 @@ from pkgate.ingest.classify import Target, classify
 from pkgate.ingest.columns import LINE_FIELDS, ChunkColumns
 from pkgate.ingest.detect import Parser
 from pkgate.ingest.enrich import IngestEnricher
+from pkgate.ingest.handoff import Handoff
 from pkgate.ingest.reader import MAX_LINE, Chunk
 from pkgate.ingest.record import BadLine, Record
 
@@ -76,7 +77,7 @@ class BadAt(msgspec.Struct, frozen=True):
 
 
 class ChunkResult(msgspec.Struct):
-    table: Any  # pyarrow.Table of the events, None when there are none
+    table: Any  # pyarrow.Table of the events, None when there are none (or handed off)
     events: int
     lines: int
     blank: int
@@ -84,6 +85,7 @@ class ChunkResult(msgspec.Struct):
     first_bad: BadAt | None
     end_offset: int  # where the next unread line starts
     end_line: int
+    handed_off: str | None = None  # the table's name in the run's `Handoff` (worker processes)
 
 
 class Worker:
@@ -149,7 +151,7 @@ class Worker:
         durations, conditionals, partials, commands = (out.line[n] for n in LINE_FIELDS)
         first_bad: BadAt | None = None
         offset, number, blank = chunk.offset, chunk.line, 0
-        data = chunk.data
+        data = chunk.read()
         lines = data.split(b"\n")
         if lines and lines[-1] == b"":
             lines.pop()
@@ -199,14 +201,21 @@ class Worker:
 
 
 _worker: Worker | None = None
+_handoff: Handoff | None = None
 
 
-def init_process(cfg: Config, run_secret: bytes, started_us: int, strict: bool) -> None:
+def init_process(cfg: Config, run_secret: bytes, started_us: int, strict: bool, handoff: Handoff) -> None:
     """Pool initializer: one Worker per process (inherited by fork, never pickled to disk)."""
-    global _worker
+    global _worker, _handoff
     _worker = Worker(cfg, run_secret, started_us, strict)
+    _handoff = handoff
 
 
 def run_in_process(chunk: Chunk, identity: bytes, parser: Parser, origin: str) -> ChunkResult:
+    """`Worker.run` in a pool process; its table goes back through the `Handoff`."""
     assert _worker is not None, "init_process was not called"
-    return _worker.run(chunk, identity, parser, origin)
+    assert _handoff is not None, "init_process was not called"
+    result = _worker.run(chunk, identity, parser, origin)
+    if result.table is not None:
+        result.handed_off, result.table = _handoff.put(result.table), None
+    return result
