@@ -332,7 +332,7 @@ def test_a_store_that_outgrows_the_memory_limit_still_takes_every_event(
     log.write_text(
         "".join(_clf(f"198.51.100.{i % 200 + 1}", now + i, f"/simple/p{i}/", 200) for i in range(3000))
     )
-    monkeypatch.setattr(batch, "MEMORY_LIMIT", "1MB")  # far below what an insert of 3,000 rows needs
+    monkeypatch.setattr(batch, "MEMORY_LIMIT", 1 << 20)  # far below what an insert of 3,000 rows needs
     with caplog.at_level("WARNING", logger="pkgate.ingest"):
         done = ingest(cfg, [str(log)], Options(jobs=1))
     assert (done.files, done.lines, done.events, done.stored) == (1, 3000, 3000, 3000)

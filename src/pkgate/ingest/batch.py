@@ -2,9 +2,10 @@
 
 Two choices make it about twice as fast as a loader-style batch (bench/README.md, ingest):
 
-- **Large batches.** A transaction of more than a row group (122,880 rows) has its row groups
-  written straight into the file (DuckDB's optimistic writes), instead of through the WAL and a
-  checkpoint that grew with the table. The rows are inserted as they come, never gathered here.
+- **Large batches.** A transaction of whole row groups has them written straight into the file
+  (DuckDB's optimistic writes), instead of through the WAL and a checkpoint that grew with the
+  table. The rows are inserted as they come, never gathered here. Ingest's row groups are a
+  quarter of DuckDB's default: less memory, and faster.
 - **No conflict check.** The primary key's `ON CONFLICT` check is most of an insert's cost, and a
   log's events are new unless it was ingested before. When DuckDB refuses a batch for an event it
   already has, the batch is rolled back and `Again` asks the caller to read the log again from the
@@ -31,19 +32,27 @@ from pkgate.store.loader import connect
 from pkgate.store.rows import insert_table
 from pkgate.store.schema import ensure_schema
 
-__all__ = ["BATCH_ROWS", "Again", "StoreBatches"]
+__all__ = ["BATCH_ROWS", "ROW_GROUP_ROWS", "Again", "StoreBatches"]
 
 log = logging.getLogger("pkgate.ingest")
 
-#: Rows in one store transaction: more than a row group, so DuckDB writes them straight to the file.
-BATCH_ROWS: Final = 150_000
+#: Rows in one row group of what ingest appends (DuckDB's default is 122,880). The open row group
+#: of a transaction is held uncompressed in memory, about 0.9 KB per row (50 columns of 16-byte
+#: values), and smaller ones are also cheaper to append: 14-16 -> 10-11 CPU-µs per line of the main
+#: process, and a smaller file (bench/README.md, ingest).
+ROW_GROUP_ROWS: Final = 30_720
+#: Rows in one store transaction: whole row groups, so DuckDB writes them straight to the file.
+#: DuckDB also keeps every Arrow table inserted in a transaction alive until its commit.
+BATCH_ROWS: Final = 2 * ROW_GROUP_ROWS
 #: How long one store connection is held across batches before it is closed (and reopened).
 HOLD_SECONDS: Final = 2.0
-#: DuckDB's memory while ingesting (its default is 80 % of RAM, which it fills with buffers: a 1M-line
-#: log peaked at 676 MiB, 361 MiB with this, at the same speed). A store whose primary-key index
-#: outgrows it makes an insert fail for memory; that batch is then done again without the limit,
-#: which holds for the rest of the run.
-MEMORY_LIMIT: Final = "160MB"
+#: DuckDB's memory while ingesting, beyond its primary-key index (its default is 80 % of RAM, which it
+#: fills with cached blocks: a 1M-line log peaked at 676 MiB, 250-253 MiB with this). The index
+#: must fit in memory whole, so the limit grows with the store: `INDEX_BYTES` per event in it (the
+#: index of a million events measured 43 MiB). Should an insert still fail for memory, that batch is
+#: done again without a limit, which then holds for the rest of the run.
+MEMORY_LIMIT: Final = 48 << 20
+INDEX_BYTES: Final = 48
 
 
 class Again(Exception):
@@ -58,7 +67,8 @@ class StoreBatches:
         self.db_path = db_path
         self.rows = 0  # in the open batch
         self.skip_stored = False  # the conflict check: on once a batch met an event already stored
-        self.limited: str | None = MEMORY_LIMIT  # None once a batch needed more
+        self.capped = True  # DuckDB's memory limited (`MEMORY_LIMIT`); off once a batch needed more
+        self._events = 0  # in the store, for the limit: counted when connecting, then added to
         self._stored = 0  # of the open batch's rows, how many were new
         self._con: duckdb.DuckDBPyConnection | None = None
         self._opened = 0.0
@@ -66,7 +76,7 @@ class StoreBatches:
 
     def for_input_read_once(self) -> None:
         """For input that cannot be read again: nothing may need to be."""
-        self.skip_stored, self.limited = True, None
+        self.skip_stored, self.capped = True, False
 
     def add(self, table: pa.Table | None) -> None:
         if table is None or not table.num_rows:
@@ -86,7 +96,10 @@ class StoreBatches:
         stored = self._stored
         if self._open_batch:
             try:
-                self._connection().commit()
+                con = self._connection()
+                con.commit()
+                self._events += stored
+                self._limit(con)
             except duckdb.Error as exc:
                 self._failed(exc)
         self._open_batch, self.rows, self._stored = False, 0, 0
@@ -109,15 +122,15 @@ class StoreBatches:
         if isinstance(error, duckdb.ConstraintException) and not self.skip_stored:
             self.skip_stored = True  # an event already stored: this log was ingested before
             raise Again from None
-        if self.limited is not None:
+        if self.capped:
             # Out of memory surfaces as an aborted transaction as often as by its own name:
             # whatever failed, one more try without the limit.
             log.warning(
-                "ingest: an insert failed under DuckDB's %s memory limit (%s); going on without a limit",
-                self.limited,
+                "ingest: an insert failed under DuckDB's %d MiB memory limit (%s); going on without a limit",
+                self._cap() >> 20,
                 str(error).splitlines()[0][:200],
             )
-            self.limited = None
+            self.capped = False
             self.close()
             raise Again from None
         self.close()
@@ -125,13 +138,23 @@ class StoreBatches:
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
-            con = connect(self.db_path)
+            con = connect(self.db_path, row_group_size=ROW_GROUP_ROWS)
             # The workers have the CPUs; no progress bar drawn by DuckDB on a long insert.
             con.execute("SET threads = 1")
             con.execute("SET enable_progress_bar = false")
             con.execute("SET preserve_insertion_order = false")
-            if self.limited is not None:
-                con.execute(f"SET memory_limit = '{self.limited}'")
             ensure_schema(con)
+            if self.capped:
+                row = con.execute("SELECT count(*) FROM events").fetchone()
+                self._events = int(row[0]) if row else 0
+                self._limit(con)
             self._con, self._opened = con, time.monotonic()
         return self._con
+
+    def _cap(self) -> int:
+        return MEMORY_LIMIT + INDEX_BYTES * self._events
+
+    def _limit(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Hold DuckDB to `MEMORY_LIMIT` beyond the index of the events now stored."""
+        if self.capped:
+            con.execute(f"SET memory_limit = '{self._cap() >> 10}KiB'")

@@ -65,6 +65,11 @@ class Dimension(Generic[K]):
             self.rows.append(self.make(key))
         return i
 
+    def picks(self, numbers: list[int]) -> pa.Array:
+        """`numbers` as Arrow, 16-bit when they fit: every text column of the dimension repeats
+        them in the table handed to the main process, which DuckDB keeps until its commit."""
+        return pa.array(numbers, pa.int16() if len(self.rows) <= 0x7FFF else pa.int32())
+
     def columns(self, names: tuple[str, ...], picks: pa.Array) -> dict[str, pa.Array]:
         """Each of `names` for every line, by the numbers in `picks`: text as Arrow dictionaries
         (the distinct values once, and the numbers), so a chunk's table is a third of the bytes
@@ -110,9 +115,9 @@ class ChunkColumns:
             "id": pa.array(self.ids, pa.string()),
             "ts": pa.array(self.ts, ARROW_SCHEMA.field("ts").type),
         }
-        data.update(self.requests.columns(REQUEST_FIELDS, pa.array(self.request_no, pa.int32())))
-        data.update(self.facts.columns(FACT_FIELDS, pa.array(self.fact_no, pa.int32())))
-        data.update(self.agents.columns(AGENT_FIELDS, pa.array(self.agent_no, pa.int32())))
+        data.update(self.requests.columns(REQUEST_FIELDS, self.requests.picks(self.request_no)))
+        data.update(self.facts.columns(FACT_FIELDS, self.facts.picks(self.fact_no)))
+        data.update(self.agents.columns(AGENT_FIELDS, self.agents.picks(self.agent_no)))
         for name, values in self.line.items():
             data[name] = pa.array(values, ARROW_SCHEMA.field(name).type)
         for name, value in self.constants.items():

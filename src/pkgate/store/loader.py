@@ -215,15 +215,21 @@ def reject(con: duckdb.DuckDBPyConnection, label: str, offset: int, payload: byt
     )
 
 
-def connect(db_path: Path, read_only: bool = False, wait: float = 10.0) -> duckdb.DuckDBPyConnection:
-    """Open the store, retrying while another process (the loader) holds the write lock."""
+def connect(
+    db_path: Path, read_only: bool = False, wait: float = 10.0, row_group_size: int | None = None
+) -> duckdb.DuckDBPyConnection:
+    """Open the store, retrying while another process (the loader) holds the write lock.
+
+    `row_group_size` (rows) applies to this connection's appends only: DuckDB keeps the open row
+    group of a transaction uncompressed in memory, about 0.9 KB per `events` row.
+    """
     if read_only and not db_path.exists():
         raise StoreError(f"no store at {db_path}: has the gateway run with this data_dir?")
     os.makedirs(db_path.parent, exist_ok=True)
     deadline = time.monotonic() + wait
     while True:
         try:
-            con = duckdb.connect(str(db_path), read_only=read_only)
+            con = _open(db_path, read_only, row_group_size)
         except duckdb.Error as exc:  # e.g. a damaged file: a clear error, never a traceback
             text = str(exc).lower()
             locked = "could not set lock" in text or "conflicting lock" in text
@@ -239,6 +245,22 @@ def connect(db_path: Path, read_only: bool = False, wait: float = 10.0) -> duckd
             # path that every close used to take: see docs/reliability.md, "kill -9 and DuckDB".
             con.execute("PRAGMA disable_checkpoint_on_shutdown")
         return con
+
+
+def _open(db_path: Path, read_only: bool, row_group_size: int | None) -> duckdb.DuckDBPyConnection:
+    if row_group_size is None:
+        return duckdb.connect(str(db_path), read_only=read_only)
+    con = duckdb.connect()
+    quoted = str(db_path).replace("'", "''")
+    try:
+        con.execute(
+            f"ATTACH '{quoted}' AS store ({'READ_ONLY, ' if read_only else ''}ROW_GROUP_SIZE {int(row_group_size)})"
+        )
+        con.execute("USE store")
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 def checkpoint(con: duckdb.DuckDBPyConnection) -> None:

@@ -129,11 +129,12 @@ def insert_events(
 
 def insert_table(con: duckdb.DuckDBPyConnection, table: pa.Table, *, skip_stored: bool = True) -> int:
     """`insert_events` for rows already made by `to_table` (elsewhere, e.g. in `ingest`'s worker
-    processes); the number of rows that were new. `skip_stored=False` as for `insert_events`."""
-    con.register("pkgate_batch", table)
-    try:
-        row = con.execute(_INSERT if skip_stored else _INSERT_NEW_ROWS).fetchone()
-    finally:  # in a transaction the failed statement aborted, unregistering fails too: not the error
-        with contextlib.suppress(duckdb.TransactionException):
-            con.unregister("pkgate_batch")
+    processes); the number of rows that were new. `skip_stored=False` as for `insert_events`.
+
+    The table is found by DuckDB's replacement scan of this frame's local `pkgate_batch`, not
+    `register`ed: a registered table stays alive until the transaction commits, which in `ingest`'s
+    large transactions is tens of megabytes held for nothing.
+    """
+    pkgate_batch = table  # noqa: F841 - read by DuckDB's replacement scan in the statement below
+    row = con.execute(_INSERT if skip_stored else _INSERT_NEW_ROWS).fetchone()
     return int(row[0]) if row else 0
