@@ -153,3 +153,30 @@ def test_a_killed_ingests_directory_is_removed_by_the_next(tmp_path: Path) -> No
         assert mine.dir.exists()
     finally:
         mine.close()
+
+
+def test_a_table_that_cannot_be_handed_over_goes_through_the_pipe(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`/dev/shm` full or gone: the chunk's table comes back in the result itself, not lost."""
+    from pkgate.ingest import work
+
+    log = _log(tmp_path, 30)
+    cfg = Config(storage=Storage(data_dir=str(tmp_path / "data")))
+    box = Handoff()
+    box.close()  # its directory is gone: every write fails
+    work.init_process(cfg, os.urandom(32), int(time.time() * 1e6), False, box)
+    source = open_log(str(log))
+    try:
+        with caplog.at_level("WARNING", logger="pkgate.ingest"):
+            result = work.run_in_process(
+                next(source.chunks()), source.identity, detect([log.read_text()], {}), "log:x"
+            )
+        assert result.handed_off is None
+        assert result.table.num_rows == 30
+        assert "through the pipe" in caplog.text
+    finally:
+        source.close()
+        assert work._worker is not None
+        work._worker.close()
+        work._worker = work._handoff = None

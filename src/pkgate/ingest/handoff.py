@@ -54,8 +54,13 @@ class Handoff:
         """Write `table` (in a worker); the name to `take` it by."""
         self._count += 1
         name = f"{os.getpid()}-{self._count}"
-        with pa.OSFile(str(self.dir / name), "wb") as sink, pa.ipc.new_stream(sink, table.schema) as out:
-            out.write_table(table)
+        path = self.dir / name
+        try:
+            with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, table.schema) as out:
+                out.write_table(table)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
         return name
 
     def take(self, name: str) -> pa.Table:

@@ -9,6 +9,7 @@ User-Agent parsed exactly as for gateway events).
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import Counter
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -29,6 +30,8 @@ from pkgate.ingest.reader import MAX_LINE, Chunk
 from pkgate.ingest.record import BadLine, Record
 
 __all__ = ["BadAt", "ChunkResult", "Worker", "as_answered"]
+
+log = logging.getLogger("pkgate.ingest")
 
 #: Lines stamped later than this past the ingest's start are rejected (`future`): a wrong clock
 #: must not make the key rotation think a new day has begun.
@@ -217,5 +220,10 @@ def run_in_process(chunk: Chunk, identity: bytes, parser: Parser, origin: str) -
     assert _handoff is not None, "init_process was not called"
     result = _worker.run(chunk, identity, parser, origin)
     if result.table is not None:
-        result.handed_off, result.table = _handoff.put(result.table), None
+        try:
+            result.handed_off, result.table = _handoff.put(result.table), None
+        except OSError as exc:  # /dev/shm full (a container's is 64 MiB): through the pipe instead
+            log.warning(
+                "ingest: cannot hand a table over in %s (%s); sending it through the pipe", _handoff.dir, exc
+            )
     return result
