@@ -1,6 +1,6 @@
 """Worker tables to the main process through memory-backed files instead of the pool's pipe.
 
-A chunk's table (about 15 MB for 2 MB of log) sent back through `multiprocessing` is pickled,
+A chunk's table (about a megabyte) sent back through `multiprocessing` is pickled,
 pushed through a 64 KiB pipe, read and unpickled: about 2.3 µs per line of the main process, which
 is the ingest's bottleneck (bench/README.md, ingest). Written by the worker as an Arrow IPC stream
 into a private directory in shared memory (`/dev/shm`) and memory-mapped by the main process,

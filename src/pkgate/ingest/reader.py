@@ -50,7 +50,7 @@ class Chunk(msgspec.Struct, frozen=True):
 
     def by_reference(self, file: str) -> Chunk:
         """This chunk as a reference into `file` (which it was read from, uncompressed): a worker
-        reads 2 MB from the page cache for less than the main process pays to send it."""
+        reads 4 MiB from the page cache for less than the main process pays to send it."""
         if self.too_long:
             return self
         return Chunk(b"", self.offset, self.line, file=file, length=len(self.data))

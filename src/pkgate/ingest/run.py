@@ -43,8 +43,9 @@ __all__ = ["Options", "Runner", "Summary", "ingest"]
 log = logging.getLogger("pkgate.ingest")
 
 #: Log bytes a worker takes at a time (a chunk's fixed costs, its table and its trip between
-#: processes, are then a small part of its lines' cost).
-WORK_BYTES: Final = 2 << 20
+#: processes, are then a small part of its lines' cost; fewer, larger inserts cost the main process
+#: less: 4 MiB measured ~10 % faster than 2 MiB, 8 MiB no faster and heavier workers).
+WORK_BYTES: Final = 4 << 20
 
 
 class Options(msgspec.Struct, kw_only=True):

@@ -9,6 +9,7 @@ User-Agent parsed exactly as for gateway events).
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 from collections import Counter
 from typing import Any, Final
@@ -155,17 +156,17 @@ class Worker:
         first_bad: BadAt | None = None
         offset, number, blank = chunk.offset, chunk.line, 0
         data = chunk.read()
-        lines = data.split(b"\n")
-        if lines and lines[-1] == b"":
-            lines.pop()
-        for raw in lines:
+        size = len(data)
+        for raw in io.BytesIO(data):  # a line at a time: a list of a chunk's lines is its size again
             start, number_here = offset, number
-            offset += len(raw) + 1
+            offset += len(raw)
             number += 1
             try:
-                if len(raw) > MAX_LINE:
+                if len(raw) > MAX_LINE and len(raw) - raw.endswith(b"\n") > MAX_LINE:
                     raise BadLine("too-long", f"longer than {MAX_LINE} bytes")
                 text = raw.decode("utf-8", "replace")
+                if text.endswith("\n"):
+                    text = text[:-1]
                 rec = parse(text[:-1] if text.endswith("\r") else text)
                 if rec is None:
                     blank += 1
@@ -193,7 +194,7 @@ class Worker:
             conditionals.append(bool(rec.conditional))
             partials.append(bool(rec.partial))
             commands.append(_command(rec.command))
-        offset = min(offset, chunk.offset + len(data))
+        offset = min(offset, chunk.offset + size)
         table = out.table() if len(out) else None
         return ChunkResult(
             table, len(out), number - chunk.line, blank, dict(rejects), first_bad, offset, number
