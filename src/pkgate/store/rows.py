@@ -71,28 +71,46 @@ def to_table(events: Sequence[Event]) -> pa.Table:
     return pa.Table.from_pydict({name: data[name] for name in _COLUMN_NAMES}, schema=_SCHEMA)
 
 
-_INSERT = (  # built from constant column names only
-    f"INSERT INTO events ({', '.join(_COLUMN_NAMES)}) "  # noqa: S608
-    f"SELECT {', '.join('CAST(id AS UUID)' if n == 'id' else n for n in _COLUMN_NAMES)} "
-    "FROM pkgate_batch WHERE NOT EXISTS "
-    "(SELECT 1 FROM erasures x WHERE x.source_id IN (pkgate_batch.source_id, pkgate_batch.network_id)) "
-    "ON CONFLICT DO NOTHING"
+_UNERASED: Final = (
+    " WHERE NOT EXISTS (SELECT 1 FROM erasures x WHERE x.source_id IN (b.source_id, b.network_id))"
 )
 
 
-_INSERT_NEW_ROWS = _INSERT.removesuffix(" ON CONFLICT DO NOTHING")
+def _insert_sql(source: str, *, unerased: bool, skip_stored: bool) -> str:
+    """The insert of `events` from `source` (aliased `b`), built from constant column names only.
+
+    `unerased` drops the rows of erased sources; `skip_stored` ignores rows already stored.
+    """
+    sql = (
+        f"INSERT INTO events ({', '.join(_COLUMN_NAMES)}) "  # noqa: S608
+        f"SELECT {', '.join('CAST(id AS UUID)' if n == 'id' else n for n in _COLUMN_NAMES)} FROM {source}"
+    )
+    return sql + (_UNERASED if unerased else "") + (" ON CONFLICT DO NOTHING" if skip_stored else "")
+
+
+#: (unerased, skip_stored) -> the insert of a table of whole rows / of events joined to their agents.
+_INSERT: Final = {
+    (u, s): _insert_sql("pkgate_batch b", unerased=u, skip_stored=s)
+    for u in (True, False)
+    for s in (True, False)
+}
+_INSERT_JOINED: Final = {
+    (u, s): _insert_sql("pkgate_batch b JOIN pkgate_uas USING (user_agent)", unerased=u, skip_stored=s)
+    for u in (True, False)
+    for s in (True, False)
+}
+
+
+def _any_erased(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether any source was ever erased. Usually none: the check of every row against
+    `erasures` is then left out, a quarter of an ingest's insert (bench/README.md, ingest). Asked
+    in the insert's own transaction, and the store has one writer, so the answer holds for it."""
+    row = con.execute("SELECT EXISTS (SELECT 1 FROM erasures)").fetchone()
+    return bool(row and row[0])
 
 
 _EVENT_SCHEMA = pa.schema([_SCHEMA.field(n) for n in _COLUMN_NAMES if n in ("id", "ts", *_EVENT_FIELDS)])
 _UA_SCHEMA = pa.schema([_SCHEMA.field(n) for n in ("user_agent", "ua_category", *_UA_FIELDS, "ua_parser")])
-_INSERT_JOINED = (  # built from constant column names only; one row per event joined to its parsed UA
-    f"INSERT INTO events ({', '.join(_COLUMN_NAMES)}) "  # noqa: S608
-    f"SELECT {', '.join('CAST(id AS UUID)' if n == 'id' else n for n in _COLUMN_NAMES)} "
-    "FROM pkgate_batch b JOIN pkgate_uas USING (user_agent) WHERE NOT EXISTS "
-    "(SELECT 1 FROM erasures x WHERE x.source_id IN (b.source_id, b.network_id)) "
-    "ON CONFLICT DO NOTHING"
-)
-_INSERT_NEW = _INSERT_JOINED.removesuffix(" ON CONFLICT DO NOTHING")
 
 
 def insert_events(
@@ -118,7 +136,7 @@ def insert_events(
     con.register("pkgate_batch", batch)
     con.register("pkgate_uas", uas)
     try:
-        con.execute(_INSERT_JOINED if skip_stored else _INSERT_NEW)
+        con.execute(_INSERT_JOINED[_any_erased(con), skip_stored])
     finally:  # in a transaction the failed statement aborted, unregistering fails too: not the error
         with contextlib.suppress(duckdb.TransactionException):
             con.unregister("pkgate_batch")
@@ -136,5 +154,5 @@ def insert_table(con: duckdb.DuckDBPyConnection, table: pa.Table, *, skip_stored
     large transactions is tens of megabytes held for nothing.
     """
     pkgate_batch = table  # noqa: F841 - read by DuckDB's replacement scan in the statement below
-    row = con.execute(_INSERT if skip_stored else _INSERT_NEW_ROWS).fetchone()
+    row = con.execute(_INSERT[_any_erased(con), skip_stored]).fetchone()
     return int(row[0]) if row else 0
