@@ -184,3 +184,29 @@ def _not_text_answers_as_before(geo: GeoLookup) -> None:
     ):
         assert geo.lookup(other) == reference(other), other  # type: ignore[arg-type]
     assert geo.lookup(b"\x08\x08\x08\x08")[0] == "US"  # type: ignore[arg-type]
+
+
+def test_blocks_read_are_decoded_whole_and_keep_no_decoder() -> None:
+    """A block's LZMA decoder holds a 1 MiB window: none may outlive its block's first read, and
+    the answers stay plevin's own."""
+    import lzma
+
+    networks = BuiltinNetworks()
+    reference = plevin.Plevin(plevin_db_network.PATH)
+    addresses = [f"{a}.{b}.7.9" for a in (8, 31, 81, 104, 151, 185, 212) for b in (1, 77, 200)]
+    for ip in addresses:
+        value = int(ipaddress.ip_address(ip))
+        got = networks.lookup_value(value, False, ip)
+        network = reference.lookup(ip).network
+        assert got.asn == (network.asn if network is not None else None), ip
+    db = networks._handle
+    assert db is not None
+    streams = [
+        part
+        for section in db.file.sections.values()
+        for block in section.cache.values()
+        for part in (block if isinstance(block, tuple) else (block,))
+        if hasattr(part, "decoder")
+    ]
+    assert streams, "no block was read"
+    assert not [s for s in streams if isinstance(s.decoder, lzma.LZMADecompressor)]
