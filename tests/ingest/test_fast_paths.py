@@ -129,7 +129,7 @@ def test_clf_time_cached_minute_agrees(when: dt.datetime, zone_min: int, other_s
     stamp = f"{when.day:02d}/{months[when.month - 1]}/{when.year:04d}:{when:%H:%M:%S} {zone}"
     tz = dt.timezone(dt.timedelta(minutes=zone_min))
     expected = int(when.replace(tzinfo=tz).timestamp()) * 1_000_000
-    combined._time_cache.clear()
+    combined.clear_time_caches()
     assert combined.clf_time_us(stamp) == expected  # the long way, and the minute is now cached
     sibling = stamp[:18] + f"{other_ss:02d}" + stamp[20:]
     assert combined.clf_time_us(sibling) == expected + (other_ss - when.second) * 1_000_000
@@ -138,7 +138,7 @@ def test_clf_time_cached_minute_agrees(when: dt.datetime, zone_min: int, other_s
     results: list[int | str] = []
     for clear in (False, True):
         if clear:
-            combined._time_cache.clear()
+            combined.clear_time_caches()
         try:
             results.append(combined.clf_time_us(odd))
         except BadLine as exc:

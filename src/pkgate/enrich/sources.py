@@ -26,6 +26,7 @@ the block ended before yesterday.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import ipaddress
 import logging
@@ -34,7 +35,7 @@ import pathlib
 import re
 import socket
 import time
-from typing import Final
+from typing import Any, Final
 
 from pkgate.errors import ConfigError
 from pkgate.fsutil import TMP_PREFIX, create_once
@@ -75,6 +76,7 @@ _TMP_MAX_AGE_S: Final = 60.0
 # Domain separation: an address and a network never hash alike, nor day and window ids.
 _P_SOURCE: Final = b"pkgate-source"
 _P_NETWORK: Final = b"pkgate-network"
+_BASES_MAX: Final = 64  # keyed hashers kept (`SourceHasher._hash`): a few keys are in use at once
 _P_MARK_SOURCE: Final = b"pkgate-hll-src"
 _P_MARK_NETWORK: Final = b"pkgate-hll-net"
 _V4_MAPPED: Final = bytes(10) + b"\xff\xff"
@@ -85,8 +87,10 @@ def day_of(ts_us: int) -> int:
     return ts_us // DAY_US
 
 
+@functools.lru_cache(maxsize=1024)
 def day_name(day: int) -> str:
-    """`YYYY-MM-DD` of a UTC day number: the name of that day's key file."""
+    """`YYYY-MM-DD` of a UTC day number: the name of that day's key file (cached: asked for every
+    address not seen that day)."""
     return (_EPOCH + dt.timedelta(days=day)).isoformat()
 
 
@@ -207,6 +211,7 @@ class SourceHasher:
         self._cache_size = max(0, cache_size)
         self._cache: dict[tuple[int, str], tuple[str, str]] = {}
         self._keys: dict[str, bytes] = {}  # file name -> key, today's and yesterday's only
+        self._bases: dict[bytes, tuple[Any, Any]] = {}  # key -> its two keyed hashers (`_hash`)
         self._newest_day: int | None = None
 
     # -- keys -------------------------------------------------------------------------------------
@@ -240,6 +245,7 @@ class SourceHasher:
         """A new newest day: forget older keys and ids in memory, delete old key files on disk."""
         self._newest_day = day
         self._cache.clear()
+        self._bases.clear()  # they hold keys: a destroyed key must not live on in them
         for name in list(self._keys):
             if self._name_day_end(name.lstrip("~")) < day - 1:
                 del self._keys[name]
@@ -344,9 +350,19 @@ class SourceHasher:
                 out.append(hll_mark(digest))
         return out
 
-    @staticmethod
-    def _hash(key: bytes, ip: str) -> tuple[str, str]:
+    def _hash(self, key: bytes, ip: str) -> tuple[str, str]:
+        """Keyed BLAKE2b of the address and of its network. Each key's two hashers are set up
+        once and copied: a keyed start costs a compressed block, a copy a third of it."""
+        bases = self._bases.get(key)
+        if bases is None:
+            if len(self._bases) >= _BASES_MAX:
+                self._bases.clear()
+            bases = self._bases[key] = (
+                hashlib.blake2b(key=key, digest_size=DIGEST_BYTES, person=_P_SOURCE),
+                hashlib.blake2b(key=key, digest_size=DIGEST_BYTES, person=_P_NETWORK),
+            )
         addr, net = _material(ip)
-        source = hashlib.blake2b(addr, key=key, digest_size=DIGEST_BYTES, person=_P_SOURCE)
-        network = hashlib.blake2b(net, key=key, digest_size=DIGEST_BYTES, person=_P_NETWORK)
+        source, network = bases[0].copy(), bases[1].copy()
+        source.update(addr)
+        network.update(net)
         return source.hexdigest(), network.hexdigest()

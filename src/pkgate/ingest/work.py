@@ -122,11 +122,6 @@ class Worker:
             what.digest,
         )
 
-    def facts(self, key: tuple[int, str, str | None]) -> tuple[Any, ...]:
-        """The `FACT_FIELDS` of a client address on a day (the address goes no further)."""
-        day, ip, forwarded_for = key
-        return msgspec.structs.astuple(self.enricher.facts(ip, forwarded_for, day * DAY_US))
-
     def check(self, rec: Record) -> None:
         """BadLine for a parsed line no event can be made of."""
         if not rec.ip:
@@ -144,7 +139,7 @@ class Worker:
             return ChunkResult(None, 0, 1, 0, dict(rejects), bad, chunk.offset, chunk.line + 1)
         out = ChunkColumns(
             self.request,
-            self.facts,
+            self.enricher.row,
             {"gateway": self.gateway, "origin": origin, "upstream": None, "cache": None, "failover": False},
         )
         # The loop below is the ingest's inner loop: names are bound locally on purpose.
