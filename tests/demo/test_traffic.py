@@ -42,6 +42,15 @@ def test_plan_never_goes_past_now(days: int, elapsed: int) -> None:
     assert all(len({v.ts_us // DAY_US for v in g}) == 1 for g in grouped)
 
 
+@pytest.mark.parametrize("elapsed", [0, 60_000_000, 2 * 3_600_000_000 + 17])
+def test_a_one_day_plan_before_three_has_the_mirror_download_every_project(elapsed: int) -> None:
+    """The mirror comes at 03:00; a one-day demo started earlier still downloads every project."""
+    visits = plan(PROJECTS, START, 1, START + elapsed)
+    mirror = [v for v in visits if v.client == "mirror"]
+    assert sorted(v.project for v in mirror) == sorted(PROJECTS)
+    assert all(START <= v.ts_us <= START + elapsed and v.all_files for v in mirror)
+
+
 #: flask -> werkzeug -> markupsafe (not served: left out), six alone; tomli -> flask (a chain).
 REQUIRES = {"flask": ["werkzeug", "markupsafe"], "werkzeug": ["markupsafe"], "tomli": ["flask", "six"]}
 SERVED = {**PROJECTS, "werkzeug": ["3.0.3"]}

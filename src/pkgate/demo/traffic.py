@@ -110,6 +110,14 @@ def _resolve(root: Visit, requires: Mapping[str, Sequence[str]]) -> list[Visit]:
     ]
 
 
+def _squeeze(first: int, step: int, count: int, start_us: int, now_us: int) -> tuple[int, int]:
+    """(first, step) of `count` visits moved, and packed closer if need be, to end by `now_us`."""
+    if first + (count - 1) * step <= now_us:
+        return first, step
+    first = max(start_us, now_us - (count - 1) * step)
+    return first, min(step, (now_us - first) // max(1, count - 1))
+
+
 def plan(
     projects: dict[str, list[str]],
     start_us: int,
@@ -160,13 +168,13 @@ def plan(
                         served,
                     )
                 )
-        # A mirror: every file of every project, once a day at 03:00.
+        # A mirror: every file of every project, once a day at 03:00 (on the last day, in the hours
+        # so far when 03:00 has not come yet: every project then has a download).
+        at, step = base + 3 * HOUR_US, 5_000_000
+        if day == days - 1 and base <= now_us:
+            at, step = _squeeze(at, step, len(names), base, now_us)
         for j, name in enumerate(names):
-            out.append(
-                Visit(
-                    base + 3 * HOUR_US + j * 5_000_000, "mirror", MIRROR_IP, MIRROR_UA, name, all_files=True
-                )
-            )
+            out.append(Visit(at + j * step, "mirror", MIRROR_IP, MIRROR_UA, name, all_files=True))
         # A crawler: every project page, no download, once a day at 05:00 (a bot by its User-Agent).
         for j, name in enumerate(names):
             out.append(Visit(base + 5 * HOUR_US + j * 2_000_000, "bot", BOT_IP, BOT_UA, name, download=False))
@@ -183,9 +191,7 @@ def plan(
     loop_ua = user_agent("pip", "24.0", "3.10.12", "ubuntu")
     target = names[-1]
     first, step = start_us + (days // 2) * DAY_US + 14 * HOUR_US, 30_000_000
-    if first + 359 * step > now_us:
-        first = max(start_us, now_us - 359 * step)
-        step = min(step, (now_us - first) // 359)
+    first, step = _squeeze(first, step, 360, start_us, now_us)
     for i in range(360):
         out.append(
             Visit(first + i * step, "aggressive", AGGRESSIVE_IP, loop_ua, target, projects[target][-1])
