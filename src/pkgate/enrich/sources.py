@@ -238,8 +238,12 @@ class SourceHasher:
     def _ephemeral(self, name: str) -> bytes:
         key = self._keys.get("~" + name)
         if key is None:
-            key = self._keys["~" + name] = os.urandom(KEY_BYTES)
+            key = self._keys["~" + name] = self._new_ephemeral(name)
         return key
+
+    def _new_ephemeral(self, name: str) -> bytes:
+        """The stand-in key `name` gets when first asked for: random, in memory only."""
+        return os.urandom(KEY_BYTES)
 
     def _rotate(self, day: int) -> None:
         """A new newest day: forget older keys and ids in memory, delete old key files on disk."""

@@ -32,12 +32,8 @@ class _RunKeyHasher(SourceHasher):
         super().__init__(keys_dir, window_days, cache_size=0)
         self._run_secret = run_secret
 
-    def _ephemeral(self, name: str) -> bytes:
-        key = self._keys.get("~" + name)
-        if key is None:  # kept like the base class's (forgotten with its day on rotation)
-            key = hashlib.blake2b(name.encode(), key=self._run_secret, digest_size=32).digest()
-            self._keys["~" + name] = key
-        return key
+    def _new_ephemeral(self, name: str) -> bytes:
+        return hashlib.blake2b(name.encode(), key=self._run_secret, digest_size=32).digest()
 
 
 #: (day, address, forwarded-for) -> facts rows a worker keeps: a log's addresses come back across
