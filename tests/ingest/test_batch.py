@@ -64,3 +64,81 @@ def test_the_memory_limit_grows_with_the_events_stored(
         store.close()
         worker.close()
         log.close()
+
+
+def _many(path: Path, count: int) -> Path:
+    now = time.time() - count - 600
+    lines = []
+    for i in range(count):
+        stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now + i))
+        lines.append(
+            f'192.0.2.{i % 200} - - [{stamp}] "GET /simple/p{i % 97}/ HTTP/1.1" 200 0 "-" "pip/24.2"\n'
+        )
+    path.write_text("".join(lines))
+    return path
+
+
+@pytest.fixture
+def small_batches(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Row groups of 2,048 rows (DuckDB's smallest), batches of two, chunks of ~700 lines: most
+    batches end inside a chunk."""
+    from pkgate.ingest import run
+
+    monkeypatch.setattr(batch, "ROW_GROUP_ROWS", 2048)
+    monkeypatch.setattr(batch, "BATCH_ROWS", 4096)
+    monkeypatch.setattr(run, "WORK_BYTES", 70_000)
+    return 4096
+
+
+def test_batches_are_whole_row_groups_and_no_wal_is_left(tmp_path: Path, small_batches: int) -> None:
+    cfg = Config(storage=Storage(data_dir=str(tmp_path / "data")))
+    s = ingest(cfg, [str(_many(tmp_path / "a.log", 10_000))], Options(jobs=1))
+    assert (s.lines, s.stored) == (10_000, 10_000)
+    wal = Path(f"{cfg.paths.store}.wal")
+    assert not wal.exists() or wal.stat().st_size == 0  # checkpointed: nothing for the next open to replay
+    con = duckdb.connect(str(cfg.paths.store), read_only=True)
+    try:
+        groups = con.execute(
+            "SELECT row_group_id, max(count) FROM pragma_storage_info('events') GROUP BY ALL ORDER BY 1"
+        ).fetchall()
+        assert con.execute("SELECT count(DISTINCT id) FROM events").fetchone() == (10_000,)
+    finally:
+        con.close()
+    # 10,000 = 4 * 2,048 + 1,808: four full groups, then the last batch's rest
+    assert [n for _, n in groups] == [2048, 2048, 2048, 2048, 1808]
+
+
+def test_a_run_stopped_after_a_batch_that_ended_inside_a_chunk_loses_nothing(
+    tmp_path: Path, small_batches: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Progress is recorded where the chunk before the batch's end ended: the next run reads the
+    lines after it again, stores what the stopped run did not, and counts the rest as already
+    stored."""
+    cfg = Config(storage=Storage(data_dir=str(tmp_path / "data")))
+    log = _many(tmp_path / "a.log", 10_000)
+    commit = StoreBatches.commit
+    calls = 0
+
+    def stopped_at_the_third(self: StoreBatches) -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise KeyboardInterrupt
+        return commit(self)
+
+    monkeypatch.setattr(StoreBatches, "commit", stopped_at_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(cfg, [str(log)], Options(jobs=1))
+    monkeypatch.setattr(StoreBatches, "commit", commit)
+    stored = 2 * small_batches  # two whole batches committed, the third rolled back
+
+    again = ingest(cfg, [str(log)], Options(jobs=1))
+    assert 0 < again.skipped < stored  # the second batch ended inside a chunk: its lines are read again
+    assert again.lines == 10_000 - again.skipped
+    assert again.stored == 10_000 - stored
+    assert again.duplicates == stored - again.skipped
+    con = duckdb.connect(str(cfg.paths.store), read_only=True)
+    try:
+        assert con.execute("SELECT count(*), count(DISTINCT id) FROM events").fetchone() == (10_000, 10_000)
+    finally:
+        con.close()

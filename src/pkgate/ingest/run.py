@@ -32,7 +32,6 @@ import msgspec
 from pkgate.config import Config
 from pkgate.errors import IngestError
 from pkgate.events.model import now_us
-from pkgate.ingest import batch
 from pkgate.ingest.batch import Again, StoreBatches
 from pkgate.ingest.detect import SAMPLE_LINES, Parser, detect, make_parser
 from pkgate.ingest.handoff import Handoff
@@ -75,6 +74,13 @@ class Summary(msgspec.Struct, kw_only=True):
     @property
     def rate(self) -> float:
         return self.lines / self.seconds if self.seconds > 0 else 0.0
+
+
+class _Done(msgspec.Struct, frozen=True):
+    """Where the lines collected so far end in a log, and the run's summary at that point."""
+
+    position: Position | None
+    summary: Summary
 
 
 Progress = Callable[[str, int, int | None, int], None]  # (file, raw bytes read, raw size, lines)
@@ -204,45 +210,57 @@ class Runner:
         file = log.file if whole_file and self.jobs > 1 else None
         window: deque[Callable[[], ChunkResult]] = deque()
         limit = 2 * self.jobs + 1
-        position: Position | None = None
+        # Where the last chunk collected ends, and the summary then: the progress a batch that
+        # ends inside the next chunk records (None: where this feed began, recorded already).
+        done = _Done(None, _copy(self.summary))
         for chunk in chunks:
             if file is not None:
                 chunk = chunk.by_reference(file)
             window.append(self.submit(chunk, log.identity, parser, origin))
             while len(window) >= limit:
-                position = self._collect(log, window.popleft()(), position)
+                done = self._collect(log, window.popleft()(), done)
         while window:
-            position = self._collect(log, window.popleft()(), position)
-        self._commit(log, position)
+            done = self._collect(log, window.popleft()(), done)
+        self._commit(log, done.position)
         self.store.close()  # `tail` waits between feeds: never hold the store while waiting
 
-    def _collect(self, log: LogInput, result: ChunkResult, position: Position | None) -> Position:
+    def _collect(self, log: LogInput, result: ChunkResult, before: _Done) -> _Done:
+        """Store one chunk's events, committing each batch as it fills; where the chunk ends."""
         s = self.summary
         s.lines += result.lines
         s.blank += result.blank
         s.events += result.events
         s.rejected = dict(Counter(s.rejected) + Counter(result.rejects))
         if result.handed_off is not None and self.handoff is not None:
-            self.store.add(self.handoff.take(result.handed_off))
+            table = self.handoff.take(result.handed_off)
         else:
-            self.store.add(result.table)
+            table = result.table
         position = Position(result.end_offset, result.end_line)
+        while table is not None:
+            table = self.store.add(table)
+            if not self.store.full:
+                break
+            if table is None:  # the batch ends with this chunk
+                self._commit(log, position)
+            else:  # ... inside it: progress stays where the chunk before ended
+                self._commit(log, before.position, before.summary)
         if self.progress is not None:
             self.progress(log.name, log.raw_position(), log.size, s.lines)
         if self.opts.strict and result.first_bad is not None:
             self._commit(log, position)
             bad = result.first_bad
             raise IngestError(f"{log.name}:{bad.line}: {bad.detail} (--strict stops at the first bad line)")
-        if self.store.rows >= batch.BATCH_ROWS:
-            self._commit(log, position)
-        return position
+        return _Done(position, _copy(s))
 
-    def _commit(self, log: LogInput, position: Position | None) -> None:
+    def _commit(self, log: LogInput, position: Position | None, at: Summary | None = None) -> None:
+        """Commit the open batch and record `position` as done; `at`: the summary as of `position`,
+        when the batch holds lines after it (read again after `Again`, but already stored)."""
         self.summary.stored += self.store.commit()
         if position is not None:
             self.positions.set(log.identity, position)
             self.committed[log.identity] = position
-        self._at_commit = _copy(self.summary)
+        self._at_commit = _copy(self.summary if at is None else at)
+        self._at_commit.stored = self.summary.stored
 
 
 def ingest(
