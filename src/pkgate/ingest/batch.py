@@ -34,20 +34,17 @@ import duckdb
 import pyarrow as pa
 
 from pkgate.errors import IngestError
-from pkgate.store.loader import checkpoint, connect
+from pkgate.store.loader import ROW_GROUP_ROWS, checkpoint, connect
 from pkgate.store.rows import insert_table
 from pkgate.store.schema import ensure_schema
 
-__all__ = ["BATCH_ROWS", "ROW_GROUP_ROWS", "Again", "StoreBatches"]
+__all__ = ["BATCH_ROWS", "Again", "StoreBatches"]
 
 log = logging.getLogger("pkgate.ingest")
 
-#: Rows in one row group of what ingest appends (DuckDB's default is 122,880). The open row group
-#: of a transaction is held uncompressed in memory, about 0.9 KB per row (50 columns of 16-byte
-#: values), and smaller ones are also cheaper to append: 14-16 -> 10-11 CPU-µs per line of the main
-#: process, and a smaller file (bench/README.md, ingest).
-ROW_GROUP_ROWS: Final = 30_720
-#: Rows in one store transaction: whole row groups, so DuckDB writes them straight to the file.
+#: Rows in one store transaction: whole row groups (the store's `ROW_GROUP_ROWS`, a quarter of
+#: DuckDB's default: less memory, and 14-16 -> 10-11 CPU-µs per line of the main process), so
+#: DuckDB writes them straight to the file.
 #: DuckDB also keeps every Arrow table inserted in a transaction alive until its commit.
 BATCH_ROWS: Final = 2 * ROW_GROUP_ROWS
 #: How long one store connection is held across batches before it is closed (and reopened).
@@ -167,7 +164,7 @@ class StoreBatches:
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
-            con = connect(self.db_path, row_group_size=ROW_GROUP_ROWS)
+            con = connect(self.db_path)
             # The workers have the CPUs; no progress bar drawn by DuckDB on a long insert.
             con.execute("SET threads = 1")
             con.execute("SET enable_progress_bar = false")
