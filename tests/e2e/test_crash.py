@@ -76,6 +76,16 @@ def _children(pid: int) -> list[int]:
     return [int(line) for line in out.stdout.split()]
 
 
+def _state(pid: int) -> str:
+    """A process's state and what it waits in (for a failure's message)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        wchan = Path(f"/proc/{pid}/wchan").read_text()
+    except OSError:
+        return f"{pid}: gone"
+    return f"{pid}: state {stat[0]}, parent {stat[1]}, waiting in {wchan or '-'}"
+
+
 def _alive(pid: int) -> bool:
     """Running (a zombie or a gone process is not): what /proc says of its state."""
     try:
@@ -116,7 +126,10 @@ def test_workers_stop_when_the_supervisor_is_killed(tmp_path: Path) -> None:
         proc.wait(10)
         deadline = time.monotonic() + 15
         while [w for w in workers if _alive(w)]:
-            assert time.monotonic() < deadline, f"workers outlived their supervisor: {workers}"
+            assert time.monotonic() < deadline, (
+                f"workers outlived their supervisor: {[_state(w) for w in workers]}\n"
+                + log.read_text()[-4000:]
+            )
             time.sleep(0.1)
         again = start_pkgate(["serve", "--config", str(cfg)], log, new_session=True)
         try:
