@@ -83,9 +83,8 @@ def small_batches(monkeypatch: pytest.MonkeyPatch) -> int:
     """Row groups of 2,048 rows (DuckDB's smallest), batches of two, chunks of ~700 lines: most
     batches end inside a chunk."""
     from pkgate.ingest import run
-    from pkgate.store import loader
 
-    monkeypatch.setattr(loader, "ROW_GROUP_ROWS", 2048)  # every writer's, as in the store itself
+    monkeypatch.setattr(batch, "ROW_GROUP_ROWS", 2048)
     monkeypatch.setattr(batch, "BATCH_ROWS", 4096)
     monkeypatch.setattr(run, "WORK_BYTES", 70_000)
     return 4096
@@ -107,25 +106,6 @@ def test_batches_are_whole_row_groups_and_no_wal_is_left(tmp_path: Path, small_b
         con.close()
     # 10,000 = 4 * 2,048 + 1,808: four full groups, then the last batch's rest
     assert [n for _, n in groups] == [2048, 2048, 2048, 2048, 1808]
-
-
-def test_a_writer_after_the_ingest_leaves_its_row_groups_alone(tmp_path: Path, small_batches: int) -> None:
-    """The gateway's loader (or any writer) checkpoints with the row group size the ingest wrote:
-    a smaller one than its own would have every ingested row group merged, the table rewritten."""
-    from pkgate.store.loader import checkpoint, connect
-
-    cfg = Config(storage=Storage(data_dir=str(tmp_path / "data")))
-    assert ingest(cfg, [str(_many(tmp_path / "a.log", 10_000))], Options(jobs=1)).stored == 10_000
-    con = connect(cfg.paths.store)
-    try:
-        con.execute("INSERT INTO events SELECT * REPLACE (uuid() AS id) FROM events LIMIT 100")
-        checkpoint(con)
-        groups = con.execute(
-            "SELECT row_group_id, max(count) FROM pragma_storage_info('events') GROUP BY ALL ORDER BY 1"
-        ).fetchall()
-    finally:
-        con.close()
-    assert [n for _, n in groups] == [2048, 2048, 2048, 2048, 1808 + 100]  # appended to the last
 
 
 def test_a_run_stopped_after_a_batch_that_ended_inside_a_chunk_loses_nothing(

@@ -215,21 +215,16 @@ def reject(con: duckdb.DuckDBPyConnection, label: str, offset: int, payload: byt
     )
 
 
-#: Rows in a row group of the store, for every connection that writes it (DuckDB's default is
-#: 122,880). DuckDB keeps the open row group of a transaction uncompressed in memory, about 0.9 KB
-#: per `events` row: smaller groups make `ingest` lighter and faster (bench/README.md, ingest). Every
-#: writer must use the same size, as a checkpoint merges the row groups smaller than its own
-#: connection's: after a 1M-line ingest in 30,720-row groups, the loader's first checkpoint with the
-#: default rewrote the whole table (4 s, 1.1 GB).
-ROW_GROUP_ROWS: Final = 30_720
-
-
 def connect(
     db_path: Path, read_only: bool = False, wait: float = 10.0, row_group_size: int | None = None
 ) -> duckdb.DuckDBPyConnection:
     """Open the store, retrying while another process (the loader) holds the write lock.
 
-    A writer's row groups are `row_group_size` rows (default `ROW_GROUP_ROWS`).
+    `row_group_size` (rows) applies to this connection's appends only: DuckDB keeps the open row
+    group of a transaction uncompressed in memory, about 0.9 KB per `events` row. Only a process
+    with one connection may ask for it (`ingest`): the store is then attached to a database
+    instance of its own, and a second such connection in the same process, or a plain one, fails
+    ("Unique file handle conflict"), where plain connections to a path share one instance.
     """
     if read_only and not db_path.exists():
         raise StoreError(f"no store at {db_path}: has the gateway run with this data_dir?")
@@ -237,7 +232,7 @@ def connect(
     deadline = time.monotonic() + wait
     while True:
         try:
-            con = _open(db_path, read_only, None if read_only else row_group_size or ROW_GROUP_ROWS)
+            con = _open(db_path, read_only, row_group_size)
         except duckdb.Error as exc:  # e.g. a damaged file: a clear error, never a traceback
             text = str(exc).lower()
             locked = "could not set lock" in text or "conflicting lock" in text
