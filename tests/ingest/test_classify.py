@@ -210,7 +210,12 @@ def test_oci_names_round_trip(repo: str, tag: str, digest: str) -> None:
 _conda_name = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,20}", fullmatch=True)
 _conda_version = st.from_regex(r"[A-Za-z0-9_.+!]{1,12}", fullmatch=True)
 _conda_build = st.from_regex(r"[A-Za-z0-9_.+]{1,16}", fullmatch=True)
-_channel = st.lists(st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,12}", fullmatch=True), min_size=1, max_size=3)
+#: A bare channel named like one of the gateway's own prefixes is that prefix's path (`/v2/noarch/...`
+#: is the gateway's OCI 404): not a round trip, so not drawn (hypothesis found `v2`).
+_PREFIXES = {"simple", "v2", "npm", "dl", "conda"}
+_channel = st.lists(
+    st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,12}", fullmatch=True), min_size=1, max_size=3
+).filter(lambda names: names[0] not in _PREFIXES)
 _subdir = st.sampled_from(["noarch", "linux-64", "linux-aarch64", "osx-arm64", "win-64", "linux-ppc64le"])
 
 
@@ -236,3 +241,13 @@ def test_conda_names_round_trip(
 )
 def test_plain_files_round_trip(name: str, version: str, filename: str) -> None:
     assert classify(f"/dl/{name}/{version}/{filename}") == Target("file", "files", name, version, filename)
+
+
+def test_a_bare_channel_named_like_a_gateway_prefix_is_the_gateways_path() -> None:
+    """`/v2/...` is OCI's (the gateway answers it, a 404 here), `/simple/...` Python's: a static
+    channel named so cannot be told from them, and the gateway's reading wins."""
+    assert classify("/v2/noarch/pkg-1.0-0.conda") == Target("other", "oci")
+    assert classify("/simple/noarch/pkg-1.0-0.conda").ecosystem == "python"
+    assert classify("/v3/noarch/pkg-1.0-0.conda") == Target(
+        "file", "conda", "pkg", "1.0", "pkg-1.0-0.conda", "noarch"
+    )
