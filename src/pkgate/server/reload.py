@@ -47,9 +47,6 @@ class HangupReloader:
 
     def install(self) -> None:
         signal.signal(signal.SIGHUP, self._on_signal)
-        # Before this, granian's own handler has SIGHUP (it respawns the workers, which read the
-        # config published already): a reload asked for so early is not one. Said, so it can be awaited.
-        log.info("SIGHUP reloads the config from now on")
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         # Off the signal handler: file IO and validation do not belong in it.
