@@ -59,7 +59,10 @@ def wait_generation(gw: RoutedGateway, generation: int, workers: int = 2) -> Non
     """Until every worker (all of them started) runs `generation`."""
     deadline = time.monotonic() + 15
     while (gauge(gw, "pkgate_workers"), gauge(gw, "pkgate_config_generation")) != (workers, generation):
-        assert time.monotonic() < deadline, gw.output()
+        if time.monotonic() > deadline:  # what the supervisor's threads are doing (faulthandler)
+            gw.proc.send_signal(signal.SIGUSR1)
+            time.sleep(1)
+            raise AssertionError(f"generation {generation} not reached\n{gw.output()}")
         time.sleep(0.05)
 
 
