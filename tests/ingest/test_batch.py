@@ -142,3 +142,70 @@ def test_a_run_stopped_after_a_batch_that_ended_inside_a_chunk_loses_nothing(
         assert con.execute("SELECT count(*), count(DISTINCT id) FROM events").fetchone() == (10_000, 10_000)
     finally:
         con.close()
+
+
+def _setting(con: duckdb.DuckDBPyConnection) -> str:
+    row = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def test_the_loaders_checkpoint_after_an_ingest_is_held_to_a_memory_limit(
+    tmp_path: Path, small_batches: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loader's first checkpoint after an ingest merges the ingest's smaller row groups (a
+    rewrite of the table): it runs under a limit that follows the store's size, then the
+    instance's own limit is back."""
+    from pkgate.store import loader
+
+    cfg = Config(storage=Storage(data_dir=str(tmp_path / "data")))
+    assert ingest(cfg, [str(_many(tmp_path / "a.log", 10_000))], Options(jobs=1)).stored == 10_000
+    monkeypatch.setattr(loader, "CHECKPOINT_MEMORY", 48 << 20)
+    monkeypatch.setattr(loader, "CHECKPOINT_INDEX_BYTES", 1024)
+    seen: list[str] = []
+    checkpoint = loader.checkpoint
+
+    def watched(con: duckdb.DuckDBPyConnection) -> None:
+        seen.append(_setting(con))
+        checkpoint(con)
+
+    monkeypatch.setattr(loader, "checkpoint", watched)
+    scratch = duckdb.connect()
+    scratch.execute("SET memory_limit = '59252KiB'")  # 48 MiB + 1 KiB for each of 10,100 events
+    want = _setting(scratch)
+    con = loader.connect(cfg.paths.store)
+    try:
+        default = _setting(con)
+        con.execute("INSERT INTO events SELECT * REPLACE (uuid() AS id) FROM events LIMIT 100")
+        loader.bounded_checkpoint(con)
+        assert seen == [want]
+        assert _setting(con) == default
+        groups = con.execute(
+            "SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('events')"
+        ).fetchone()
+        assert groups == (1,)  # 10,100 rows merged into one group of DuckDB's default size
+        assert con.execute("SELECT count(*), count(DISTINCT id) FROM events").fetchone() == (10_100, 10_100)
+    finally:
+        con.close()
+
+
+def test_a_checkpoint_the_limit_cannot_hold_is_done_without_it(
+    tmp_path: Path, small_batches: int, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from pkgate.store import loader
+
+    cfg = Config(storage=Storage(data_dir=str(tmp_path / "data")))
+    assert ingest(cfg, [str(_many(tmp_path / "a.log", 10_000))], Options(jobs=1)).stored == 10_000
+    monkeypatch.setattr(loader, "CHECKPOINT_MEMORY", 1 << 10)  # too little for anything
+    monkeypatch.setattr(loader, "CHECKPOINT_INDEX_BYTES", 0)
+    con = loader.connect(cfg.paths.store)
+    try:
+        default = _setting(con)
+        con.execute("INSERT INTO events SELECT * REPLACE (uuid() AS id) FROM events LIMIT 100")
+        loader.bounded_checkpoint(con)
+        assert _setting(con) == default
+    finally:
+        con.close()
+    assert "checkpoint under a memory limit failed" in caplog.text
+    wal = Path(f"{cfg.paths.store}.wal")
+    assert not wal.exists() or wal.stat().st_size == 0  # done the second time
