@@ -80,7 +80,7 @@ class Loader:
             }
             keep = self.retained.keep if self.retained is not None else None
             total = drain(self.spool_dir, progress, _StoreSink(self, con), self.batch, keep)
-            bounded_checkpoint(con)
+            checkpoint(con)
             if self.retained is not None:
                 self.retained.prune()  # by age, size and free space, also when nothing was loaded
             self.loaded_total += total
@@ -271,37 +271,6 @@ def _open(db_path: Path, read_only: bool, row_group_size: int | None) -> duckdb.
 def checkpoint(con: duckdb.DuckDBPyConnection) -> None:
     """Fold the WAL into the store file, from a client context (indexes bound first)."""
     con.execute("CHECKPOINT")
-
-
-#: DuckDB's memory for the loader's checkpoint, beyond the primary-key index (`CHECKPOINT_INDEX_BYTES`
-#: per stored event: it must fit whole). A checkpoint can rewrite row groups, e.g. merge the smaller
-#: ones `ingest` appends, and unbounded (DuckDB's default is 80 % of RAM) the first one after a
-#: 1M-line ingest peaked at 1.1 GB; held to 128-256 MB, at 221-345 MiB (bench/README.md, ingest).
-CHECKPOINT_MEMORY: Final = 256 << 20
-CHECKPOINT_INDEX_BYTES: Final = 48
-
-
-def bounded_checkpoint(con: duckdb.DuckDBPyConnection) -> None:
-    """`checkpoint` with DuckDB's memory held to `CHECKPOINT_MEMORY` beyond the index; should it
-    fail under that limit (or the limit not take), it is done again without one. The limit is reset afterwards (it is the
-    database instance's, which other connections to the store in this process share)."""
-    row = con.execute("SELECT count(*) FROM events").fetchone()
-    events = int(row[0]) if row else 0
-    try:
-        try:  # setting the limit fails too when more than it is in use already
-            con.execute(
-                f"SET memory_limit = '{(CHECKPOINT_MEMORY + CHECKPOINT_INDEX_BYTES * events) >> 10}KiB'"
-            )
-            checkpoint(con)
-        except duckdb.Error as exc:
-            log.warning(
-                "checkpoint under a memory limit failed (%s); again without", str(exc).splitlines()[0][:200]
-            )
-            con.execute("RESET memory_limit")
-            checkpoint(con)
-    finally:
-        with contextlib.suppress(duckdb.Error):
-            con.execute("RESET memory_limit")
 
 
 #: Open failures caused by the environment, not by the file: never a reason to move a store aside.
