@@ -278,9 +278,13 @@ class Gateway:
                 try:
                     self.proc.wait(timeout=timeout)
                 except subprocess.TimeoutExpired:
+                    self.proc.send_signal(signal.SIGUSR1)  # the supervisor's thread stacks, to its log
+                    time.sleep(1)
                     self._kill_group()
                     self.proc.wait()
-                    raise
+                    raise AssertionError(
+                        f"pkgate serve did not stop within {timeout}s of SIGTERM:\n{self.output()[-6000:]}"
+                    ) from None
         finally:
             self._kill_group()  # a worker the supervisor left behind (a timed-out test did) goes too
             self.proxy.stop()

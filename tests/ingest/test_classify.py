@@ -170,6 +170,11 @@ def test_paths_near_the_ecosystems_never_raise(prefix: str, segments: list[str])
 
 # ---- round trips: names as the gateway's modules record them --------------------------------------
 
+#: A bare path whose first segment is one of the gateway's own prefixes (a conda channel or an npm
+#: package named so) is that prefix's path (`/v2/...` is the gateway's OCI 404): not a round trip,
+#: so such names are not drawn for bare paths (hypothesis found `v2`, for both).
+_PREFIXES = {"simple", "v2", "npm", "dl", "conda"}
+
 _npm_part = st.from_regex(r"[a-zA-Z0-9][a-zA-Z0-9_~-]{0,20}(\.[a-z0-9]{1,5})?", fullmatch=True)
 _semver = st.from_regex(
     r"(0|[1-9][0-9]{0,3})\.(0|[1-9][0-9]{0,3})\.(0|[1-9][0-9]{0,3})(-[a-z]{1,5}\.[0-9]{1,3})?", fullmatch=True
@@ -188,7 +193,8 @@ def test_npm_names_round_trip(scope: str | None, base: str, version: str) -> Non
         want = Target("file", "npm", name, version, tarball)
         assert classify(f"/npm/{spelt}/-/{tarball}") == want
         assert classify(f"/npm/{spelt}/-/c2lnbmVk.dG9rZW4/{tarball}") == want
-        assert classify(f"/{spelt}/-/{tarball}") == want  # the registry's own log
+        if spelt.split("/")[0] not in _PREFIXES:
+            assert classify(f"/{spelt}/-/{tarball}") == want  # the registry's own log
 
 
 _repo = st.from_regex(r"[a-z0-9]{1,8}((\.|_|__|-+)[a-z0-9]{1,8}){0,2}(/[a-z0-9]{1,8}){0,2}", fullmatch=True)
@@ -210,9 +216,6 @@ def test_oci_names_round_trip(repo: str, tag: str, digest: str) -> None:
 _conda_name = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,20}", fullmatch=True)
 _conda_version = st.from_regex(r"[A-Za-z0-9_.+!]{1,12}", fullmatch=True)
 _conda_build = st.from_regex(r"[A-Za-z0-9_.+]{1,16}", fullmatch=True)
-#: A bare channel named like one of the gateway's own prefixes is that prefix's path (`/v2/noarch/...`
-#: is the gateway's OCI 404): not a round trip, so not drawn (hypothesis found `v2`).
-_PREFIXES = {"simple", "v2", "npm", "dl", "conda"}
 _channel = st.lists(
     st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,12}", fullmatch=True), min_size=1, max_size=3
 ).filter(lambda names: names[0] not in _PREFIXES)
@@ -243,11 +246,12 @@ def test_plain_files_round_trip(name: str, version: str, filename: str) -> None:
     assert classify(f"/dl/{name}/{version}/{filename}") == Target("file", "files", name, version, filename)
 
 
-def test_a_bare_channel_named_like_a_gateway_prefix_is_the_gateways_path() -> None:
+def test_a_bare_name_like_a_gateway_prefix_is_the_gateways_path() -> None:
     """`/v2/...` is OCI's (the gateway answers it, a 404 here), `/simple/...` Python's: a static
-    channel named so cannot be told from them, and the gateway's reading wins."""
+    channel or an npm package named so cannot be told from them, and the gateway's reading wins."""
     assert classify("/v2/noarch/pkg-1.0-0.conda") == Target("other", "oci")
     assert classify("/simple/noarch/pkg-1.0-0.conda").ecosystem == "python"
+    assert classify("/v2/-/v2-1.0.0.tgz") == Target("other", "oci")  # an npm package named v2
     assert classify("/v3/noarch/pkg-1.0-0.conda") == Target(
         "file", "conda", "pkg", "1.0", "pkg-1.0-0.conda", "noarch"
     )

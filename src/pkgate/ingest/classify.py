@@ -14,8 +14,8 @@ Named exactly as the gateway's ecosystem modules record them, by their own path 
 - conda under `/conda/<channel>/`, and bare `/<channel>/<subdir>/<file>` as anaconda.org or a
   static channel logs it (subdir one of conda's platforms): package files file (project lower case,
   version, filename, platform = subdir), repodata and channeldata index-root, shards index-project;
-  a bare channel named like one of the gateway's own prefixes (`simple`, `v2`, `npm`, `dl`,
-  `conda`) reads as that prefix's path, as the gateway would answer it;
+  a bare channel (or a registry's own npm path) whose name is one of the gateway's own prefixes
+  (`simple`, `v2`, `npm`, `dl`, `conda`) reads as that prefix's path, as the gateway would answer it;
 - plain files `/dl/<name>/<version>/<file>` (the gateway's `[[files]]` layout): file, the name as
   spelled;
 - everything else: other (no project), as the gateway records paths it does not serve.
