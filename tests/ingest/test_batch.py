@@ -20,7 +20,8 @@ from pkgate.ingest.work import Worker
 
 
 def _log(path: Path, first: int, count: int) -> Path:
-    now = time.time() - 600
+    """Lines `first`.. of a log, a second apart, all before now (later ones are rejected)."""
+    now = time.time() - 600 - (first + count)
     lines = []
     for i in range(first, first + count):
         stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now + i))
@@ -66,18 +67,6 @@ def test_the_memory_limit_grows_with_the_events_stored(
         log.close()
 
 
-def _many(path: Path, count: int) -> Path:
-    now = time.time() - count - 600
-    lines = []
-    for i in range(count):
-        stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now + i))
-        lines.append(
-            f'192.0.2.{i % 200} - - [{stamp}] "GET /simple/p{i % 97}/ HTTP/1.1" 200 0 "-" "pip/24.2"\n'
-        )
-    path.write_text("".join(lines))
-    return path
-
-
 @pytest.fixture
 def small_batches(monkeypatch: pytest.MonkeyPatch) -> int:
     """Row groups of 2,048 rows (DuckDB's smallest), batches of two, chunks of ~700 lines: most
@@ -92,7 +81,7 @@ def small_batches(monkeypatch: pytest.MonkeyPatch) -> int:
 
 def test_batches_are_whole_row_groups_and_no_wal_is_left(tmp_path: Path, small_batches: int) -> None:
     cfg = Config(storage=Storage(data_dir=str(tmp_path / "data")))
-    s = ingest(cfg, [str(_many(tmp_path / "a.log", 10_000))], Options(jobs=1))
+    s = ingest(cfg, [str(_log(tmp_path / "a.log", 0, 10_000))], Options(jobs=1))
     assert (s.lines, s.stored) == (10_000, 10_000)
     wal = Path(f"{cfg.paths.store}.wal")
     assert not wal.exists() or wal.stat().st_size == 0  # checkpointed: nothing for the next open to replay
@@ -115,7 +104,7 @@ def test_a_run_stopped_after_a_batch_that_ended_inside_a_chunk_loses_nothing(
     lines after it again, stores what the stopped run did not, and counts the rest as already
     stored."""
     cfg = Config(storage=Storage(data_dir=str(tmp_path / "data")))
-    log = _many(tmp_path / "a.log", 10_000)
+    log = _log(tmp_path / "a.log", 0, 10_000)
     commit = StoreBatches.commit
     calls = 0
 
