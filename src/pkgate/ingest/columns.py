@@ -65,10 +65,12 @@ class Dimension(Generic[K]):
             self.rows.append(self.make(key))
         return i
 
-    def picks(self, numbers: list[int]) -> pa.Array:
-        """`numbers` as Arrow, 16-bit when they fit: every text column of the dimension repeats
-        them in the table handed to the main process, which DuckDB keeps until its commit."""
-        return pa.array(numbers, pa.int16() if len(self.rows) <= 0x7FFF else pa.int32())
+    def picks(self, numbers: list[int], more: list[pa.Array]) -> pa.Array:
+        """`numbers`, then those in `more`, as Arrow, 16-bit when they fit: every text column of the
+        dimension repeats them in the table handed to the main process, which DuckDB keeps until
+        its commit."""
+        kind = pa.int16() if len(self.rows) <= 0x7FFF else pa.int32()
+        return pa.concat_arrays([pa.array(numbers, kind), *(m.cast(kind) for m in more)])
 
     def columns(self, names: tuple[str, ...], picks: pa.Array) -> dict[str, pa.Array]:
         """Each of `names` for every line, by the numbers in `picks`: text as Arrow dictionaries
@@ -105,21 +107,35 @@ class ChunkColumns:
         self.fact_no: list[int] = []
         self.agent_no: list[int] = []
         self.line: dict[str, list[Any]] = {name: [] for name in LINE_FIELDS}
+        self.parts: list[dict[str, pa.Array]] = []
+
+    def add(self, columns: dict[str, pa.Array]) -> None:
+        """Lines made elsewhere as whole columns (`vector.py`): `ids`, `ts` (epoch µs), the three
+        dimensions' numbers (`request_no`, `fact_no`, `agent_no`) and each of `LINE_FIELDS`."""
+        if len(columns["ids"]):
+            self.parts.append(columns)
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.ids) + sum(len(part["ids"]) for part in self.parts)
+
+    def _column(self, values: list[Any], name: str, kind: pa.DataType) -> pa.Array:
+        return pa.concat_arrays([pa.array(values, kind), *(p[name].cast(kind) for p in self.parts)])
 
     def table(self) -> pa.Table:
-        n = len(self.ids)
+        n = len(self)
         data: dict[str, pa.Array] = {
-            "id": pa.array(self.ids, pa.string()),
-            "ts": pa.array(self.ts, ARROW_SCHEMA.field("ts").type),
+            "id": self._column(self.ids, "ids", pa.string()),
+            "ts": self._column(self.ts, "ts", ARROW_SCHEMA.field("ts").type),
         }
-        data.update(self.requests.columns(REQUEST_FIELDS, self.requests.picks(self.request_no)))
-        data.update(self.facts.columns(FACT_FIELDS, self.facts.picks(self.fact_no)))
-        data.update(self.agents.columns(AGENT_FIELDS, self.agents.picks(self.agent_no)))
+        for dimension, numbers, name, fields in (
+            (self.requests, self.request_no, "request_no", REQUEST_FIELDS),
+            (self.facts, self.fact_no, "fact_no", FACT_FIELDS),
+            (self.agents, self.agent_no, "agent_no", AGENT_FIELDS),
+        ):
+            picks = dimension.picks(numbers, [p[name] for p in self.parts])
+            data.update(dimension.columns(fields, picks))
         for name, values in self.line.items():
-            data[name] = pa.array(values, ARROW_SCHEMA.field(name).type)
+            data[name] = self._column(values, name, ARROW_SCHEMA.field(name).type)
         for name, value in self.constants.items():
             field = ARROW_SCHEMA.field(name)
             data[name] = (

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from pkgate.ingest.record import MAX_FIELD, BadLine, Record, unescape
 
-__all__ = ["CombinedParser", "clf_time_us"]
+__all__ = ["CombinedParser", "agent_text", "clf_time_us", "request_of"]
 
 _QUOTED: Final = r'"([^"\\]*(?:\\.[^"\\]*)*)"'
 _LINE: Final = re.compile(
@@ -125,6 +125,30 @@ def fields(line: str) -> tuple[Any, ...]:
     return m.groups()
 
 
+def request_of(request: str) -> tuple[str, str]:
+    """(method, target) of a logged request field (cached: a log has few distinct requests)."""
+    split = _request_cache.get(request)
+    if split is None:
+        split = split_request(unescape(request))
+        if len(_request_cache) >= 4096:
+            _request_cache.clear()
+        _request_cache[request] = split
+    return split
+
+
+def agent_text(agent: str | None) -> str:
+    """The User-Agent of a logged agent field: `-` or none is no agent (cached, as `request_of`)."""
+    if not agent or agent == "-":
+        return ""
+    ua = _ua_cache.get(agent)
+    if ua is None:
+        ua = unescape(agent[:MAX_FIELD])
+        if len(_ua_cache) >= 4096:
+            _ua_cache.clear()
+        _ua_cache[agent] = ua
+    return ua
+
+
 class CombinedParser:
     """One line of the combined layout -> Record."""
 
@@ -134,24 +158,11 @@ class CombinedParser:
         if not line or line.isspace():
             return None
         ip, _user, when, request, status, _size, _referer, agent = fields(line)
-        split = _request_cache.get(request)
-        if split is None:
-            split = split_request(unescape(request))
-            if len(_request_cache) >= 4096:
-                _request_cache.clear()
-            _request_cache[request] = split
-        method, target = split
+        method, target = request_of(request)
         code = int(status)
         if not 100 <= code <= 599:
             raise BadLine("status", status)
-        ua = ""
-        if agent and agent != "-":
-            ua = _ua_cache.get(agent, "")
-            if not ua:
-                ua = unescape(agent[:MAX_FIELD])
-                if len(_ua_cache) >= 4096:
-                    _ua_cache.clear()
-                _ua_cache[agent] = ua
+        ua = agent_text(agent)
         return Record(
             ts_us=clf_time_us(when),
             ip=ip,

@@ -12,10 +12,13 @@ import hashlib
 import io
 import logging
 from collections import Counter
-from typing import Any, Final
+from collections.abc import Iterable, Iterator
+from typing import Any, Final, NamedTuple
 from urllib.parse import urlsplit
 
 import msgspec
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pkgate.config import Config
 from pkgate.edge.oci.blobs import REDIRECT as BLOB_REDIRECT
@@ -24,11 +27,14 @@ from pkgate.enrich.sources import DAY_US
 from pkgate.events.model import MAX_PATH, now_us
 from pkgate.ingest.classify import Target, classify
 from pkgate.ingest.columns import LINE_FIELDS, ChunkColumns
+from pkgate.ingest.combined import CombinedParser
 from pkgate.ingest.detect import Parser
 from pkgate.ingest.enrich import IngestEnricher
 from pkgate.ingest.handoff import Handoff
+from pkgate.ingest.progress import Position
 from pkgate.ingest.reader import MAX_LINE, Chunk
 from pkgate.ingest.record import BadLine, Record
+from pkgate.ingest.vector import Plain, plain_events
 
 __all__ = ["BadAt", "ChunkResult", "Worker", "as_answered"]
 
@@ -92,6 +98,27 @@ class ChunkResult(msgspec.Struct):
     handed_off: str | None = None  # the table's name in the run's `Handoff` (worker processes)
 
 
+class _Line(NamedTuple):
+    start: int  # byte offset in the log
+    number: int  # 1-based
+    raw: bytes  # with its line feed, if it has one
+
+
+def _every_line(data: bytes, offset: int, number: int) -> Iterator[_Line]:
+    for raw in io.BytesIO(data):  # a line at a time: a list of a chunk's lines is its size again
+        yield _Line(offset, number, raw)
+        offset += len(raw)
+        number += 1
+
+
+def _these_lines(data: bytes, plain: Plain, offset: int, number: int) -> Iterator[_Line]:
+    """The lines the fast path left, in order."""
+    if plain.rest:
+        starts = plain.starts.to_pylist()
+        for i in plain.rest:
+            yield _Line(offset + starts[i], number + i, data[starts[i] : starts[i + 1]])
+
+
 class Worker:
     """Per-process state: the enricher (with this run's key for destroyed days) and settings."""
 
@@ -132,30 +159,58 @@ class Worker:
             raise BadLine("timestamp", "before 1970")
 
     def run(self, chunk: Chunk, identity: bytes, parser: Parser, origin: str) -> ChunkResult:
-        rejects: Counter[str] = Counter()
         if chunk.too_long:
-            rejects["too-long"] += 1
             bad = BadAt(chunk.line, chunk.offset, "too-long", f"longer than {MAX_LINE} bytes")
-            return ChunkResult(None, 0, 1, 0, dict(rejects), bad, chunk.offset, chunk.line + 1)
+            return ChunkResult(None, 0, 1, 0, {"too-long": 1}, bad, chunk.offset, chunk.line + 1)
         out = ChunkColumns(
             self.request,
             self.enricher.row,
             {"gateway": self.gateway, "origin": origin, "upstream": None, "cache": None, "failover": False},
         )
-        # The loop below is the ingest's inner loop: names are bound locally on purpose.
+        data = chunk.read()
+        plain = None
+        if isinstance(parser, CombinedParser):
+            plain = plain_events(self, out, data, chunk.offset, identity)
+        if plain is None:
+            rest = _every_line(data, chunk.offset, chunk.line)
+        else:
+            rest = _these_lines(data, plain, chunk.offset, chunk.line)
+        count = len(plain.lines) if plain is not None else data.count(b"\n") + (data[-1:] not in (b"", b"\n"))
+        end = Position(chunk.offset + len(data), chunk.line + count)
+        rejects: Counter[str] = Counter()
+        first_bad, blank, stop = self._lines(out, rest, identity, parser, rejects)
+        if plain is not None:
+            fast = plain.columns
+            if stop is not None and fast:  # --strict: no event after the first bad line
+                before = pc.less(plain.line, stop.line - chunk.line)
+                fast = {name: column.filter(before) for name, column in fast.items()}
+            if fast:
+                out.add(fast)
+        end = stop or end
+        table = out.table() if len(out) else None
+        return ChunkResult(
+            table, len(out), end.line - chunk.line, blank, dict(rejects), first_bad, end.offset, end.line
+        )
+
+    def _lines(
+        self,
+        out: ChunkColumns,
+        lines: Iterable[_Line],
+        identity: bytes,
+        parser: Parser,
+        rejects: Counter[str],
+    ) -> tuple[BadAt | None, int, Position | None]:
+        """Events of `lines` the long way, a line at a time: (the first bad line, blank lines,
+        where --strict stopped)."""
+        # The loop below was the ingest's inner loop: names are bound locally on purpose.
         parse, check, blake2b = parser.parse, self.check, hashlib.blake2b
         request_no, fact_no, agent_no = out.requests.number, out.facts.number, out.agents.number
         ids, stamps = out.ids, out.ts
         requests, facts, agents = out.request_no, out.fact_no, out.agent_no
         durations, conditionals, partials, commands = (out.line[n] for n in LINE_FIELDS)
         first_bad: BadAt | None = None
-        offset, number, blank = chunk.offset, chunk.line, 0
-        data = chunk.read()
-        size = len(data)
-        for raw in io.BytesIO(data):  # a line at a time: a list of a chunk's lines is its size again
-            start, number_here = offset, number
-            offset += len(raw)
-            number += 1
+        blank = 0
+        for start, number, raw in lines:
             try:
                 if len(raw) > MAX_LINE and len(raw) - raw.endswith(b"\n") > MAX_LINE:
                     raise BadLine("too-long", f"longer than {MAX_LINE} bytes")
@@ -170,10 +225,9 @@ class Worker:
             except BadLine as exc:
                 rejects[exc.reason] += 1
                 if first_bad is None:
-                    first_bad = BadAt(number_here, start, exc.reason, str(exc))
+                    first_bad = BadAt(number, start, exc.reason, str(exc))
                 if self.strict:
-                    offset, number = start, number_here
-                    break
+                    return first_bad, blank, Position(start, number)
                 continue
             ts, ua = rec.ts_us, rec.user_agent
             digest = blake2b(identity + start.to_bytes(8, "little"), digest_size=16)
@@ -189,11 +243,7 @@ class Worker:
             conditionals.append(bool(rec.conditional))
             partials.append(bool(rec.partial))
             commands.append(_command(rec.command))
-        offset = min(offset, chunk.offset + size)
-        table = out.table() if len(out) else None
-        return ChunkResult(
-            table, len(out), number - chunk.line, blank, dict(rejects), first_bad, offset, number
-        )
+        return first_bad, blank, None
 
     def close(self) -> None:
         self.enricher.close()
@@ -215,11 +265,17 @@ def run_in_process(chunk: Chunk, identity: bytes, parser: Parser, origin: str) -
     assert _worker is not None, "init_process was not called"
     assert _handoff is not None, "init_process was not called"
     result = _worker.run(chunk, identity, parser, origin)
-    if result.table is not None:
-        try:
-            result.handed_off, result.table = _handoff.put(result.table), None
-        except OSError as exc:  # /dev/shm full (a container's is 64 MiB): through the pipe instead
-            log.warning(
-                "ingest: cannot hand a table over in %s (%s); sending it through the pipe", _handoff.dir, exc
-            )
+    try:
+        if result.table is not None:
+            try:
+                result.handed_off, result.table = _handoff.put(result.table), None
+            except OSError as exc:  # /dev/shm full (a container's is 64 MiB): through the pipe instead
+                log.warning(
+                    "ingest: cannot hand a table over in %s (%s); sending it through the pipe",
+                    _handoff.dir,
+                    exc,
+                )
+    finally:
+        # Arrow's allocator keeps what a chunk freed; the peak of the next one comes on top of it.
+        pa.default_memory_pool().release_unused()
     return result
