@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from pkgate.ingest.record import MAX_FIELD, BadLine, Record, unescape
 
-__all__ = ["CombinedParser", "agent_text", "clf_time_us", "request_of"]
+__all__ = ["CombinedParser", "agent_text", "clf_time_us", "request_of", "status_of"]
 
 _QUOTED: Final = r'"([^"\\]*(?:\\.[^"\\]*)*)"'
 _LINE: Final = re.compile(
@@ -136,6 +136,14 @@ def request_of(request: str) -> tuple[str, str]:
     return split
 
 
+def status_of(status: str) -> int:
+    """The code of a logged status field (three digits); BadLine outside 100-599."""
+    code = int(status)
+    if not 100 <= code <= 599:
+        raise BadLine("status", status)
+    return code
+
+
 def agent_text(agent: str | None) -> str:
     """The User-Agent of a logged agent field: `-` or none is no agent (cached, as `request_of`)."""
     if not agent or agent == "-":
@@ -159,9 +167,7 @@ class CombinedParser:
             return None
         ip, _user, when, request, status, _size, _referer, agent = fields(line)
         method, target = request_of(request)
-        code = int(status)
-        if not 100 <= code <= 599:
-            raise BadLine("status", status)
+        code = status_of(status)
         ua = agent_text(agent)
         return Record(
             ts_us=clf_time_us(when),

@@ -28,7 +28,7 @@ import pyarrow.csv as pcsv
 
 from pkgate.enrich.sources import DAY_US
 from pkgate.ingest.columns import ChunkColumns
-from pkgate.ingest.combined import agent_text, clf_time_us, request_of
+from pkgate.ingest.combined import agent_text, clf_time_us, request_of, status_of
 from pkgate.ingest.reader import MAX_LINE
 from pkgate.ingest.record import BadLine
 
@@ -64,7 +64,7 @@ class Plain(NamedTuple):
     line: pa.Array  # int64, ascending
     rest: list[int]  # 0-based line numbers, ascending
     starts: pa.Array  # int64: each line's offset in the chunk, and one more: where the next begins
-    lines: pa.Array  # the chunk's lines (large_binary, without their line feeds)
+    line_count: int  # lines in the chunk
 
 
 def _lines(data: bytes) -> pa.Array:
@@ -100,7 +100,7 @@ def plain_events(worker: Worker, out: ChunkColumns, data: bytes, base: int, iden
         return None
     sizes = pc.add(pc.binary_length(lines), 1)
     starts = pa.concat_arrays([pa.array([0], pa.int64()), pc.cumulative_sum(sizes.cast(pa.int64()))])
-    everything = Plain({}, pa.array([], pa.int64()), list(range(len(lines))), starts, lines)
+    everything = Plain({}, pa.array([], pa.int64()), list(range(len(lines))), starts, len(lines))
     plain = pc.and_(pc.match_substring_regex(text, PLAIN), pc.less_equal(sizes, MAX_LINE))
     picked = pc.indices_nonzero(plain)
     if len(picked) == 0:
@@ -115,7 +115,7 @@ def plain_events(worker: Worker, out: ChunkColumns, data: bytes, base: int, iden
     rest = pc.indices_nonzero(pc.invert(plain)).to_pylist()
     if len(line) < len(picked):  # plain lines the long way must answer for
         rest = sorted([*rest, *picked.filter(pc.invert(keep)).to_pylist()])
-    return Plain(columns, line, rest, starts, lines)
+    return Plain(columns, line, rest, starts, len(lines))
 
 
 class _Times(NamedTuple):
@@ -130,14 +130,13 @@ def _times(worker: Worker, fields: dict[str, pa.Array]) -> _Times:
     ts: list[int | None] = []
     day: list[int] = []
     days: dict[int, int] = {}
-    latest, today = worker.latest_us, worker.enricher.today
     for stamp in distinct:
+        value: int | None = None  # the long way says why
         try:
-            value: int | None = clf_time_us(stamp[1:-1])
+            value = clf_time_us(stamp[1:-1])
+            worker.check_time(value)
         except BadLine:
             value = None
-        if value is not None and (value > latest or value // DAY_US > today or value <= 0):
-            value = None  # `Worker.check` refuses it: the long way says why
         ts.append(value)
         day.append(days.setdefault(0 if value is None else value // DAY_US, len(days)))
     return _Times(numbers, ts, day, list(days))
@@ -159,7 +158,12 @@ def _requests(out: ChunkColumns, fields: dict[str, pa.Array]) -> tuple[pa.Array,
             split.append(request_of(logged))
         except BadLine:
             split.append(None)
-    codes: list[int | None] = [n if 100 <= (n := int(s)) <= 599 else None for s in status_keys]
+    codes: list[int | None] = []
+    for logged in status_keys:
+        try:
+            codes.append(status_of(logged))
+        except BadLine:
+            codes.append(None)
     numbers, pairs = _pairs(requests, statuses, len(status_keys))
     made: list[_Request] = []
     for r, s in pairs:

@@ -153,9 +153,13 @@ class Worker:
         """BadLine for a parsed line no event can be made of."""
         if not rec.ip:
             raise BadLine("missing-field", "client address")
-        if rec.ts_us > self.latest_us or rec.ts_us // DAY_US > self.enricher.today:
+        self.check_time(rec.ts_us)
+
+    def check_time(self, ts_us: int) -> None:
+        """BadLine for a time no event may have: after the ingest started, or before 1970."""
+        if ts_us > self.latest_us or ts_us // DAY_US > self.enricher.today:
             raise BadLine("future", "timestamp after the ingest started")
-        if rec.ts_us <= 0:
+        if ts_us <= 0:
             raise BadLine("timestamp", "before 1970")
 
     def run(self, chunk: Chunk, identity: bytes, parser: Parser, origin: str) -> ChunkResult:
@@ -175,7 +179,7 @@ class Worker:
             rest = _every_line(data, chunk.offset, chunk.line)
         else:
             rest = _these_lines(data, plain, chunk.offset, chunk.line)
-        count = len(plain.lines) if plain is not None else data.count(b"\n") + (data[-1:] not in (b"", b"\n"))
+        count = plain.line_count if plain is not None else data.count(b"\n") + (data[-1:] not in (b"", b"\n"))
         end = Position(chunk.offset + len(data), chunk.line + count)
         rejects: Counter[str] = Counter()
         first_bad, blank, stop = self._lines(out, rest, identity, parser, rejects)
