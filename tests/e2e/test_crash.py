@@ -19,17 +19,18 @@ import pytest
 
 from pkgate.edge.links import LinkSigner
 from tests.e2e.upstreams import free_port
-from tests.support.process import BIN, clean_env, start_pkgate, wait_healthy
+from tests.support.process import BIN, clean_env, start_pkgate, stop_pkgate, wait_healthy
 
 SECRET = "crash-test-secret-0123456789"
 
 pytestmark = pytest.mark.e2e
 
 
-def write_config(workdir: Path, port: int, fsync: str, workers: int = 2) -> Path:
+def write_config(workdir: Path, port: int, fsync: str, workers: int = 2, stop_timeout: int = 10) -> Path:
     cfg = workdir / "pkgate.toml"
     cfg.write_text(
-        f'[server]\nport = {port}\nworkers = {workers}\n[gateway]\nsecret = "{SECRET}"\ndefault_upstream = "up"\n'
+        f"[server]\nport = {port}\nworkers = {workers}\nstop_timeout = {stop_timeout}\n"
+        f'[gateway]\nsecret = "{SECRET}"\ndefault_upstream = "up"\n'
         '[upstreams.up]\nurl = "http://127.0.0.1:9/simple/"\n'
         f'[storage]\ndata_dir = "{workdir / "data"}"\nfsync = "{fsync}"\nload_interval = 0.3\n'
     )
@@ -47,18 +48,19 @@ def test_a_damaged_store_is_moved_aside_and_rebuilt(tmp_path: Path) -> None:
     (data / "pkgate.duckdb").write_bytes(junk)
     log = tmp_path / "serve.log"
     proc = start_pkgate(["serve", "--config", str(cfg)], log, new_session=True)
-    wait_healthy(port, proc, log)
-    link = LinkSigner(SECRET.encode()).make(
-        "demo", "demo-1.0.tar.gz", "up https://files.example/demo-1.0.tar.gz"
-    )
-    assert httpx.get(f"http://127.0.0.1:{port}{link}").status_code == 302
-    health = httpx.get(f"http://127.0.0.1:{port}/healthz").json()
-    assert health["store"]["rebuilds"] == 1
-    assert "store-aside" in health["store"]["moved_to"]
-    metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
-    assert "pkgate_store_rebuilds_total 1" in metrics
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(90) == 0
+    try:
+        wait_healthy(port, proc, log)
+        link = LinkSigner(SECRET.encode()).make(
+            "demo", "demo-1.0.tar.gz", "up https://files.example/demo-1.0.tar.gz"
+        )
+        assert httpx.get(f"http://127.0.0.1:{port}{link}").status_code == 302
+        health = httpx.get(f"http://127.0.0.1:{port}/healthz").json()
+        assert health["store"]["rebuilds"] == 1
+        assert "store-aside" in health["store"]["moved_to"]
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        assert "pkgate_store_rebuilds_total 1" in metrics
+    finally:
+        assert stop_pkgate(proc, log) == 0
     text = log.read_text()
     assert "STORE DAMAGED" in text
     assert "Traceback" not in text
@@ -144,8 +146,7 @@ def test_workers_stop_when_the_supervisor_is_killed(tmp_path: Path) -> None:
                 time.sleep(0.1)
             assert "most recent call first" in log.read_text()
             assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
-            again.send_signal(signal.SIGTERM)
-            assert again.wait(90) == 0
+            assert stop_pkgate(again, log) == 0
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(again.pid, signal.SIGKILL)
@@ -157,3 +158,54 @@ def test_workers_stop_when_the_supervisor_is_killed(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert len(json.loads(out.stdout)) == 2  # both answered requests, once each
+
+
+def test_a_stuck_worker_cannot_hold_up_a_stop(tmp_path: Path) -> None:
+    """A worker that does not stop (here: SIGSTOPped, so its SIGTERM stays pending) is killed after
+    `server.stop_timeout`; the gateway stops cleanly, says so in its log, and the request the stuck
+    worker answered is stored (it was spooled before the answer)."""
+    port = free_port()
+    cfg = write_config(tmp_path, port, "batched", workers=2, stop_timeout=2)
+    log = tmp_path / "serve.log"
+    proc = start_pkgate(["serve", "--config", str(cfg)], log, new_session=True)
+    try:
+        wait_healthy(port, proc, log)
+        _wait_started(log, 1)
+        workers = _children(proc.pid)
+        assert len(workers) == 2, workers
+        link = LinkSigner(SECRET.encode()).make(
+            "demo", "demo-1.0.tar.gz", "up https://files.example/d.tar.gz"
+        )
+        os.kill(workers[1], signal.SIGUSR1)  # what StopWatch asks of a stuck worker: its stacks
+        deadline = time.monotonic() + 10
+        while "most recent call first" not in log.read_text():  # the supervisor was not asked
+            assert time.monotonic() < deadline, "no worker stacks printed on SIGUSR1"
+            time.sleep(0.1)
+        for n in range(8):  # and it serves on  # over fresh connections: both workers answer some
+            assert (
+                httpx.get(f"http://127.0.0.1:{port}{link}", headers={"user-agent": f"t/{n}"}).status_code
+                == 302
+            )
+        os.kill(workers[0], signal.SIGSTOP)
+        started = time.monotonic()
+        assert stop_pkgate(proc, log, timeout=30) == 0
+        took = time.monotonic() - started
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    text = log.read_text()
+    assert f"worker {workers[0]} has not stopped" in text
+    assert f"worker {workers[1]} has not stopped" not in text
+    assert "refused to gracefully stop" in text  # granian's kill
+    assert took >= 2  # it was waited for, stop_timeout long
+    assert not _alive(workers[0])
+    again = start_pkgate(["serve", "--config", str(cfg)], log, new_session=True)  # seals what it left
+    try:
+        wait_healthy(port, again, log)
+    finally:
+        assert stop_pkgate(again, log) == 0
+    out = subprocess.run(
+        [str(BIN / "pkgate"), "events", "--config", str(cfg)], capture_output=True, text=True, env=clean_env()
+    )
+    assert out.returncode == 0, out.stderr
+    assert sorted(e["user_agent"] for e in json.loads(out.stdout)) == [f"t/{n}" for n in range(8)]

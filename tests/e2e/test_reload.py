@@ -58,12 +58,35 @@ def gauge(gw: RoutedGateway, name: str) -> int:
 def wait_generation(gw: RoutedGateway, generation: int, workers: int = 2) -> None:
     """Until every worker (all of them started) runs `generation`."""
     deadline = time.monotonic() + 15
-    while (gauge(gw, "pkgate_workers"), gauge(gw, "pkgate_config_generation")) != (workers, generation):
+    while (seen := (gauge(gw, "pkgate_workers"), gauge(gw, "pkgate_config_generation"))) != (
+        workers,
+        generation,
+    ):
         if time.monotonic() > deadline:  # what the supervisor's threads are doing (faulthandler)
             gw.proc.send_signal(signal.SIGUSR1)
             time.sleep(1)
-            raise AssertionError(f"generation {generation} not reached\n{gw.output()}")
+            raise AssertionError(
+                f"generation {generation} on {workers} workers not reached: (workers, generation) = {seen}\n"
+                + gw.output()[-8000:]
+            )
         time.sleep(0.05)
+
+
+#: The supervisor's answer to a SIGHUP, in its log (server/reload.py).
+_ANSWER = re.compile(r"config generation (\d+) published|config reload rejected, the running config stays")
+
+
+def hangup(gw: RoutedGateway) -> int | None:
+    """SIGHUP, and the supervisor's answer: the generation it published, or None (rejected). One at
+    a time: a reload still under way when the test rewrites the file would read the next file (or
+    half of it), and the generations counted would depend on timing."""
+    before = len(_ANSWER.findall(gw.output()))
+    gw.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 15
+    while len(answers := list(_ANSWER.finditer(gw.output()))) <= before:
+        assert time.monotonic() < deadline, "no answer to SIGHUP\n" + gw.output()[-8000:]
+        time.sleep(0.02)
+    return int(answers[before][1]) if answers[before][1] else None
 
 
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
@@ -76,7 +99,7 @@ def test_reload_under_load_answers_every_request(
     try:
         config = gw.config
         wait_generation(gw, 1)
-        gw.proc.send_signal(signal.SIGHUP)
+        assert hangup(gw) == 2
         wait_generation(gw, 2)  # both workers took the first reload
         # keys only a restart can apply are refused whole (workers started later would differ)
         config.write_text(gw.render(body(a, b, "b").replace("routing-e2e-secret", "another-secret"), 2))
@@ -107,15 +130,15 @@ def test_reload_under_load_answers_every_request(
                 status, result = admin_reload(gw)
                 assert status == 400
                 assert "routing.breaker_threshold" in str(result["error"])
-                gw.proc.send_signal(signal.SIGHUP)
-                time.sleep(0.2)
+                assert hangup(gw) is None
             config.write_text(gw.render(body(a, b, first), workers=2))
+            published += 1
             if i % 2:
-                gw.proc.send_signal(signal.SIGHUP)
+                assert hangup(gw) == published
             else:
                 status, result = admin_reload(gw)
                 assert status == 200, result
-            published += 1
+                assert result["generation"] == published
             time.sleep(0.3)
         out, _ = wrk.communicate(timeout=30)
         assert wrk.returncode == 0, out

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -39,3 +41,21 @@ def wait_healthy(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: f
         except httpx.HTTPError:
             time.sleep(0.05)
     raise TimeoutError(log.read_text())
+
+
+def stop_pkgate(proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> int:
+    """SIGTERM a `pkgate serve` started with `new_session` and wait: its exit code. One that does not
+    stop has every process of its group print its stacks into `log` (SIGUSR1), is killed with its
+    group, and fails with the log's end: a stuck gateway never outlives its test."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGUSR1)
+        time.sleep(1)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        tail = log.read_text(errors="replace")[-8000:]
+        raise AssertionError(f"pkgate serve did not stop within {timeout}s of SIGTERM:\n{tail}") from None

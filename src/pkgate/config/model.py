@@ -28,6 +28,9 @@ class Server(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     workers: Annotated[int, msgspec.Meta(ge=1, description="at least 1")] = 1
     interface: Literal["rsgi", "asgi"] = "rsgi"
     access_log: bool = False
+    #: How long a stop waits for a worker before killing it (its answered requests are spooled
+    #: already); unbounded, one stuck worker would keep the whole gateway from stopping.
+    stop_timeout: Annotated[int, msgspec.Meta(ge=1, le=1800, description="seconds, 1..1800")] = 10
 
 
 class Gateway(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

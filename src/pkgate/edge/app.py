@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import faulthandler
 import gc
 import logging
 import os
@@ -260,6 +261,9 @@ def from_env() -> Launch:
     if active is None:
         return Launch(config_mod.load(source), source, None, 0)
     stop_with_supervisor()
+    # `kill -USR1` prints every thread's stack, as the supervisor's does: a worker that does not stop
+    # is shown so before it is killed (server/stopping.py).
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     cfg, generation = read_published(Path(active))
     return Launch(cfg, source, Path(active), generation)
 
