@@ -17,6 +17,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import pytest
@@ -92,7 +93,12 @@ class Driver(threading.Thread):
         client.close()
 
 
-def stored_tags(cfg: Path) -> list[str]:
+class Stored(NamedTuple):
+    tags: list[str]
+    error: str  # why `pkgate events` could not answer ("" when it did)
+
+
+def stored_tags(cfg: Path) -> Stored:
     out = subprocess.run(
         [str(BIN / "pkgate"), "events", "--config", str(cfg), "--format", "json"],
         capture_output=True,
@@ -101,22 +107,20 @@ def stored_tags(cfg: Path) -> list[str]:
         timeout=120,
     )
     if out.returncode != 0:
-        return []  # the collector holds the store for a moment: ask again
-    return [
-        str(e["user_agent"])
-        for e in json.loads(out.stdout)
-        if str(e["user_agent"]).startswith("fleet-fault/")
-    ]
+        return Stored([], out.stderr[-2000:])  # the collector holds the store for a moment: ask again
+    tags = [str(e["user_agent"]) for e in json.loads(out.stdout)]
+    return Stored([t for t in tags if t.startswith("fleet-fault/")], "")
 
 
-def wait_for(cfg: Path, want: set[str], timeout: float, why: str) -> list[str]:
+def wait_for(cfg: Path, want: set[str], timeout: float, why: str, collector: Node) -> list[str]:
     deadline = time.monotonic() + timeout
     while True:
         got = stored_tags(cfg)
-        if want <= set(got):
-            return got
+        if want <= set(got.tags):
+            return got.tags
         assert time.monotonic() < deadline, (
-            f"{why}: {len(want - set(got))} of {len(want)} answered requests not stored"
+            f"{why}: {len(want - set(got.tags))} of {len(want)} answered requests not stored\n"
+            f"`pkgate events`: {got.error or 'answered'}\ncollector's log:\n{collector.log()[-4000:]}"
         )
         time.sleep(1)
 
@@ -168,7 +172,7 @@ def test_fleet_survives_nats_outage_and_kills(tmp_path: Path) -> None:
         nats = NatsServer(nats.store_dir, port=nats.port)
         # ... and delivery resumes while they keep running.
         snapshot = {t for d in drivers for t in d.answered}
-        wait_for(col_cfg, snapshot, 120, "after the NATS outage, gateways still running")
+        wait_for(col_cfg, snapshot, 120, "after the NATS outage, gateways still running", collector)
         figures["answered during outage"] = during
         # 2. kill -9 of a gateway with unsent spool: NATS down, requests answered, kill, NATS up, restart.
         nats.stop()
@@ -178,7 +182,7 @@ def test_fleet_survives_nats_outage_and_kills(tmp_path: Path) -> None:
         victim.kill9()
         nats = NatsServer(nats.store_dir, port=nats.port)
         victim.start()
-        wait_for(col_cfg, unsent, 120, "spool of the gateway killed while NATS was down")
+        wait_for(col_cfg, unsent, 120, "spool of the gateway killed while NATS was down", collector)
         # 3. kill -9 of the collector mid-batch, several times, under load.
         rng = random.Random(4)
         for _ in range(COLLECTOR_KILLS):
@@ -191,11 +195,11 @@ def test_fleet_survives_nats_outage_and_kills(tmp_path: Path) -> None:
             d.stopping.set()
             d.join(30)
         answered = {t for d in drivers for t in d.answered}
-        got = wait_for(col_cfg, answered, 120, "after collector kills, gateways still running")
+        got = wait_for(col_cfg, answered, 120, "after collector kills, gateways still running", collector)
         for gw in gateways:
             assert gw.stop() == 0, gw.log()[-3000:]
         time.sleep(2)
-        got = stored_tags(col_cfg)
+        got = stored_tags(col_cfg).tags
         counts = Counter(got)
         duplicated = sorted(t for t, n in counts.items() if n > 1)
         unanswered = sum(d.unanswered for d in drivers)
