@@ -79,7 +79,7 @@ def test_a_file_that_changes_under_the_workers_is_an_error_not_wrong_events(tmp_
     log = _log(tmp_path, 50)
     source = open_log(str(log))
     try:
-        chunk = next(source.chunks(1 << 20)).by_reference(str(log))
+        chunk = next(source.references(1 << 20))
     finally:
         source.close()
     assert chunk.data == b""
@@ -101,7 +101,7 @@ def test_no_address_is_in_a_handed_off_table(tmp_path: Path) -> None:
     worker = Worker(cfg, os.urandom(32), int(now * 1e6), False)
     box = Handoff()
     try:
-        chunk = next(source.chunks()).by_reference(str(log))
+        chunk = next(source.references())
         table = worker.run(chunk, source.identity, parser, "log:x").table
         assert table.num_rows == 3
         data = (box.dir / box.put(table)).read_bytes()

@@ -37,9 +37,10 @@ _ADDRESS: Final = re.compile(rb"\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{0,4}(?::[0-9
 
 
 class Chunk(msgspec.Struct, frozen=True):
-    """Whole lines `data` starting at byte `offset`, line number `line` (1-based); or, with
-    `too_long`, one line that was skipped for its length (data empty); or, with `file`, the
-    `length` bytes at `offset` of that uncompressed file, for the worker to read itself."""
+    """Whole lines `data` starting at byte `offset`, line number `line` (1-based; 0 when not known
+    where it is cut, `LogInput.references`: its lines are then numbered from 0); or, with
+    `too_long`, one line of `length` bytes that was skipped for its length (data empty); or, with
+    `file`, the `length` bytes at `offset` of that uncompressed file, for the worker to read."""
 
     data: bytes
     offset: int
@@ -47,13 +48,6 @@ class Chunk(msgspec.Struct, frozen=True):
     too_long: bool = False
     file: str | None = None
     length: int = 0
-
-    def by_reference(self, file: str) -> Chunk:
-        """This chunk as a reference into `file` (which it was read from, uncompressed): a worker
-        reads 4 MiB from the page cache for less than the main process pays to send it."""
-        if self.too_long:
-            return self
-        return Chunk(b"", self.offset, self.line, file=file, length=len(self.data))
 
     def read(self) -> bytes:
         """The chunk's lines, read from its file if it is a reference."""
@@ -181,6 +175,29 @@ class LogInput:
             yield from self._emit(buf[:cut])
             self._pending = buf[cut:]
 
+    def references(self, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
+        """The rest of this uncompressed file as chunks by reference (`Chunk.file`), cut at line ends
+        without reading their lines here: only the bytes before each cut are looked at. Counting
+        lines would read every byte, so these chunks are numbered from 0 (`Chunk.line`): whoever
+        collects their results in order knows where each starts. A line longer than a chunk is a
+        chunk of its own, or, longer than `MAX_LINE`, a `too_long` one, never read whole."""
+        if self.file is None:
+            raise ValueError("references: not an uncompressed file")
+        fd = self._raw.fileno()
+        size = os.fstat(fd).st_size
+        while self.offset < size:
+            start = self.offset
+            end = _line_end_before(fd, start, start + chunk_bytes) if start + chunk_bytes < size else size
+            one_line = end is None  # longer than a chunk
+            if end is None:
+                end = _line_end_after(fd, start + chunk_bytes, size)
+            self.offset = end
+            if one_line and end - start > MAX_LINE:
+                yield Chunk(b"", start, 0, too_long=True, length=end - start)
+            else:
+                yield Chunk(b"", start, 0, file=self.file, length=end - start)
+        self._pending = b""
+
     def _emit(self, data: bytes) -> Iterator[Chunk]:
         if not data:
             return
@@ -202,7 +219,7 @@ class LogInput:
                 tail = more[nl + 1 :]
                 break
             skipped += len(more)
-        yield Chunk(b"", start, self.line, too_long=True)
+        yield Chunk(b"", start, self.line, too_long=True, length=skipped)
         self.offset = start + skipped
         self.line += 1
         self._pending = tail
@@ -212,6 +229,36 @@ class LogInput:
             self.stream.close()
         if self._raw is not sys.stdin.buffer:
             self._raw.close()
+
+
+#: Bytes read at a time while looking for a line end (a log line is rarely longer than 1 KiB).
+_PROBE: Final = 64 * 1024
+
+
+def _line_end_before(fd: int, start: int, end: int) -> int | None:
+    """Where the last line that ends in [start, end) of `fd` ends (after its line feed); None if
+    no line ends there."""
+    hi = end
+    while hi > start:
+        lo = max(start, hi - _PROBE)
+        at = os.pread(fd, hi - lo, lo).rfind(b"\n")
+        if at >= 0:
+            return lo + at + 1
+        hi = lo
+    return None
+
+
+def _line_end_after(fd: int, at: int, size: int) -> int:
+    """Where the line that goes on at byte `at` of `fd` ends (after its line feed, or at `size`)."""
+    while at < size:
+        piece = os.pread(fd, min(_PROBE, size - at), at)
+        nl = piece.find(b"\n")
+        if nl >= 0:
+            return at + nl + 1
+        if not piece:
+            break
+        at += len(piece)
+    return size
 
 
 def open_log(path: str) -> LogInput:

@@ -175,7 +175,7 @@ class Runner:
                     identity = log.identity
                 else:
                     parser, origin = self.resume(log, identity)
-                self.feed(log, parser, origin, log.chunks(WORK_BYTES), whole_file=True)
+                self.feed(log, parser, origin)
                 return
             except Again:  # nothing since the last commit was stored: those lines are read again
                 self.summary = _copy(self._at_commit)
@@ -206,28 +206,35 @@ class Runner:
         self._at_commit = _copy(self.summary)
         return parser, _origin(self.opts, self.cfg, parser)
 
-    def feed(
-        self, log: LogInput, parser: Parser, origin: str, chunks: Iterator[Chunk], whole_file: bool = False
-    ) -> None:
+    def feed(self, log: LogInput, parser: Parser, origin: str, chunks: Iterator[Chunk] | None = None) -> None:
         """Run the chunks through the workers in order; commit and record progress as they return.
 
-        With `whole_file` (a log that is not growing, so reading it again gives the same bytes),
-        worker processes read a plain file's chunks themselves.
+        `chunks` None: the rest of a log that is not growing (reading it again gives the same
+        bytes). Worker processes then read a plain file's chunks themselves, cut here without
+        being read (`LogInput.references`); their lines are numbered here as results return.
         """
-        file = log.file if whole_file and self.jobs > 1 else None
+        by_reference = chunks is None and self.jobs > 1 and log.file is not None
+        if chunks is None:
+            chunks = log.references(WORK_BYTES) if by_reference else log.chunks(WORK_BYTES)
         window: deque[Callable[[], ChunkResult]] = deque()
-        limit = (IN_FLIGHT if file is not None else 2) * self.jobs + 1
+        limit = (IN_FLIGHT if by_reference else 2) * self.jobs + 1
         # Where the last chunk collected ends, and the summary then: the progress a batch that
         # ends inside the next chunk records (None: where this feed began, recorded already).
         done = _Done(None, _copy(self.summary))
+        first_line = log.line
+
+        def collect() -> _Done:
+            result = window.popleft()()
+            if by_reference:
+                result = result.counted_from(done.position.line if done.position else first_line)
+            return self._collect(log, result, done)
+
         for chunk in chunks:
-            if file is not None:
-                chunk = chunk.by_reference(file)
             window.append(self.submit(chunk, log.identity, parser, origin))
             while len(window) >= limit:
-                done = self._collect(log, window.popleft()(), done)
+                done = collect()
         while window:
-            done = self._collect(log, window.popleft()(), done)
+            done = collect()
         self._commit(log, done.position)
         self.store.close()  # `tail` waits between feeds: never hold the store while waiting
 
@@ -251,8 +258,8 @@ class Runner:
                 self._commit(log, position)
             else:  # ... inside it: progress stays where the chunk before ended
                 self._commit(log, before.position, before.summary)
-        if self.progress is not None:
-            self.progress(log.name, log.raw_position(), log.size, s.lines)
+        if self.progress is not None:  # a plain file's chunks may be cut ahead of what returned
+            self.progress(log.name, result.end_offset if log.file else log.raw_position(), log.size, s.lines)
         if self.opts.strict and result.first_bad is not None:
             self._commit(log, position)
             bad = result.first_bad

@@ -97,6 +97,14 @@ class ChunkResult(msgspec.Struct):
     end_line: int
     handed_off: str | None = None  # the table's name in the run's `Handoff` (worker processes)
 
+    def counted_from(self, line: int) -> ChunkResult:
+        """This result of a chunk numbered from 0 (`Chunk.line`) with its line numbers counted from
+        `line`, the number of the chunk's first line."""
+        bad = self.first_bad
+        if bad is not None:
+            bad = msgspec.structs.replace(bad, line=bad.line + line)
+        return msgspec.structs.replace(self, first_bad=bad, end_line=self.end_line + line)
+
 
 class _Line(NamedTuple):
     start: int  # byte offset in the log
@@ -164,8 +172,12 @@ class Worker:
 
     def run(self, chunk: Chunk, identity: bytes, parser: Parser, origin: str) -> ChunkResult:
         if chunk.too_long:
-            bad = BadAt(chunk.line, chunk.offset, "too-long", f"longer than {MAX_LINE} bytes")
-            return ChunkResult(None, 0, 1, 0, {"too-long": 1}, bad, chunk.offset, chunk.line + 1)
+            long = BadLine("too-long", f"longer than {MAX_LINE} bytes")  # as a line found long says
+            bad = BadAt(chunk.line, chunk.offset, long.reason, str(long))
+            if self.strict:  # stopped at the line, as for any other bad line: it is read again
+                return ChunkResult(None, 0, 0, 0, {"too-long": 1}, bad, chunk.offset, chunk.line)
+            skipped = chunk.offset + chunk.length
+            return ChunkResult(None, 0, 1, 0, {"too-long": 1}, bad, skipped, chunk.line + 1)
         out = ChunkColumns(
             self.request,
             self.enricher.row,
