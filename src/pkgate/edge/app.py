@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
+from types import FrameType
 from typing import Any, Final, NamedTuple
 
 import httpx
@@ -162,10 +163,32 @@ class _App:
     ) -> None:
         self.worker = Worker(cfg, source, active, generation, clock)
         self.gateway: Gateway | None = None
+        self.supervised = active is not None  # a worker of `pkgate serve`
+
+    def _started(self) -> None:
+        if self.supervised:
+            with contextlib.suppress(ValueError):  # not the main thread: no watchdog
+                watch_stop(self.worker.cfg.server.stop_timeout)
 
 
 #: The signals granian stops a worker with.
 _STOPS: Final = {signal.SIGTERM, signal.SIGINT}
+
+
+def watch_stop(grace: float) -> None:
+    """From now on, a stop signal also arms a watchdog: a worker not gone `grace` seconds later
+    prints every thread's stack and ends (`_exit(1)`). Granian's worker can hang for good in its own
+    stop handling (its signal callback, on a futex, the GIL held: no Python thread runs then; seen
+    after a `kill -9` of the supervisor, 1 run in 12), and an orphan has no supervisor to kill it.
+    faulthandler's watchdog is a C thread. Ending a worker loses nothing: events are spooled before
+    answers. This handler is added beside granian's, which the event loop still calls (its wakeup
+    fd carries the signal). Main thread only, as signal handlers are."""
+
+    def on_stop(signum: int, frame: FrameType | None) -> None:
+        faulthandler.dump_traceback_later(grace, exit=True)
+
+    for sig in _STOPS:
+        signal.signal(sig, on_stop)
 
 
 class RSGIApp(_App):
@@ -182,6 +205,7 @@ class RSGIApp(_App):
         try:
             self.gateway = loop.run_until_complete(self.worker.start())
             _tune_gc()
+            self._started()
             if signal.sigpending() & _STOPS or os.getppid() != parent:
                 with contextlib.suppress(Exception):
                     loop.run_until_complete(self.worker.close())
@@ -341,6 +365,7 @@ class ASGIApp(_App):
                 except Exception as exc:
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
+                self._started()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.worker.close()
