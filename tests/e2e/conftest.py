@@ -24,6 +24,8 @@ from typing import Any, Final, Protocol
 
 import pytest
 
+from tests.support.process import stop_pkgate
+
 from .upstreams import (
     Dist,
     PypiServer,
@@ -274,17 +276,7 @@ class Gateway:
         log file are closed whatever happens (a leaked handle would fail the worker's next test)."""
         try:
             if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)
-                try:
-                    self.proc.wait(timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    self.proc.send_signal(signal.SIGUSR1)  # the supervisor's thread stacks, to its log
-                    time.sleep(1)
-                    self._kill_group()
-                    self.proc.wait()
-                    raise AssertionError(
-                        f"pkgate serve did not stop within {timeout}s of SIGTERM:\n{self.output()[-6000:]}"
-                    ) from None
+                stop_pkgate(self.proc, self.log_path, timeout)  # stacks and the log's end if stuck
         finally:
             self._kill_group()  # a worker the supervisor left behind (a timed-out test did) goes too
             self.proxy.stop()

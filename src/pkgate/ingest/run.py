@@ -2,8 +2,8 @@
 
 The main process reads each log in chunks of whole lines and hands them to worker processes
 (`work.py`: parse, classify, enrich, build events and their Arrow rows; an uncompressed file's
-chunks by reference, cut here without being read, which the workers read themselves); at most a few chunks are in flight
-(`IN_FLIGHT`), so memory does not grow with the log. Results come back in order (their tables
+chunks by reference, cut here without being read, which the workers read themselves); at most a
+few chunks are in flight (`IN_FLIGHT`), so memory does not grow with the log. Results come back in order (their tables
 through `handoff.py`, not the pool's pipe); the main process inserts them in large transactions
 (`batch.py`: the event id is the primary key; a batch that meets an event already stored is read
 again from the last commit) and records how far it got after each commit (`progress.py`).
