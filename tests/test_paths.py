@@ -52,7 +52,7 @@ print(json.dumps({"done": done, "loaded": loaded}))
 
 def test_read_side_commands_do_not_load_the_gateway(tmp_path: Path) -> None:
     from pkgate.store import connect
-    from pkgate.store.schema import ensure_schema
+    from pkgate.store.layout import ensure_schema
 
     data = tmp_path / "data"
     con = connect(data / "pkgate.duckdb")

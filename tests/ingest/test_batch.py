@@ -50,8 +50,8 @@ def test_the_memory_limit_grows_with_the_events_stored(
     store = StoreBatches(cfg.paths.store)
     try:
         parser = detect((tmp_path / "b.log").read_text().splitlines(), cfg.ingest.json_fields)
-        table = worker.run(next(log.chunks()), log.identity, parser, "log:b").table
-        store.add(table)
+        rows = worker.run(next(log.chunks()), log.identity, parser, "log:b").rows
+        store.add(rows)
         assert store._con is not None
         assert _limit_mib(store._con) == "51.0 MiB"  # 48 + the 3 events stored when it connected
         assert store.commit() == 2
@@ -88,7 +88,7 @@ def test_batches_are_whole_row_groups_and_no_wal_is_left(tmp_path: Path, small_b
     con = duckdb.connect(str(cfg.paths.store), read_only=True)
     try:
         groups = con.execute(
-            "SELECT row_group_id, max(count) FROM pragma_storage_info('events') GROUP BY ALL ORDER BY 1"
+            "SELECT row_group_id, max(count) FROM pragma_storage_info('event_rows') GROUP BY ALL ORDER BY 1"
         ).fetchall()
         assert con.execute("SELECT count(DISTINCT id) FROM events").fetchone() == (10_000,)
     finally:

@@ -1,7 +1,7 @@
 """The ingest's shortcuts answer exactly as the long way does.
 
 - `ChunkColumns` (distinct parts numbered, then Arrow `take`s) makes the same table as one `Event`
-  per line through the loader's own `to_table`, which is how the gateway's events are stored.
+  per line through the loader's own `to_rows`, which is how the gateway's events are stored.
 - `clf_time_us` with a cached minute gives what a fresh parse gives, and what `datetime` gives.
 """
 
@@ -18,7 +18,8 @@ from pkgate.events import Event
 from pkgate.ingest import combined
 from pkgate.ingest.columns import AGENT_FIELDS, FACT_FIELDS, REQUEST_FIELDS, ChunkColumns
 from pkgate.ingest.record import BadLine
-from pkgate.store.rows import to_table
+from pkgate.store.rows import to_rows
+from tests.support.rows import joined
 
 REQUESTS = [
     ("GET", "/simple/a/", "index-project", 200, "a", None, None, "python", None, None),
@@ -104,12 +105,15 @@ def test_chunk_columns_make_the_loader_table(lines: list[tuple[Any, ...]], t0: i
                 **fields,
             )
         )
-    got, want = out.table(), to_table(events)
-    assert got.cast(want.schema).equals(want)  # text may come as dictionaries; the values are equal
-    assert got.to_pylist() == want.to_pylist()
+    got, want = out.table(), to_rows(events)
+    # Text may come as dictionaries; the values are equal.
+    assert got.events.cast(want.events.schema).equals(want.events)
+    assert got.events.to_pylist() == want.events.to_pylist()
+    assert got.agents.sort_by("agent").equals(want.agents.sort_by("agent"))
+    assert got.agents.num_rows == len({a for _, _, a, *_ in lines})
     # The agent part really is the parsed agent (the loader's parse, not a copy of this test's).
     assert "installer" in AGENT_FIELDS
-    row = got.to_pylist()[0]
+    row = joined(got)[0]
     assert row["installer"] == parse_cached(row["user_agent"]).installer
 
 

@@ -102,9 +102,10 @@ def test_no_address_is_in_a_handed_off_table(tmp_path: Path) -> None:
     box = Handoff()
     try:
         chunk = next(source.references())
-        table = worker.run(chunk, source.identity, parser, "log:x").table
-        assert table.num_rows == 3
-        data = (box.dir / box.put(table)).read_bytes()
+        rows = worker.run(chunk, source.identity, parser, "log:x").rows
+        assert rows is not None
+        assert rows.events.num_rows == 3
+        data = (box.dir / box.put(rows)).read_bytes()
         for ip in ips:
             addr = ipaddress.ip_address(ip)
             for needle in (ip.encode(), addr.packed, str(int(addr)).encode()):
@@ -123,13 +124,15 @@ def test_a_table_is_taken_once_and_its_file_is_gone(tmp_path: Path) -> None:
     worker = Worker(cfg, os.urandom(32), int(time.time() * 1e6), False)
     box = Handoff()
     try:
-        table = worker.run(
-            next(source.chunks()), source.identity, detect([log.read_text()], {}), "log:x"
-        ).table
-        name = box.put(table)
+        rows = worker.run(next(source.chunks()), source.identity, detect([log.read_text()], {}), "log:x").rows
+        assert rows is not None
+        name = box.put(rows)
         taken = box.take(name)
-        assert not (box.dir / name).exists()  # unlinked once mapped; the table still reads
-        assert taken.equals(table)
+        assert not (box.dir / name).exists()  # unlinked once mapped; the tables still read
+        assert taken.events.equals(rows.events)
+        assert taken.agents.equals(rows.agents)
+        assert taken.events.num_rows == 20
+        assert taken.agents.num_rows == 4  # pip/24.0 to pip/24.3
     finally:
         worker.close()
         source.close()
@@ -173,7 +176,8 @@ def test_a_table_that_cannot_be_handed_over_goes_through_the_pipe(
                 next(source.chunks()), source.identity, detect([log.read_text()], {}), "log:x"
             )
         assert result.handed_off is None
-        assert result.table.num_rows == 30
+        assert result.rows is not None
+        assert result.rows.events.num_rows == 30
         assert "through the pipe" in caplog.text
     finally:
         source.close()

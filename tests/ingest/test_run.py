@@ -246,7 +246,7 @@ def test_a_store_that_refuses_the_rows_is_a_clear_error(tmp_path: Path) -> None:
     cfg = _cfg(tmp_path)
     cfg.data_dir.mkdir()
     con = duckdb.connect(str(cfg.paths.store))
-    con.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, ts TIMESTAMPTZ)")  # not pkgate's schema
+    con.execute("CREATE TABLE event_rows (id INTEGER PRIMARY KEY, ts TIMESTAMPTZ)")  # not pkgate's schema
     con.close()
     with pytest.raises(IngestError, match="cannot store events"):
         ingest(cfg, [str(SAMPLES / "apache-combined.log")], Options(jobs=1))

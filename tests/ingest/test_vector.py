@@ -26,6 +26,7 @@ from pkgate.ingest.combined import CombinedParser
 from pkgate.ingest.reader import Chunk
 from pkgate.ingest.record import Record
 from pkgate.ingest.work import ChunkResult, Worker
+from tests.support.rows import joined
 
 SAMPLES = Path(__file__).parent / "samples"
 IDENTITY = b"0123456789abcdef"
@@ -52,7 +53,7 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> dict[bool, Worker]:
 
 
 def _summary(result: ChunkResult) -> tuple[Any, ...]:
-    rows = [] if result.table is None else sorted(result.table.to_pylist(), key=lambda r: r["id"])
+    rows = joined(result.rows)
     return (
         rows,
         result.events,

@@ -7,7 +7,7 @@ import pytest
 
 from pkgate.events import Event
 from pkgate.store import ensure_schema, erase, insert_events
-from pkgate.store.rows import insert_table, to_table
+from pkgate.store.rows import insert_rows, to_rows
 from tests.insights.data import D1, at, ev
 
 
@@ -15,14 +15,14 @@ def _ids(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {str(r[0]) for r in con.execute("SELECT source_id FROM events").fetchall()}
 
 
-@pytest.mark.parametrize("whole_rows", [True, False], ids=["insert_table", "insert_events"])
+@pytest.mark.parametrize("whole_rows", [True, False], ids=["insert_rows", "insert_events"])
 def test_erased_sources_are_left_out_once_there_are_any(whole_rows: bool) -> None:
     con = duckdb.connect()
     ensure_schema(con)
 
     def insert(events: list[Event]) -> None:
         if whole_rows:
-            insert_table(con, to_table(events))
+            insert_rows(con, to_rows(events))
         else:
             insert_events(con, events)
 

@@ -35,9 +35,9 @@ import duckdb
 import pyarrow as pa
 
 from pkgate.errors import IngestError
+from pkgate.store.layout import ensure_schema
 from pkgate.store.loader import checkpoint, connect
-from pkgate.store.rows import insert_table
-from pkgate.store.schema import ensure_schema
+from pkgate.store.rows import Rows, insert_rows
 
 __all__ = ["BATCH_ROWS", "ROW_GROUP_ROWS", "Again", "StoreBatches"]
 
@@ -60,6 +60,8 @@ HOLD_SECONDS: Final = 2.0
 #: done again without a limit, which then holds for the rest of the run.
 MEMORY_LIMIT: Final = 48 << 20
 INDEX_BYTES: Final = 48
+#: Agent ids remembered as inserted (a hostile log may name a new agent on every line).
+AGENTS_KNOWN: Final = 65536
 
 
 class Again(Exception):
@@ -80,6 +82,10 @@ class StoreBatches:
         self._con: duckdb.DuckDBPyConnection | None = None
         self._opened = 0.0
         self._open_batch = False
+        #: Agent ids inserted by committed batches of this run (bounded: it only saves work), and
+        #: by the open one.
+        self._agents: set[int] = set()
+        self._pending: set[int] = set()
 
     def for_input_read_once(self) -> None:
         """For input that cannot be read again: nothing may need to be."""
@@ -90,27 +96,38 @@ class StoreBatches:
         """The open batch holds `BATCH_ROWS` rows: commit it before adding more."""
         return self.rows >= BATCH_ROWS
 
-    def add(self, table: pa.Table | None) -> pa.Table | None:
-        """Insert `table`'s rows into the open batch, as many as fit in `BATCH_ROWS`; the rest
-        (to add once the batch is committed), or None."""
-        if table is None or not table.num_rows:
+    def add(self, rows: Rows | None) -> Rows | None:
+        """Insert `rows`' events into the open batch, as many as fit in `BATCH_ROWS`, and their
+        agents; the rest (to add once the batch is committed), or None."""
+        if rows is None or not rows.events.num_rows:
             return None
         room = BATCH_ROWS - self.rows
         if room <= 0:
-            return table
-        rest = table.slice(room) if table.num_rows > room else None
+            return rows
+        events = rows.events
+        rest = Rows(events.slice(room), rows.agents) if events.num_rows > room else None
         if rest is not None:
-            table = table.slice(0, room)
+            events = events.slice(0, room)
         try:
             con = self._connection()
             if not self._open_batch:
                 con.begin()
                 self._open_batch = True
-            self._stored += insert_table(con, table, skip_stored=self.skip_stored)
+            new = Rows(events, self._new_agents(rows.agents))
+            self._stored += insert_rows(con, new, skip_stored=self.skip_stored)
         except duckdb.Error as exc:
             self._failed(exc)
-        self.rows += table.num_rows
+        self.rows += events.num_rows
         return rest
+
+    def _new_agents(self, agents: pa.Table) -> pa.Table:
+        """`agents` but those this run has inserted already (every chunk names its agents, and a
+        log has few), noted as inserted by the open batch."""
+        ids = agents.column("agent").to_pylist()
+        known, pending = self._agents, self._pending
+        new = [i not in known and i not in pending for i in ids]
+        pending.update(ids)
+        return agents if all(new) else agents.filter(pa.array(new, pa.bool_()))
 
     def commit(self) -> int:
         """Commit the open batch; the number of its rows that were new."""
@@ -121,9 +138,13 @@ class StoreBatches:
                 con.commit()
                 self._events += stored
                 self._limit(con)
+                if len(self._agents) + len(self._pending) > AGENTS_KNOWN:
+                    self._agents.clear()
+                self._agents |= self._pending
             except duckdb.Error as exc:
                 self._failed(exc)
         self._open_batch, self.rows, self._stored = False, 0, 0
+        self._pending.clear()
         if time.monotonic() - self._opened > HOLD_SECONDS:
             self.close()
         return stored
@@ -146,6 +167,7 @@ class StoreBatches:
     def _failed(self, error: duckdb.Error) -> None:
         """Roll the batch back; deal with the cause and raise `Again`, or raise IngestError."""
         self._open_batch, self.rows, self._stored = False, 0, 0
+        self._pending.clear()  # rolled back with it
         if self._con is not None:
             with contextlib.suppress(duckdb.Error):
                 self._con.rollback()
@@ -175,7 +197,7 @@ class StoreBatches:
             con.execute("SET preserve_insertion_order = false")
             ensure_schema(con)
             if self.capped:
-                row = con.execute("SELECT count(*) FROM events").fetchone()
+                row = con.execute("SELECT count(*) FROM event_rows").fetchone()
                 self._events = int(row[0]) if row else 0
                 self._limit(con)
             self._con, self._opened = con, time.monotonic()

@@ -21,7 +21,7 @@ import pyarrow as pa
 from pkgate.enrich.geo import SourceFacts
 from pkgate.enrich.redact import redact_ua
 from pkgate.events.model import MAX_UA
-from pkgate.store.rows import ARROW_SCHEMA, UA_COLUMNS, ua_row
+from pkgate.store.rows import AGENT_SCHEMA, ROW_SCHEMA, Rows, agent_row, agent_table
 
 __all__ = ["AGENT_FIELDS", "FACT_FIELDS", "LINE_FIELDS", "REQUEST_FIELDS", "ChunkColumns", "Dimension"]
 
@@ -42,8 +42,8 @@ REQUEST_FIELDS: Final = (
 )
 #: ... only on the client address and the day.
 FACT_FIELDS: Final = SourceFacts.__struct_fields__
-#: ... only on the User-Agent (the stored, redacted one, and what it parses into).
-AGENT_FIELDS: Final = ("user_agent", *UA_COLUMNS)
+#: ... only on the User-Agent: the stored (redacted) one's `agents` row, whose id each event holds.
+AGENT_FIELDS: Final = tuple(AGENT_SCHEMA.names)
 #: Per line: everything else the gateway's event carries for a logged request.
 LINE_FIELDS: Final = ("duration_us", "conditional", "partial", "command")
 
@@ -78,7 +78,7 @@ class Dimension(Generic[K]):
         to send to the main process; DuckDB reads them as plain text."""
         out: dict[str, pa.Array] = {}
         for name, values in zip(names, zip(*self.rows, strict=True), strict=True):
-            kind = ARROW_SCHEMA.field(name).type
+            kind = ROW_SCHEMA.field(name).type
             distinct = pa.array(values, kind)
             if kind == pa.string():
                 out[name] = pa.DictionaryArray.from_arrays(picks, distinct)
@@ -121,36 +121,38 @@ class ChunkColumns:
     def _column(self, values: list[Any], name: str, kind: pa.DataType) -> pa.Array:
         return pa.concat_arrays([pa.array(values, kind), *(p[name].cast(kind) for p in self.parts)])
 
-    def table(self) -> pa.Table:
+    def table(self) -> Rows:
         n = len(self)
         data: dict[str, pa.Array] = {
             "id": self._column(self.ids, "ids", pa.string()),
-            "ts": self._column(self.ts, "ts", ARROW_SCHEMA.field("ts").type),
+            "ts": self._column(self.ts, "ts", ROW_SCHEMA.field("ts").type),
         }
         for dimension, numbers, name, fields in (
             (self.requests, self.request_no, "request_no", REQUEST_FIELDS),
             (self.facts, self.fact_no, "fact_no", FACT_FIELDS),
-            (self.agents, self.agent_no, "agent_no", AGENT_FIELDS),
         ):
             picks = dimension.picks(numbers, [p[name] for p in self.parts])
             data.update(dimension.columns(fields, picks))
+        agents = agent_table(self.agents.rows)
+        picks = self.agents.picks(self.agent_no, [p["agent_no"] for p in self.parts])
+        data["agent"] = agents.column("agent").combine_chunks().take(picks)
         for name, values in self.line.items():
-            data[name] = self._column(values, name, ARROW_SCHEMA.field(name).type)
+            data[name] = self._column(values, name, ROW_SCHEMA.field(name).type)
         for name, value in self.constants.items():
-            field = ARROW_SCHEMA.field(name)
+            field = ROW_SCHEMA.field(name)
             data[name] = (
                 pa.nulls(n, field.type) if value is None else pa.repeat(pa.scalar(value, field.type), n)
             )
-        return pa.Table.from_arrays([data[name] for name in ARROW_SCHEMA.names], names=ARROW_SCHEMA.names)
+        events = pa.Table.from_arrays([data[name] for name in ROW_SCHEMA.names], names=ROW_SCHEMA.names)
+        return Rows(events, agents)
 
 
 def _agent(logged: str) -> tuple[Any, ...]:
-    """The stored User-Agent (cut and redacted as the gateway does) and its parsed columns; cached
+    """The `agents` row of the stored User-Agent (cut and redacted as the gateway does); cached
     (bounded) across chunks, as a log has few agents."""
     hit = _agents.get(logged)
     if hit is None:
-        ua = redact_ua(logged[:MAX_UA])
-        hit = (ua, *ua_row(ua))
+        hit = agent_row(redact_ua(logged[:MAX_UA]))
         if len(_agents) >= _AGENTS_MAX:
             _agents.clear()
         _agents[logged] = hit

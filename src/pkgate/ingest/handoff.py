@@ -1,8 +1,8 @@
-"""Worker tables to the main process through memory-backed files instead of the pool's pipe.
+"""Worker rows to the main process through memory-backed files instead of the pool's pipe.
 
-A chunk's table (about a megabyte) sent back through `multiprocessing` is pickled,
+A chunk's rows (`Rows`: its events' table, about a megabyte, and its agents') sent back through `multiprocessing` is pickled,
 pushed through a 64 KiB pipe, read and unpickled: about 2.3 µs per line of the main process, which
-is the ingest's bottleneck (bench/README.md, ingest). Written by the worker as an Arrow IPC stream
+is the ingest's bottleneck (bench/README.md, ingest). Written by the worker as Arrow IPC streams
 into a private directory in shared memory (`/dev/shm`) and memory-mapped by the main process,
 the same table costs it next to nothing, and DuckDB reads it from the mapping.
 
@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Final
 
 import pyarrow as pa
+
+from pkgate.store.rows import Rows
 
 __all__ = ["Handoff"]
 
@@ -50,24 +52,27 @@ class Handoff:
         self.dir = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-", dir=base))
         self._count = 0
 
-    def put(self, table: pa.Table) -> str:
-        """Write `table` (in a worker); the name to `take` it by."""
+    def put(self, rows: Rows) -> str:
+        """Write `rows` (in a worker): a file of one Arrow stream per table; the name to `take` it by."""
         self._count += 1
         name = f"{os.getpid()}-{self._count}"
         path = self.dir / name
         try:
-            with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, table.schema) as out:
-                out.write_table(table)
+            with pa.OSFile(str(path), "wb") as sink:
+                for table in rows:
+                    with pa.ipc.new_stream(sink, table.schema) as out:
+                        out.write_table(table)
         except BaseException:
             path.unlink(missing_ok=True)
             raise
         return name
 
-    def take(self, name: str) -> pa.Table:
-        """The table `put` under `name` (in the main process), mapped, its file already unlinked."""
+    def take(self, name: str) -> Rows:
+        """The rows `put` under `name` (in the main process), mapped, their file already unlinked."""
         path = self.dir / name
-        try:  # the table's buffers keep the mapping alive after the file is unlinked
-            return pa.ipc.open_stream(pa.memory_map(str(path))).read_all()
+        try:  # the tables' buffers keep the mapping alive after the file is unlinked
+            mapped = pa.memory_map(str(path))
+            return Rows(*(pa.ipc.open_stream(mapped).read_all() for _ in Rows._fields))
         finally:
             path.unlink(missing_ok=True)
 

@@ -3,8 +3,8 @@
 The main process reads each log in chunks of whole lines and hands them to worker processes
 (`work.py`: parse, classify, enrich, build events and their Arrow rows; an uncompressed file's
 chunks by reference, cut here without being read, which the workers read themselves); at most a
-few chunks are in flight (`IN_FLIGHT`), so memory does not grow with the log. Results come back in order (their tables
-through `handoff.py`, not the pool's pipe); the main process inserts them in large transactions
+few chunks are in flight (`IN_FLIGHT`), so memory does not grow with the log. Results come back
+in order (their rows through `handoff.py`, not the pool's pipe); the main process inserts them in large transactions
 (`batch.py`: the event id is the primary key; a batch that meets an event already stored is read
 again from the last commit) and records how far it got after each commit (`progress.py`).
 
@@ -37,6 +37,7 @@ from pkgate.ingest.handoff import Handoff
 from pkgate.ingest.progress import Position, ProgressFile
 from pkgate.ingest.reader import Chunk, LogInput, open_log
 from pkgate.ingest.work import ChunkResult, Worker, init_process, run_in_process
+from pkgate.store.rows import Rows
 
 __all__ = ["Options", "Runner", "Summary", "ingest"]
 
@@ -245,16 +246,15 @@ class Runner:
         s.blank += result.blank
         s.events += result.events
         s.rejected = dict(Counter(s.rejected) + Counter(result.rejects))
+        rows: Rows | None = result.rows
         if result.handed_off is not None and self.handoff is not None:
-            table = self.handoff.take(result.handed_off)
-        else:
-            table = result.table
+            rows = self.handoff.take(result.handed_off)
         position = Position(result.end_offset, result.end_line)
-        while table is not None:
-            table = self.store.add(table)
+        while rows is not None:
+            rows = self.store.add(rows)
             if not self.store.full:
                 break
-            if table is None:  # the batch ends with this chunk
+            if rows is None:  # the batch ends with this chunk
                 self._commit(log, position)
             else:  # ... inside it: progress stays where the chunk before ended
                 self._commit(log, before.position, before.summary)

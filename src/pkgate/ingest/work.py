@@ -2,8 +2,8 @@
 
 This is the part that runs in every worker process: parse, classify, enrich (the address is used
 here and dropped), build the event with an id derived from the log's identity, the line's byte
-offset and its content, and turn the chunk's events into the loader's table (`to_table`, the
-User-Agent parsed exactly as for gateway events).
+offset and its content, and turn the chunk's events into the store's rows (`Rows`, as `to_rows`
+makes them of gateway events, the User-Agent parsed the same way).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from pkgate.ingest.progress import Position
 from pkgate.ingest.reader import MAX_LINE, Chunk
 from pkgate.ingest.record import BadLine, Record
 from pkgate.ingest.vector import Plain, plain_events
+from pkgate.store.rows import Rows
 
 __all__ = ["BadAt", "ChunkResult", "Worker", "as_answered"]
 
@@ -87,7 +88,7 @@ class BadAt(msgspec.Struct, frozen=True):
 
 
 class ChunkResult(msgspec.Struct):
-    table: Any  # pyarrow.Table of the events, None when there are none (or handed off)
+    rows: Rows | None  # the events as the store's rows, None when there are none (or handed off)
     events: int
     lines: int
     blank: int
@@ -95,7 +96,7 @@ class ChunkResult(msgspec.Struct):
     first_bad: BadAt | None
     end_offset: int  # where the next unread line starts
     end_line: int
-    handed_off: str | None = None  # the table's name in the run's `Handoff` (worker processes)
+    handed_off: str | None = None  # the rows' name in the run's `Handoff` (worker processes)
 
     def counted_from(self, line: int) -> ChunkResult:
         """This result of a chunk numbered from 0 (`Chunk.line`) with its line numbers counted from
@@ -203,9 +204,9 @@ class Worker:
             if fast:
                 out.add(fast)
         end = stop or end
-        table = out.table() if len(out) else None
+        rows = out.table() if len(out) else None
         return ChunkResult(
-            table, len(out), end.line - chunk.line, blank, dict(rejects), first_bad, end.offset, end.line
+            rows, len(out), end.line - chunk.line, blank, dict(rejects), first_bad, end.offset, end.line
         )
 
     def _lines(
@@ -277,14 +278,14 @@ def init_process(cfg: Config, run_secret: bytes, started_us: int, strict: bool, 
 
 
 def run_in_process(chunk: Chunk, identity: bytes, parser: Parser, origin: str) -> ChunkResult:
-    """`Worker.run` in a pool process; its table goes back through the `Handoff`."""
+    """`Worker.run` in a pool process; its rows go back through the `Handoff`."""
     assert _worker is not None, "init_process was not called"
     assert _handoff is not None, "init_process was not called"
     result = _worker.run(chunk, identity, parser, origin)
     try:
-        if result.table is not None:
+        if result.rows is not None:
             try:
-                result.handed_off, result.table = _handoff.put(result.table), None
+                result.handed_off, result.rows = _handoff.put(result.rows), None
             except OSError as exc:  # /dev/shm full (a container's is 64 MiB): through the pipe instead
                 log.warning(
                     "ingest: cannot hand a table over in %s (%s); sending it through the pipe",

@@ -23,8 +23,8 @@ from nats.js.errors import Error as JetStreamError
 
 from pkgate.errors import FleetError
 from pkgate.events.nats import DEFAULT_STREAM, DEFAULT_SUBJECT, ensure_stream
+from pkgate.store.layout import ensure_schema
 from pkgate.store.loader import Frame, Loader, commit_frames
-from pkgate.store.schema import ensure_schema
 
 log = logging.getLogger("pkgate.collector")
 

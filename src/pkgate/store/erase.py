@@ -14,8 +14,8 @@ import duckdb
 
 from pkgate.events.retained import ErasureList, Retained
 from pkgate.store.folded import erase_days, folded_dir
+from pkgate.store.layout import ensure_schema
 from pkgate.store.rollups import forget_sources
-from pkgate.store.schema import ensure_schema
 from pkgate.store.transaction import transaction
 
 
@@ -34,7 +34,7 @@ def erase(con: duckdb.DuckDBPyConnection, source_ids: Sequence[str]) -> int:
     with transaction(con):
         con.executemany("INSERT OR IGNORE INTO erasures (source_id) VALUES (?)", [[i] for i in ids])
         row = con.execute(
-            "DELETE FROM events WHERE source_id IN (SELECT unnest(?::VARCHAR[])) "
+            "DELETE FROM event_rows WHERE source_id IN (SELECT unnest(?::VARCHAR[])) "
             "OR network_id IN (SELECT unnest(?::VARCHAR[])) RETURNING 1",
             [ids, ids],
         ).fetchall()

@@ -26,8 +26,8 @@ from pkgate.errors import StoreError
 from pkgate.events import Event, decode
 from pkgate.events.drain import drain
 from pkgate.events.retained import Retained
+from pkgate.store.layout import ensure_schema
 from pkgate.store.rows import insert_events
-from pkgate.store.schema import ensure_schema
 from pkgate.store.transaction import transaction
 
 log = logging.getLogger("pkgate.loader")

@@ -149,12 +149,12 @@ def rebuild(cfg: Config, progress: Progress | None = None, *, move_existing: boo
                     break
         with transaction(con):  # folded days answer from their rollups; their events were deleted
             con.execute(
-                f"DELETE FROM events WHERE {DAY} IN (SELECT day FROM rollup_state WHERE folded)"  # noqa: S608
+                f"DELETE FROM event_rows WHERE {DAY} IN (SELECT day FROM rollup_state WHERE folded)"  # noqa: S608
             )
         if erased:
             forget_sources(con, erased)
         refresh_rollups(con)
-        row = con.execute("SELECT count(*) FROM events").fetchone()
+        row = con.execute("SELECT count(*) FROM event_rows").fetchone()
         con.execute("CHECKPOINT")
     finally:
         con.close()

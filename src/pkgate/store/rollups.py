@@ -55,7 +55,7 @@ CREATE TABLE IF NOT EXISTS rollup_state (
   day DATE PRIMARY KEY, events BIGINT NOT NULL, checksum UBIGINT, folded BOOLEAN NOT NULL,
   refreshed_at TIMESTAMPTZ NOT NULL
 )"""
-_CHECK: Final = f"SELECT {DAY} AS day, count(*) AS n, bit_xor(hash(id)) AS h FROM events"  # noqa: S608
+_CHECK: Final = f"SELECT {DAY} AS day, count(*) AS n, bit_xor(hash(id)) AS h FROM event_rows"  # noqa: S608
 #: Days refreshed per transaction: bounds memory and lets readers in between.
 CHUNK_DAYS: Final = 3
 
@@ -93,7 +93,7 @@ def ensure_rollups(con: duckdb.DuckDBPyConnection) -> None:
     A table made by an older version gets the new columns, and every day that still has its
     events is recomputed by the next refresh (folded days keep NULL there: their events are gone).
     """
-    from pkgate.store.schema import ensure_schema
+    from pkgate.store.layout import ensure_schema
 
     ensure_schema(con)
     have = {
@@ -194,7 +194,7 @@ def apply_retention(con: duckdb.DuckDBPyConnection, days: int, now: dt.datetime 
     export_days(con, folding)  # a rebuild needs them once the events are gone (store.folded)
     with transaction(con):
         con.execute("UPDATE rollup_state SET folded = true WHERE day < ? AND NOT folded", [cutoff])
-        row = con.execute("DELETE FROM events WHERE ts < ? RETURNING 1", [_midnight(cutoff)]).fetchall()
+        row = con.execute("DELETE FROM event_rows WHERE ts < ? RETURNING 1", [_midnight(cutoff)]).fetchall()
     con.execute("CHECKPOINT")
     return len(row)
 

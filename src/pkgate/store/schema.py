@@ -1,14 +1,15 @@
-"""The DuckDB schema: one wide `events` table (event + parsed User-Agent) and loader bookkeeping.
+"""The DuckDB schema: the `events` every report reads, and loader bookkeeping.
 
-Columns mirror `pkgate.events.Event` plus the `pkgate.enrich.ua.UserAgent` fields, so every report
-is one scan of one table; DuckDB's columnar compression keeps the repeated strings cheap.
+`events` is a view: each event (`pkgate.events.Event`) with the `pkgate.enrich.ua.UserAgent` fields
+of its User-Agent. A log has few agents and many events, so the agent's 23 columns are stored once
+per distinct agent (`agents`) and each event row (`event_rows`) holds its agent's id: an insert
+writes half the columns (the store's insert was the ingest's bottleneck; bench/README.md, ingest),
+and a better User-Agent parser re-parses a few thousand agents, not every event.
 """
 
 from __future__ import annotations
 
 from typing import Final
-
-import duckdb
 
 #: (column, DuckDB type) in insert order.
 EVENT_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
@@ -65,28 +66,36 @@ EVENT_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
     ("ua_parser", "INTEGER"),
 )
 
+#: The columns that depend only on the User-Agent: stored once per distinct agent in `agents`.
+AGENT_NAMES: Final = (
+    "user_agent",
+    *(name for name, _ in EVENT_COLUMNS[EVENT_COLUMNS.index(("ua_category", "VARCHAR")) :]),
+)
+#: `agents`: an agent's id (`store.rows.agent_id`, a hash of the text), the text and what it parses into.
+AGENT_COLUMNS: Final = (
+    ("agent", "BIGINT PRIMARY KEY"),
+    *((n, k) for n, k in EVENT_COLUMNS if n in AGENT_NAMES),
+)
+#: `event_rows`: the rest of an event, and its agent's id.
+ROW_COLUMNS: Final = (*((n, k) for n, k in EVENT_COLUMNS if n not in AGENT_NAMES), ("agent", "BIGINT"))
+
+
+def _table(name: str, columns: tuple[tuple[str, str], ...]) -> str:
+    return f"CREATE TABLE IF NOT EXISTS {name} ({', '.join(f'{n} {k}' for n, k in columns)});"
+
+
 SCHEMA: Final = f"""
-CREATE TABLE IF NOT EXISTS events (
-  {", ".join(f"{name} {kind}" for name, kind in EVENT_COLUMNS)}
-);
+{_table("event_rows", ROW_COLUMNS)}
+{_table("agents", AGENT_COLUMNS)}
 CREATE TABLE IF NOT EXISTS spool_progress (segment VARCHAR PRIMARY KEY, "offset" BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS erasures (source_id VARCHAR PRIMARY KEY, erased_at TIMESTAMPTZ DEFAULT now());
 CREATE TABLE IF NOT EXISTS rejects (
   segment VARCHAR, "offset" BIGINT, payload BLOB, error VARCHAR, rejected_at TIMESTAMPTZ DEFAULT now()
 );
 """
-
-
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the tables, and add columns that newer versions appended to `events`."""
-    con.execute(SCHEMA)
-    have = dict(
-        con.execute(
-            "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 'events'"
-        ).fetchall()
-    )
-    for name, kind in EVENT_COLUMNS:
-        if name not in have:
-            con.execute(f"ALTER TABLE events ADD COLUMN {name} {kind}")
-    if have.get("asn") == "INTEGER":  # stores made before 4-byte ASNs fitted
-        con.execute("ALTER TABLE events ALTER COLUMN asn SET DATA TYPE BIGINT")
+#: What every report reads: each event with its agent's columns, in `EVENT_COLUMNS` order.
+EVENTS_VIEW: Final = (
+    "CREATE OR REPLACE VIEW events AS SELECT "  # noqa: S608 - constants only
+    + ", ".join(f"{'a' if n in AGENT_NAMES else 'e'}.{n}" for n, _ in EVENT_COLUMNS)
+    + " FROM event_rows e LEFT JOIN agents a ON a.agent = e.agent"
+)
