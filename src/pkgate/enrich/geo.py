@@ -198,16 +198,19 @@ class Enricher:
         if self._day is None or day > self._day:
             self._new_day(day)
         source_id, network_id = self.hasher.ids(ip, ts_us)
-        try:
-            country, asn, org, cloud = self.geo.lookup(ip)
-        except Exception:  # a lookup bug must not lose the request's event
-            log.exception("geo lookup failed")
-            country = asn = org = cloud = None
-        facts = SourceFacts(source_id, network_id, country, asn, org, cloud)
+        facts = SourceFacts(source_id, network_id, *self.geo_facts(ip))
         cache[key] = facts
         if len(cache) > self._cache_size:
             cache.popitem(last=False)
         return facts
+
+    def geo_facts(self, ip: str) -> GeoFacts:
+        """`geo.lookup(ip)`, or no facts if it fails: a lookup bug must not lose the event."""
+        try:
+            return self.geo.lookup(ip)
+        except Exception:
+            log.exception("geo lookup failed")
+            return _NOTHING
 
     def marks(self, ip: str, ts_us: int) -> list[int]:
         """The HLL marks of `ip` (only the gateway's own events carry them: an ingested log's old
