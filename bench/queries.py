@@ -21,7 +21,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import duckdb
 import msgspec
@@ -33,6 +33,7 @@ from pkgate.insights.registry import projects
 from pkgate.store import ensure_schema
 from pkgate.store.deps import ensure_requires
 from pkgate.store.rollups import refresh_rollups
+from pkgate.store.schema import AGENT_NAMES, ROW_COLUMNS
 from pkgate.store.sketches import ensure_sketches
 
 END = dt.datetime(2026, 3, 31, tzinfo=dt.UTC)
@@ -169,6 +170,25 @@ SELECT
 FROM ev"""  # noqa: S608 - constants only
 
 
+#: The generated agent's text: its parsed columns, so that they are a function of it as in a store.
+_AGENT_TEXT: Final = "concat_ws(' ', installer, installer_version, python, system, distro, libc, cpu, ci)"
+_AGENT_ID: Final = f"(hash({_AGENT_TEXT}) >> 1)::BIGINT"  # not `agent_id`: nothing is inserted later
+
+
+def _insert(con: duckdb.DuckDBPyConnection, sql: str, params: list[int]) -> None:
+    """Generated events into the store's two tables (`pkgate.store.schema`)."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE gen AS {sql}", params)
+    made = {r[0] for r in con.execute("DESCRIBE gen").fetchall()}  # the rest stay NULL
+    ua_columns = ", ".join(n for n in AGENT_NAMES if n != "user_agent" and n in made)
+    con.execute(
+        f"INSERT INTO agents BY NAME SELECT DISTINCT ON (agent) {_AGENT_ID} AS agent, {_AGENT_TEXT} AS user_agent, "  # noqa: S608 - constants only
+        f"{ua_columns} FROM gen ON CONFLICT DO NOTHING"
+    )
+    row_columns = ", ".join(n for n, _ in ROW_COLUMNS if n in made)
+    con.execute(f"INSERT INTO event_rows BY NAME SELECT {row_columns}, {_AGENT_ID} AS agent FROM gen")  # noqa: S608 - constants only
+    con.execute("DROP TABLE gen")
+
+
 def build(con: duckdb.DuckDBPyConnection, events: int, days: int, unrolled: int) -> dict[str, float]:
     ensure_schema(con)
     sessions = events // 4
@@ -179,13 +199,13 @@ def build(con: duckdb.DuckDBPyConnection, events: int, days: int, unrolled: int)
     timings: dict[str, float] = {}
     t = time.perf_counter()
     for a in range(0, cut, chunk):
-        con.execute(f"INSERT INTO events BY NAME {sql}", [a, min(a + chunk, cut)])
+        _insert(con, sql, [a, min(a + chunk, cut)])
     timings["generate"] = time.perf_counter() - t
     t = time.perf_counter()
     refresh_rollups(con)
     timings["refresh"] = time.perf_counter() - t
     for a in range(cut, sessions, chunk):
-        con.execute(f"INSERT INTO events BY NAME {sql}", [a, min(a + chunk, sessions)])
+        _insert(con, sql, [a, min(a + chunk, sessions)])
     t = time.perf_counter()
     _sketches(con)
     timings["sketches"] = time.perf_counter() - t
