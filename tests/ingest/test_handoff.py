@@ -3,6 +3,7 @@ the same events as one process makes, nothing left behind, no address in what is
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import os
 import subprocess
@@ -168,9 +169,11 @@ def test_a_table_that_cannot_be_handed_over_goes_through_the_pipe(
     cfg = Config(storage=Storage(data_dir=str(tmp_path / "data")))
     box = Handoff()
     box.close()  # its directory is gone: every write fails
+    thresholds = gc.get_threshold()
     work.init_process(cfg, os.urandom(32), int(time.time() * 1e6), False, box)
     source = open_log(str(log))
     try:
+        assert gc.get_threshold() == work.GC_THRESHOLDS  # a worker process's, as it is set up
         with caplog.at_level("WARNING", logger="pkgate.ingest"):
             result = work.run_in_process(
                 next(source.chunks()), source.identity, detect([log.read_text()], {}), "log:x"
@@ -184,3 +187,4 @@ def test_a_table_that_cannot_be_handed_over_goes_through_the_pipe(
         assert work._worker is not None
         work._worker.close()
         work._worker = work._handoff = None
+        gc.set_threshold(*thresholds)
