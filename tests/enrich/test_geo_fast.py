@@ -210,3 +210,38 @@ def test_blocks_read_are_decoded_whole_and_keep_no_decoder() -> None:
     ]
     assert streams, "no block was read"
     assert not [s for s in streams if isinstance(s.decoder, lzma.LZMADecompressor)]
+
+
+def test_the_parts_read_are_held_packed_and_answer_as_plevin() -> None:
+    """The IPv4 index's groups and the delta-coded columns' sums are held as machine integers (a
+    Python int costs 36 bytes; a log's addresses reach thousands of groups; IPv6 index values
+    are 128 bits and stay Python ints), and every answer stays plevin's own."""
+    from array import array
+
+    networks = BuiltinNetworks()
+    reference = plevin.Plevin(plevin_db_network.PATH)
+    v4 = [f"{a}.{b}.{c}.9" for a in (8, 31, 81, 104, 151, 185, 212) for b in (1, 77, 200) for c in (3, 140)]
+    v6 = ["2a03:2880:f12f:83:face:b00c:0:25de", "2001:4860:4860::8888", "2a00:1450:4001:81c::200e"]
+    for ip in v4 + v6:
+        addr = ipaddress.ip_address(ip)
+        got = networks.lookup_value(int(addr), addr.version == 6, ip)
+        network = reference.lookup(ip).network
+        op = None if network is None else network.operator
+        org = (op.company or op.brand) if op is not None else None
+        assert got == ((network.asn, org or None) if network is not None else (None, None)), ip
+    db = networks._handle
+    assert db is not None
+    sections = db.file.sections
+    assert sections["spine.v6"].groups  # reached, answered above
+    groups = list(sections["spine.v4"].groups.values())
+    assert groups
+    assert all(isinstance(g, array) and g.typecode == "I" for g in groups)
+    sums = [
+        block.sums
+        for section in sections.values()
+        if type(section).__name__ == "Deltas"
+        for block in section.cache.values()
+        if getattr(block, "sums", None)
+    ]
+    assert sums, "no delta-coded column was read"
+    assert all(isinstance(s, array) and s.typecode == "q" for s in sums)

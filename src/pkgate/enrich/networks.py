@@ -13,14 +13,18 @@ category, e.g. PeeringDB's), folded into the few kinds Scarf's export uses: `hos
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import sys
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Sequence
+from itertools import accumulate
 from typing import TYPE_CHECKING, Final, NamedTuple
 
 if TYPE_CHECKING:
     import plevin
+    from plevin.reader import Deltas
 
 __all__ = ["CONNECTION_TYPES", "BuiltinNetworks", "NetworkFacts", "connection_of_asn"]
 
@@ -88,7 +92,7 @@ class _Rows:
 
     def __init__(self, db: plevin.Plevin) -> None:
         from plevin import derive
-        from plevin.reader import Column, Index, Strings
+        from plevin.reader import Column, Deltas, Index, Strings
 
         sections, reads = db.file.sections, db.file.reads
         index4, index6 = sections["spine.v4"], sections["spine.v6"]
@@ -112,6 +116,11 @@ class _Rows:
         self._brand = derive.brand
         for section in (index4, index6, link4, link6, asns, operators, handles, companies, pool):
             section.cache.build = functools.partial(_finished, section.cache.build)
+        for index in (index4, index6):
+            index.groups.build = functools.partial(_packed, index.groups.build)
+        for section in (asns, operators, handles, companies, link4, link6):
+            if isinstance(section, Deltas):
+                section.cache.build = functools.partial(_summed, section, section.cache.build)
         #: network row + 1 -> facts; at most one entry per network of the database (~150,000).
         self._facts: dict[int, NetworkFacts] = {}
 
@@ -153,6 +162,33 @@ class _Done:
 
 
 _DONE: Final = _Done()
+
+
+def _packed(build: Callable[[int], list[int]], group: int) -> Sequence[int]:
+    """A group of an address index as plevin builds it (a list of Python ints, 36 bytes each),
+    packed 8 or 4 bytes a value when they fit: the groups a log's addresses reach held 27 MB per
+    process for 45,000 IPv4 addresses, 4-6 MB packed. `bisect` reads either alike."""
+    values = build(group)
+    top = max(values, default=0)
+    if top < 1 << 32:
+        return array("I", values)
+    if top < 1 << 64:
+        return array("Q", values)
+    return values
+
+
+def _summed(section: Deltas, build: Callable[[int], object], index: int) -> object:
+    """A block of a delta-coded column, its values summed up front into 8-byte integers instead
+    of the Python ints plevin appends as rows are read (the columns of 45,000 addresses' networks
+    held 13 MB per process that way)."""
+    from plevin.reader import Stream
+
+    stream = build(index)
+    if isinstance(stream, Stream):
+        count = min(section.per_block, section.count - index * section.per_block)
+        with contextlib.suppress(OverflowError):  # a value past 64 bits: plevin's own list
+            stream.sums = array("q", accumulate(section.steps(stream, 0, count)))  # type: ignore[assignment]
+    return stream
 
 
 def _finished(build: Callable[[int], object], index: int) -> object:
