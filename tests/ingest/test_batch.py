@@ -131,3 +131,28 @@ def test_a_run_stopped_after_a_batch_that_ended_inside_a_chunk_loses_nothing(
         assert con.execute("SELECT count(*), count(DISTINCT id) FROM events").fetchone() == (10_000, 10_000)
     finally:
         con.close()
+
+
+def test_agents_another_writer_dropped_are_inserted_again(tmp_path: Path) -> None:
+    """Between two connections the gateway's loader may run retention, which drops the agents no
+    event names: what this ingest inserted before is inserted again, never assumed."""
+    from pkgate.store.rows import to_rows
+    from tests.insights.data import D1, PIP, at, ev
+
+    store = StoreBatches(tmp_path / "s.duckdb")
+    try:
+        store.add(to_rows([ev(at(D1, 10), "a", "n", "file", version="1", user_agent=PIP)]))
+        assert store.commit() == 1
+        store.close()
+        other = duckdb.connect(str(tmp_path / "s.duckdb"))
+        other.execute("DELETE FROM event_rows")
+        other.execute("DELETE FROM agents")
+        other.close()
+        store.add(to_rows([ev(at(D1, 11), "b", "n", "file", version="1", user_agent=PIP)]))
+        assert store.commit() == 1
+        store.close()
+    finally:
+        store.close()
+    con = duckdb.connect(str(tmp_path / "s.duckdb"), read_only=True)
+    assert con.execute("SELECT source_id, installer FROM events").fetchall() == [("b", "pip")]
+    con.close()

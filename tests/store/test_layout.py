@@ -11,9 +11,10 @@ import duckdb
 import pytest
 
 from pkgate.enrich.ua import PARSER_VERSION, parse
-from pkgate.store import ensure_schema, insert_events
+from pkgate.store import ensure_schema, erase, insert_events
+from pkgate.store.rollups import apply_retention
 from pkgate.store.schema import EVENT_COLUMNS
-from tests.insights.data import D1, PIP, UV, at, ev
+from tests.insights.data import D1, D3, PIP, UV, at, ev
 
 #: The wide `events` table of earlier versions, before `solver` and the 4-byte `asn` (they added
 #: columns as they went): what a store made by them holds.
@@ -126,4 +127,32 @@ def test_agents_an_older_parser_read_are_read_again(tmp_path: Path) -> None:
     ensure_schema(con)
     got = con.execute("SELECT installer, python, ua_parser FROM events").fetchall()
     assert got == [("pip", "3.12.1", PARSER_VERSION)]
+    con.close()
+
+
+def _agents(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return sorted(r[0] for r in con.execute("SELECT user_agent FROM agents").fetchall())
+
+
+def test_erasure_and_retention_keep_no_agent_of_the_events_gone(tmp_path: Path) -> None:
+    lone, old = "curl/8.5.0 (one machine's own build)", "Wget/1.21.3"
+    con = duckdb.connect(str(tmp_path / "s.duckdb"))
+    ensure_schema(con)
+    insert_events(
+        con,
+        [
+            ev(at(D1, 10), "a", "n1", "file", version="1", user_agent=lone),
+            ev(at(D1, 11), "b", "n2", "file", version="1", user_agent=PIP),
+            ev(at(D1, 12), "a", "n1", "file", version="1", user_agent=PIP),  # shared: stays
+        ],
+    )
+    assert _agents(con) == sorted([lone, PIP])
+    assert erase(con, ["a"]) == 2
+    assert _agents(con) == [PIP]
+    insert_events(con, [ev(at(D1, 13), "c", "n3", "file", version="1", user_agent=old)])
+    insert_events(con, [ev(at(D3, 9), "d", "n4", "file", version="1", user_agent=PIP)])
+    now = dt.datetime.combine(D3, dt.time(12), tzinfo=dt.UTC)
+    assert apply_retention(con, 2, now=now) == 2  # D1's events (b's and c's) are folded away
+    assert _agents(con) == [PIP]
+    assert con.execute("SELECT count(*) FROM events WHERE installer = 'pip'").fetchone() == (1,)
     con.close()

@@ -82,8 +82,8 @@ class StoreBatches:
         self._con: duckdb.DuckDBPyConnection | None = None
         self._opened = 0.0
         self._open_batch = False
-        #: Agent ids inserted by committed batches of this run (bounded: it only saves work), and
-        #: by the open one.
+        #: Agent ids inserted by committed batches on this connection (bounded: it only saves
+        #: work), and by the open batch.
         self._agents: set[int] = set()
         self._pending: set[int] = set()
 
@@ -159,6 +159,9 @@ class StoreBatches:
         self._release()
 
     def _release(self) -> None:
+        # Another writer may have the store before the next connection (the gateway's loader
+        # runs retention, which drops agents no event names): agents are inserted again.
+        self._agents.clear()
         if self._con is not None:
             con, self._con = self._con, None
             with contextlib.suppress(duckdb.Error):

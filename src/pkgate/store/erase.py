@@ -16,6 +16,7 @@ from pkgate.events.retained import ErasureList, Retained
 from pkgate.store.folded import erase_days, folded_dir
 from pkgate.store.layout import ensure_schema
 from pkgate.store.rollups import forget_sources
+from pkgate.store.schema import PRUNE_AGENTS
 from pkgate.store.transaction import transaction
 
 
@@ -38,6 +39,7 @@ def erase(con: duckdb.DuckDBPyConnection, source_ids: Sequence[str]) -> int:
             "OR network_id IN (SELECT unnest(?::VARCHAR[])) RETURNING 1",
             [ids, ids],
         ).fetchall()
+        con.execute(PRUNE_AGENTS)
     forget_sources(con, ids)  # days already folded into rollups by retention
     con.execute("CHECKPOINT")
     return len(row)

@@ -30,6 +30,7 @@ from pkgate.store.aggregates import DAY
 from pkgate.store.folded import import_days
 from pkgate.store.loader import Frame, Loader, commit_frames, connect
 from pkgate.store.rollups import ensure_rollups, forget_sources, refresh_rollups
+from pkgate.store.schema import PRUNE_AGENTS
 from pkgate.store.transaction import transaction
 from pkgate.storestate import StoreState, read_state, write_state
 
@@ -151,6 +152,7 @@ def rebuild(cfg: Config, progress: Progress | None = None, *, move_existing: boo
             con.execute(
                 f"DELETE FROM event_rows WHERE {DAY} IN (SELECT day FROM rollup_state WHERE folded)"  # noqa: S608
             )
+            con.execute(PRUNE_AGENTS)
         if erased:
             forget_sources(con, erased)
         refresh_rollups(con)

@@ -31,6 +31,7 @@ from pkgate.store.aggregates import (
     version_country_sql,
 )
 from pkgate.store.folded import export_days
+from pkgate.store.schema import PRUNE_AGENTS
 from pkgate.store.transaction import transaction
 
 #: rollup table -> the aggregate query that fills it.
@@ -195,6 +196,7 @@ def apply_retention(con: duckdb.DuckDBPyConnection, days: int, now: dt.datetime 
     with transaction(con):
         con.execute("UPDATE rollup_state SET folded = true WHERE day < ? AND NOT folded", [cutoff])
         row = con.execute("DELETE FROM event_rows WHERE ts < ? RETURNING 1", [_midnight(cutoff)]).fetchall()
+        con.execute(PRUNE_AGENTS)
     con.execute("CHECKPOINT")
     return len(row)
 

@@ -93,6 +93,10 @@ CREATE TABLE IF NOT EXISTS rejects (
   segment VARCHAR, "offset" BIGINT, payload BLOB, error VARCHAR, rejected_at TIMESTAMPTZ DEFAULT now()
 );
 """
+#: Agents no event names any more (after an erasure or retention): nothing is kept of them.
+PRUNE_AGENTS: Final = (
+    "DELETE FROM agents WHERE agent NOT IN (SELECT agent FROM event_rows WHERE agent IS NOT NULL)"
+)
 #: What every report reads: each event with its agent's columns, in `EVENT_COLUMNS` order.
 EVENTS_VIEW: Final = (
     "CREATE OR REPLACE VIEW events AS SELECT "  # noqa: S608 - constants only
