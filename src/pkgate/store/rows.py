@@ -145,8 +145,9 @@ def _any_erased(con: duckdb.DuckDBPyConnection) -> bool:
 def insert_rows(con: duckdb.DuckDBPyConnection, rows: Rows, *, skip_stored: bool = True) -> int:
     """Insert rows made by `to_rows` (or elsewhere, e.g. in `ingest`'s worker processes); the
     number of events that were new. An event already stored is ignored, or with
-    `skip_stored=False` raises `duckdb.ConstraintException` instead: the conflict check is a fifth
-    of the insert's cost (bench/README.md), and the loader's batches are almost always new.
+    `skip_stored=False` raises `duckdb.ConstraintException` instead: the conflict check makes an
+    insert half as dear again (bench/README.md, ingest), and the loader's batches are almost
+    always new.
 
     The tables are found by DuckDB's replacement scan of this frame's locals, not `register`ed: a
     registered table stays alive until the transaction commits, which in `ingest`'s large
