@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from pkgate.config import Config, Storage
@@ -17,6 +18,7 @@ from pkgate.ingest.detect import detect
 from pkgate.ingest.reader import open_log
 from pkgate.ingest.run import Options, ingest
 from pkgate.ingest.work import Worker
+from pkgate.store.rows import Rows
 
 
 def _log(path: Path, first: int, count: int) -> Path:
@@ -52,8 +54,8 @@ def test_the_memory_limit_grows_with_the_events_stored(
         parser = detect((tmp_path / "b.log").read_text().splitlines(), cfg.ingest.json_fields)
         rows = worker.run(next(log.chunks()), log.identity, parser, "log:b").rows
         store.add(rows)
-        assert store._con is not None
-        assert _limit_mib(store._con) == "51.0 MiB"  # 48 + the 3 events stored when it connected
+        assert store._con is None  # the batch is inserted whole, when it is committed
+        assert _limit_mib(store._connection()) == "51.0 MiB"  # 48 + the 3 events stored when it connected
         assert store.commit() == 2
         assert store._con is not None
         assert _limit_mib(store._con) == "53.0 MiB"  # re-set after the commit
@@ -156,3 +158,43 @@ def test_agents_another_writer_dropped_are_inserted_again(tmp_path: Path) -> Non
     con = duckdb.connect(str(tmp_path / "s.duckdb"), read_only=True)
     assert con.execute("SELECT source_id, installer FROM events").fetchall() == [("b", "pip")]
     con.close()
+
+
+def test_a_batch_is_one_insert_of_its_chunks_whatever_their_dictionaries(tmp_path: Path) -> None:
+    """Chunks' text columns are Arrow dictionaries with 16- or 32-bit indices (by how many distinct
+    values the chunk has): a batch of both kinds goes in whole, each event once."""
+    cfg = Config(storage=Storage(data_dir=str(tmp_path / "data")))
+    worker = Worker(cfg, os.urandom(32), int(time.time() * 1e6), False)
+    store = StoreBatches(cfg.paths.store)
+    made = []
+    try:
+        for name, first in (("a.log", 0), ("b.log", 20)):
+            log = open_log(str(_log(tmp_path / name, first, 20)))
+            parser = detect((tmp_path / name).read_text().splitlines(), cfg.ingest.json_fields)
+            rows = worker.run(next(log.chunks()), log.identity, parser, "log:b").rows
+            log.close()
+            assert rows is not None
+            made.append(rows)
+        narrow, wide = made
+        assert pa.types.is_dictionary(narrow.events.schema.field("path").type)
+        widened = pa.schema(
+            [
+                pa.field(f.name, pa.dictionary(pa.int32(), f.type.value_type))
+                if pa.types.is_dictionary(f.type)
+                else f
+                for f in wide.events.schema
+            ]
+        )
+        store.add(narrow)
+        store.add(Rows(wide.events.cast(widened), wide.agents))
+        assert store._con is None
+        assert store.commit() == 40
+    finally:
+        store.close()
+        worker.close()
+    con = duckdb.connect(str(cfg.paths.store), read_only=True)
+    got = con.execute(
+        "SELECT count(DISTINCT id), count(DISTINCT path), min(installer) FROM events"
+    ).fetchone()
+    con.close()
+    assert got == (40, 40, "pip")
