@@ -80,7 +80,7 @@ def test_chunk_columns_make_the_loader_table(lines: list[tuple[Any, ...]], t0: i
     events = []
     for i, (r, f, a, duration, conditional, partial, command) in enumerate(lines):
         ident = f"{i:032x}"
-        out.ids.append(ident)
+        out.ids.append(bytes.fromhex(ident))
         out.ts.append(t0 + i)
         out.request_no.append(out.requests.number(("GET", "/", r)))
         out.fact_no.append(out.facts.number((f, "ip", None)))
@@ -106,9 +106,12 @@ def test_chunk_columns_make_the_loader_table(lines: list[tuple[Any, ...]], t0: i
             )
         )
     got, want = out.table(), to_rows(events)
+    # The ids are the UUIDs the loader's text ids are cast to as they are stored.
+    assert [u.hex for u in got.events.column("id").to_pylist()] == want.events.column("id").to_pylist()
+    got_rest, want_rest = got.events.drop_columns(["id"]), want.events.drop_columns(["id"])
     # Text may come as dictionaries; the values are equal.
-    assert got.events.cast(want.events.schema).equals(want.events)
-    assert got.events.to_pylist() == want.events.to_pylist()
+    assert got_rest.cast(want_rest.schema).equals(want_rest)
+    assert got_rest.to_pylist() == want_rest.to_pylist()
     assert got.agents.sort_by("agent").equals(want.agents.sort_by("agent"))
     assert got.agents.num_rows == len({a for _, _, a, *_ in lines})
     # The agent part really is the parsed agent (the loader's parse, not a copy of this test's).

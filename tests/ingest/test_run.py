@@ -338,3 +338,48 @@ def test_a_store_that_outgrows_the_memory_limit_still_takes_every_event(
     assert (done.files, done.lines, done.events, done.stored) == (1, 3000, 3000, 3000)
     assert len(_rows(cfg)) == 3000
     assert "going on without a limit" in caplog.text
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_event_ids_are_the_logs_identity_offset_and_request_hashed(tmp_path: Path, jobs: int) -> None:
+    """An event's id is BLAKE2b-128 of the log's identity, the line's offset (8 bytes, little
+    endian) and `ts method target status agent`, whichever way the line was read: ids made by any
+    pkgate version must be the same for a log ingested again to add nothing."""
+    import datetime as dt
+    import hashlib
+    import uuid
+
+    from pkgate.ingest.reader import open_log
+
+    when = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1)
+    stamp = when.strftime("%d/%b/%Y:%H:%M:%S +0000")
+    lines = [  # a plain line, one with an escaped quote (read the long way), a HEAD
+        f'192.0.2.1 - - [{stamp}] "GET /simple/six/ HTTP/1.1" 200 5 "-" "pip/24.2"\n',
+        f'192.0.2.2 - - [{stamp}] "GET /packages/six-1.16.0-py2.py3-none-any.whl?x=1 HTTP/1.1" 200 9 "-" "curl \\"x\\""\n',
+        f'192.0.2.3 - - [{stamp}] "HEAD /simple/six/ HTTP/1.1" 304 0 "-" "uv/0.4.0"\n',
+    ]
+    log = tmp_path / "access.log"
+    log.write_text("".join(lines))
+    opened = open_log(str(log))
+    identity = opened.identity
+    opened.close()
+    ts_us = int(when.timestamp()) * 1_000_000
+    messages = [
+        f"{ts_us} GET /simple/six/ 200 pip/24.2",
+        f'{ts_us} GET /packages/six-1.16.0-py2.py3-none-any.whl?x=1 200 curl "x"',
+        f"{ts_us} HEAD /simple/six/ 304 uv/0.4.0",
+    ]
+    offsets = [0, len(lines[0]), len(lines[0]) + len(lines[1])]
+    want = {
+        str(
+            uuid.UUID(
+                bytes=hashlib.blake2b(
+                    identity + o.to_bytes(8, "little") + m.encode(), digest_size=16
+                ).digest()
+            )
+        )
+        for o, m in zip(offsets, messages, strict=True)
+    }
+    cfg = _cfg(tmp_path)
+    assert ingest(cfg, [str(log)], Options(jobs=jobs)).stored == 3
+    assert {str(r["id"]) for r in _rows(cfg)} == want

@@ -101,7 +101,7 @@ class ChunkColumns:
         self.facts: Dimension[tuple[int, str, str | None]] = Dimension(facts)
         self.agents: Dimension[str] = Dimension(_agent)
         self.constants = constants
-        self.ids: list[str] = []
+        self.ids: list[bytes] = []  # 16 bytes: the event's UUID (stored as it is, no text to parse)
         self.ts: list[int] = []
         self.request_no: list[int] = []
         self.fact_no: list[int] = []
@@ -124,7 +124,7 @@ class ChunkColumns:
     def table(self) -> Rows:
         n = len(self)
         data: dict[str, pa.Array] = {
-            "id": self._column(self.ids, "ids", pa.string()),
+            "id": self._column(self.ids, "ids", pa.uuid()),
             "ts": self._column(self.ts, "ts", ROW_SCHEMA.field("ts").type),
         }
         for dimension, numbers, name, fields in (

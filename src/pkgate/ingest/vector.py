@@ -184,13 +184,14 @@ def _ids(
     ts: pa.Array,
     requests: tuple[pa.Array, pa.Array],
     agents: tuple[pa.Array, pa.Array],
-) -> list[str]:
-    """Each event's id, as `Worker.run` makes it: blake2b of the log's identity, the line's offset
-    and `ts method target status agent`; a slice at a time (each message is a Python bytes)."""
+) -> list[bytes]:
+    """Each event's id (16 bytes), as `Worker.run` makes it: blake2b of the log's identity, the
+    line's offset and `ts method target status agent`; a slice at a time (each message is a Python
+    bytes)."""
     request_of_row, requests_text = requests
     agent_of_row, uas = agents
     blake2b = hashlib.blake2b
-    ids: list[str] = []
+    ids: list[bytes] = []
     for at in range(0, len(ts), _ID_BATCH):
         text = pc.binary_join_element_wise(
             ts.slice(at, _ID_BATCH).cast(pa.string()),
@@ -199,7 +200,7 @@ def _ids(
             " ",
         )
         ids += [
-            blake2b(identity + offset.to_bytes(8, "little") + message, digest_size=16).hexdigest()
+            blake2b(identity + offset.to_bytes(8, "little") + message, digest_size=16).digest()
             for offset, message in zip(
                 offsets.slice(at, _ID_BATCH).to_pylist(), text.cast(pa.binary()).to_pylist(), strict=True
             )
@@ -237,7 +238,7 @@ def _columns(
     status = _each(pairs, [m.status for m in made], pa.int16())
     n = len(ids)
     columns = {
-        "ids": pa.array(ids, pa.string()),
+        "ids": pa.array(ids, pa.uuid()),
         "ts": ts,
         "request_no": request_no,
         "fact_no": _each(facts, fact_no, pa.int32()),

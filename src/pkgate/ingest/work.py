@@ -253,7 +253,7 @@ class Worker:
             digest.update(
                 f"{ts} {rec.method} {rec.target} {rec.status} {ua}".encode("utf-8", "surrogatepass")
             )
-            ids.append(digest.hexdigest())
+            ids.append(digest.digest())
             stamps.append(ts)
             requests.append(request_no((rec.method, rec.target, rec.status)))
             facts.append(fact_no((ts // DAY_US, rec.ip, rec.forwarded_for)))
