@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 import httpx
 
-from tests.support.process import clean_env, start_pkgate, wait_healthy
+from tests.support.process import clean_env, start_pkgate, stop_pkgate, wait_healthy
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -95,16 +95,11 @@ class Served:
         return {pid: rss_kib(pid) for pid in self.worker_pids()}
 
     def stop(self, timeout: float = 180) -> int:
-        """SIGTERM (drains the spool into the store) and wait; the exit code."""
+        """SIGTERM (drains the spool into the store) and wait; the exit code (`stop_pkgate`: one
+        that does not stop fails with its stacks and log)."""
         assert self.proc is not None
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-                raise
+            return stop_pkgate(self.proc, self.log, timeout)
         return self.proc.returncode
 
     def kill(self) -> None:

@@ -25,7 +25,7 @@ import pytest
 from pkgate.edge.links import LinkSigner
 from tests.reliability.served import free_port, write_config
 from tests.support.nats_server import NatsServer
-from tests.support.process import BIN, clean_env, start_pkgate, wait_healthy
+from tests.support.process import BIN, clean_env, start_pkgate, stop_pkgate, wait_healthy
 
 pytestmark = pytest.mark.e2e
 SECRET = "fleet-fault-secret-0123456789"
@@ -53,8 +53,7 @@ class Node:
     def stop(self) -> int:
         assert self.proc is not None
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(120)
+            return stop_pkgate(self.proc, self.workdir / "log", timeout=120)
         return self.proc.returncode
 
     def log(self) -> str:

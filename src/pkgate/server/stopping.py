@@ -71,3 +71,25 @@ class StopWatch:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGUSR1)
         return stuck
+
+
+class Waking(threading.Event):
+    """The event granian's supervisor loop waits on (`main_loop_interrupt`), waited on in slices.
+
+    Any thread of a process whose mask allows it may take the process's signal; the supervisor has
+    several (granian's watchers, the loader, DuckDB's). Taken by one of them, a stop signal only
+    marks CPython's handler as due: it runs when the main thread next runs Python code, which a main
+    thread blocked for good in `Event.wait()` never does, so the gateway never stopped (seen in CI:
+    a SIGTERM'd `pkgate serve` still waiting in granian's `_serve_loop` 60 s later). A slice of
+    `SLICE` seconds lets the handler run within it.
+    """
+
+    SLICE = 0.25
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if timeout is not None:
+            return super().wait(timeout)
+        while not super().wait(self.SLICE):
+            pass
+        return True
+

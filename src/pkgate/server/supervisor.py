@@ -27,7 +27,7 @@ from pkgate.errors import ConfigError, FleetError, StoreError
 from pkgate.extras import require
 from pkgate.server.consume import LoaderThread, alert_runner, drain, spool_consumer
 from pkgate.server.reload import HangupReloader, preflight
-from pkgate.server.stopping import StopWatch
+from pkgate.server.stopping import StopWatch, Waking
 from pkgate.startup import lock_data_dir
 
 log = logging.getLogger("pkgate.server")  # the supervisor's one logger, whichever module logs
@@ -86,6 +86,7 @@ def serve(cfg: Config, config_path: str | None, app: str = "pkgate.edge.app") ->
             respawn_failed_workers=True,  # a crashed worker is replaced, not the end of the gateway
             workers_kill_timeout=cfg.server.stop_timeout,  # a stuck worker cannot hold up a stop
         )
+        server.main_loop_interrupt = Waking()  # a stop signal another thread takes still stops it
         server.on_startup(hangup.install)  # runs after granian installed its own SIGHUP handler
         server.on_startup(StopWatch(cfg.server.stop_timeout).install)  # and its SIGTERM/SIGINT ones
         try:
