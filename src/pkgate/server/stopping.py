@@ -92,4 +92,3 @@ class Waking(threading.Event):
         while not super().wait(self.SLICE):
             pass
         return True
-
