@@ -85,6 +85,7 @@ def test_a_wide_store_is_split_and_its_agents_parsed_again(
     con = duckdb.connect(str(db))
     with caplog.at_level("WARNING", logger="pkgate.store"):
         ensure_schema(con)
+    assert "moving the events to the layout of this version" in caplog.text
     assert "6 events moved" in caplog.text
     kinds = dict(con.execute("SELECT table_name, table_type FROM information_schema.tables").fetchall())
     assert kinds["events"] == "VIEW"

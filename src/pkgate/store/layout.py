@@ -71,6 +71,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 def _split(con: duckdb.DuckDBPyConnection) -> None:
     """A wide `events` table -> `event_rows` and `agents` (each agent parsed again), in one
     transaction: a store interrupted here is still the old one."""
+    log.warning("store: moving the events to the layout of this version (once; a large store takes a while)")
     with transaction(con):
         _add_missing(con, "events", EVENT_COLUMNS)
         uas = [r[0] for r in con.execute("SELECT DISTINCT user_agent FROM events").fetchall()]
