@@ -383,3 +383,27 @@ def test_event_ids_are_the_logs_identity_offset_and_request_hashed(tmp_path: Pat
     cfg = _cfg(tmp_path)
     assert ingest(cfg, [str(log)], Options(jobs=jobs)).stored == 3
     assert {str(r["id"]) for r in _rows(cfg)} == want
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_agents_that_differ_only_in_a_redacted_address_are_one_agent(tmp_path: Path, jobs: int) -> None:
+    """Two logged User-Agents that are stored alike (an address in them becomes `[ip]`) are one row
+    of `agents`, named by both events."""
+    stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(time.time() - 3600))
+    log = tmp_path / "access.log"
+    log.write_text(
+        "".join(
+            f'192.0.2.{i} - - [{stamp}] "GET /simple/six/ HTTP/1.1" 200 5 "-" "curl/8.5.0 (10.1.2.{i})"\n'
+            for i in (1, 2)
+        )
+    )
+    cfg = _cfg(tmp_path)
+    assert ingest(cfg, [str(log)], Options(jobs=jobs)).stored == 2
+    con = duckdb.connect(str(cfg.paths.store), read_only=True)
+    try:
+        assert con.execute("SELECT user_agent, count(*) FROM events GROUP BY ALL").fetchall() == [
+            ("curl/8.5.0 ([ip])", 2)
+        ]
+        assert con.execute("SELECT count(*) FROM agents").fetchone() == (1,)
+    finally:
+        con.close()
