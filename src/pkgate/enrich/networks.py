@@ -115,12 +115,12 @@ class _Rows:
         self._handles = handles
         self._brand = derive.brand
         for section in (index4, index6, link4, link6, asns, operators, handles, companies, pool):
-            section.cache.build = functools.partial(_finished, section.cache.build)
+            build = functools.partial(_finished, section.cache.build)
+            if isinstance(section, Deltas):
+                build = functools.partial(_summed, section, build)
+            section.cache.build = build
         for index in (index4, index6):
             index.groups.build = functools.partial(_packed, index.groups.build)
-        for section in (asns, operators, handles, companies, link4, link6):
-            if isinstance(section, Deltas):
-                section.cache.build = functools.partial(_summed, section, section.cache.build)
         #: network row + 1 -> facts; at most one entry per network of the database (~150,000).
         self._facts: dict[int, NetworkFacts] = {}
 

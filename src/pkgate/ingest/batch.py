@@ -10,9 +10,9 @@ Two choices make it about twice as fast as a loader-style batch (bench/README.md
   the workers waiting. Ingest's row groups are a quarter of DuckDB's default: less memory, and
   faster.
 - **No conflict check.** The primary key's `ON CONFLICT` check is a third of a checked insert's
-  cost (6.6 against 4.2-4.5 µs a row), and a log's events are new unless it was ingested before. When DuckDB refuses a batch for an event it
-  already has, the batch is rolled back and `Again` asks the caller to read the log again from the
-  last commit, with the check on from then on. Since ids come from a log's identity and line
+  cost (6.6 against 4.2-4.5 µs a row), and a log's events are new unless it was ingested before.
+  When DuckDB refuses a batch for an event it already has, the batch is rolled back and `Again`
+  asks the caller to read the log again from the last commit, with the check on from then on. Since ids come from a log's identity and line
   offsets, the events already stored are those of a prefix: the check costs one batch, once.
 
 A batch refused for memory (DuckDB's memory is capped while ingesting) is done again the same way,

@@ -1,10 +1,11 @@
 """Worker rows to the main process through memory-backed files instead of the pool's pipe.
 
-A chunk's rows (`Rows`: its events' table, about a megabyte, and its agents') sent back through `multiprocessing` is pickled,
-pushed through a 64 KiB pipe, read and unpickled: about 2.3 µs per line of the main process, which
-is the ingest's bottleneck (bench/README.md, ingest). Written by the worker as Arrow IPC streams
-into a private directory in shared memory (`/dev/shm`) and memory-mapped by the main process,
-the same table costs it next to nothing, and DuckDB reads it from the mapping.
+A chunk's rows (`Rows`: its events' table, about a megabyte, and its agents') sent back through
+`multiprocessing` are pickled, pushed through a 64 KiB pipe, read and unpickled: about 2.3 µs per
+line of the main process, which is the ingest's bottleneck (bench/README.md, ingest). Written by
+the worker as Arrow IPC streams into a private directory in shared memory (`/dev/shm`) and
+memory-mapped by the main process, the same tables cost it next to nothing, and DuckDB reads them
+from the mapping.
 
 The tables hold only what the store holds (no client address: that never leaves the worker), so
 where `/dev/shm` is missing the directory falls back to the system's temporary directory. Each

@@ -4,9 +4,10 @@ The main process reads each log in chunks of whole lines and hands them to worke
 (`work.py`: parse, classify, enrich, build events and their Arrow rows; an uncompressed file's
 chunks by reference, cut here without being read, which the workers read themselves); at most a
 few chunks are in flight (`IN_FLIGHT`), so memory does not grow with the log. Results come back
-in order (their rows through `handoff.py`, not the pool's pipe); the main process inserts them in large transactions
-(`batch.py`: the event id is the primary key; a batch that meets an event already stored is read
-again from the last commit) and records how far it got after each commit (`progress.py`).
+in order (their rows through `handoff.py`, not the pool's pipe); the main process inserts them in
+large transactions (`batch.py`: the event id is the primary key; a batch that meets an event
+already stored is read again from the last commit) and records how far it got after each commit
+(`progress.py`).
 
 Why not the spool: the spool exists to make an event durable before the gateway answers a
 client; here the log itself is the durable record, and a store transaction per batch plus ids

@@ -41,7 +41,7 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
     "INTEGER": pa.int32(),
     "BIGINT": pa.int64(),
     "BOOLEAN": pa.bool_(),
-    "UUID": pa.string(),  # the id's text: DuckDB casts it (`_insert_sql`)
+    "UUID": pa.string(),  # the loader's text id (ingest's are 16-byte `arrow.uuid`): cast on insert
     "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"),
 }
 
