@@ -145,9 +145,8 @@ def test_workers_stop_when_the_supervisor_is_killed(tmp_path: Path) -> None:
     """`kill -9` of the supervisor alone: its workers stop too (they used to go on answering and
     writing spool segments that the next supervisor seals), and a new supervisor starts cleanly on
     the same port and data directory, with the answered requests in its store."""
-    cfg, log, port, proc, workers, link = _serve_two_workers(
-        tmp_path, stop_timeout=3
-    )  # see edge/app.py watch_stop
+    # A short stop_timeout: an orphan hung in its stop ends sooner (edge/app.py `watch_stop`).
+    cfg, log, port, proc, workers, link = _serve_two_workers(tmp_path, stop_timeout=3)
     try:
         assert httpx.get(f"http://127.0.0.1:{port}{link}").status_code == 302
         proc.kill()
